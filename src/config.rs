@@ -1,0 +1,75 @@
+//! The validated configuration, as plain data, and the limits every layer shares.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Which protocol every connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolKind {
+    /// HTTP/1.1 (and 1.0) with keep-alive and pipelining.
+    Http,
+    /// Raw TCP echo: every byte comes back, in order.
+    Echo,
+}
+
+impl ProtocolKind {
+    /// The name used on the command line and in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::Http => "http",
+            ProtocolKind::Echo => "echo",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the master and the workers need to know, fixed before the first fork.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Number of worker processes (and listening sockets).
+    pub workers: usize,
+    /// Address and port to bind; port 0 asks the kernel for a free port.
+    pub addr: SocketAddr,
+    pub protocol: ProtocolKind,
+    /// listen(2) backlog for each socket.
+    pub backlog: i32,
+    /// Upper bound for RLIMIT_NOFILE; `None` means as many as the system allows.
+    pub max_fds: Option<u64>,
+    pub log_format: LogFormat,
+    /// How long the master waits after SIGTERM before it SIGKILLs the workers left.
+    pub shutdown_timeout: Duration,
+}
+
+/// Bytes a worker reads per `read(2)` call and keeps per connection while it has input pending.
+pub const READ_BUF_BYTES: usize = 16 * 1024;
+
+/// Unsent output above which a connection stops producing more (and so stops reading):
+/// echo's backpressure bound and HTTP's pipelining bound.
+pub const WRITE_HIGH_WATER: usize = 1024 * 1024;
+
+/// Largest request line plus headers accepted (431 above it).
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Most header fields accepted in one request (431 above it).
+pub const MAX_HEADERS: usize = 100;
+
+/// Largest request body accepted (413 above it).
+pub const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How many connections one wake-up of the listener may accept before the loop serves others.
+pub const ACCEPT_BUDGET: usize = 128;
+
+/// How long a closing connection may keep sending us bytes after our final response.
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long accepting stays paused after EMFILE/ENFILE unless a connection closes first.
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(500);
+
+/// How many idle buffers a worker keeps for reuse instead of returning them to the allocator.
+pub const BUFFER_POOL_MAX: usize = 1024;

@@ -1,0 +1,106 @@
+//! Startup and master failures, one variant per step, and the exit-code table.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0  | clean stop |
+//! | 1  | unexpected runtime failure |
+//! | 2  | bad command line (clap's usage error) |
+//! | 70 | a worker caught a panic (`EX_SOFTWARE`) |
+//! | 71 | fork, epoll, socketpair or signal setup failed (`EX_OSERR`) |
+//! | 75 | address in use (`EX_TEMPFAIL`: an old instance may still be exiting) |
+//! | 77 | permission denied binding the address (`EX_NOPERM`) |
+//! | 78 | invalid configuration or address (`EX_CONFIG`); from a worker: fatal, not respawned |
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+/// Exit codes, named after sysexits(3).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    pub const SOFTWARE: i32 = 70;
+    pub const OSERR: i32 = 71;
+    pub const TEMPFAIL: i32 = 75;
+    pub const NOPERM: i32 = 77;
+    pub const CONFIG: i32 = 78;
+}
+
+/// A failure that stops the master.
+#[derive(Debug)]
+pub enum Error {
+    /// Binding or listening on the address failed.
+    Bind { addr: SocketAddr, source: io::Error },
+    /// Setting up signal handling failed.
+    Signals(io::Error),
+    /// Creating the master's epoll instance or a worker channel failed.
+    Setup {
+        what: &'static str,
+        source: io::Error,
+    },
+    /// fork(2) failed while starting the workers.
+    Fork(io::Error),
+    /// A worker exited with the fatal-configuration code; respawning it would only loop.
+    WorkerFatal { slot: usize },
+}
+
+impl Error {
+    /// The documented exit code for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Bind { source, .. } => match source.kind() {
+                io::ErrorKind::AddrInUse => exit::TEMPFAIL,
+                io::ErrorKind::PermissionDenied => exit::NOPERM,
+                _ => exit::CONFIG,
+            },
+            Error::Signals(_) | Error::Setup { .. } | Error::Fork(_) => exit::OSERR,
+            Error::WorkerFatal { .. } => exit::CONFIG,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Bind { addr, source } => write!(f, "could not listen on {addr}: {source}"),
+            Error::Signals(e) => write!(f, "could not set up signal handling: {e}"),
+            Error::Setup { what, source } => write!(f, "could not create {what}: {source}"),
+            Error::Fork(e) => write!(f, "could not fork a worker: {e}"),
+            Error::WorkerFatal { slot } => write!(
+                f,
+                "worker {slot} exited with the fatal configuration code {}; not respawning",
+                exit::CONFIG
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Bind { source, .. } | Error::Setup { source, .. } => Some(source),
+            Error::Signals(e) | Error::Fork(e) => Some(e),
+            Error::WorkerFatal { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_errors_map_to_sysexits() {
+        let addr: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let code = |kind| {
+            Error::Bind {
+                addr,
+                source: io::Error::from(kind),
+            }
+            .exit_code()
+        };
+        assert_eq!(code(io::ErrorKind::AddrInUse), 75);
+        assert_eq!(code(io::ErrorKind::PermissionDenied), 77);
+        assert_eq!(code(io::ErrorKind::AddrNotAvailable), 78);
+    }
+}

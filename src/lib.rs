@@ -1,0 +1,37 @@
+//! prefork-server: a master/worker HTTP/1.1 and echo server in the shape of nginx's core.
+//!
+//! ```text
+//!                    master (serves nothing; holds every listening socket)
+//!     rlimit → bind N SO_REUSEPORT listeners → fork N → [wait signal|channel|timer → reap → respawn]
+//!          │ listener 0            │ listener 1                 │ listener N-1
+//!      worker 0                 worker 1          …         worker N-1
+//!      epoll loop: accept4 → read → proto::on_data → write, one socket each
+//! ```
+//!
+//! # Layout
+//! - [`cli`] turns the command line and `PREFORK_*` environment into a [`config::Config`].
+//! - [`master`] is the supervisor: the flat wait → reap → act cycle; [`process`] is its mechanism
+//!   (the slot table, `fork`, decoding `waitpid`).
+//! - [`worker`] is the per-process epoll loop; [`conn`] drives one connection's reads and writes.
+//! - [`proto`] holds the protocols, sans-IO: they see bytes and append bytes, nothing else.
+//! - [`sys`] is the only place with `unsafe`: epoll, sockets, rlimits, CPU counting.
+//! - [`signals`] is the one signal table, for the master and for the workers.
+#![deny(unsafe_code)]
+#![warn(
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
+
+pub mod buffer;
+pub mod cli;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod logging;
+pub mod master;
+pub mod process;
+pub mod proto;
+pub mod signals;
+pub mod sys;
+pub mod worker;

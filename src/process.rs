@@ -1,0 +1,207 @@
+//! Mechanism for the master: the worker slot table, `fork`, and decoding `waitpid` statuses.
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, getppid, ForkResult, Pid};
+
+use crate::config::Config;
+use crate::error::{exit, Error};
+use crate::signals::{self, Signals};
+use crate::worker::{self, WorkerInit};
+
+/// One worker position. The slot owns its listening socket for the life of the master, so a
+/// replacement worker inherits the same socket, and with it the connections queued on it.
+#[derive(Debug)]
+pub struct WorkerSlot {
+    pub index: usize,
+    pub listener: OwnedFd,
+    /// The running worker, if any.
+    pub pid: Option<Pid>,
+    /// Which generation of workers the running one belongs to (reload bumps it).
+    pub generation: u64,
+    /// The master's end of the worker's channel.
+    pub channel: Option<UnixStream>,
+    /// When the running (or last) worker was forked.
+    pub started: Instant,
+    /// The worker said it polls its listener.
+    pub ready: bool,
+    /// Consecutive deaths soon after start; drives the respawn backoff.
+    pub crash_streak: u32,
+    /// When to fork a replacement, if one is due.
+    pub respawn_at: Option<Instant>,
+}
+
+impl WorkerSlot {
+    pub fn new(index: usize, listener: OwnedFd) -> WorkerSlot {
+        WorkerSlot {
+            index,
+            listener,
+            pid: None,
+            generation: 0,
+            channel: None,
+            started: Instant::now(),
+            ready: false,
+            crash_streak: 0,
+            respawn_at: None,
+        }
+    }
+}
+
+/// How a worker ended, decoded from `waitpid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitHow {
+    Code(i32),
+    Signal { signal: Signal, core_dumped: bool },
+}
+
+impl ExitHow {
+    /// A worker asked not to be respawned: its configuration can never work.
+    pub fn is_fatal(self) -> bool {
+        self == ExitHow::Code(exit::CONFIG)
+    }
+}
+
+impl fmt::Display for ExitHow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ExitHow::Code(code) => write!(f, "exited with code {code}"),
+            ExitHow::Signal {
+                signal,
+                core_dumped,
+            } => {
+                write!(f, "killed by {}", signals::name(signal as i32))?;
+                if core_dumped {
+                    write!(f, " (core dumped)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Collects one exited child without blocking: `Ok(None)` when none is left to collect now.
+/// EINTR is retried; ECHILD (no children at all) is `Ok(None)`.
+pub fn reap_one() -> nix::Result<Option<(Pid, ExitHow)>> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => return Ok(Some((pid, ExitHow::Code(code)))),
+            Ok(WaitStatus::Signaled(pid, signal, core_dumped)) => {
+                return Ok(Some((
+                    pid,
+                    ExitHow::Signal {
+                        signal,
+                        core_dumped,
+                    },
+                )))
+            }
+            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => return Ok(None),
+            // Stopped/continued reports are not asked for; skip any that arrive.
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Forks the worker for `slot`. Returns its pid and the master's end of its channel.
+///
+/// `inherited` lists the master's descriptors that the child must close (other slots'
+/// listeners and channels, the master's epoll).
+///
+/// # Errors
+/// If the channel cannot be created or `fork` fails.
+pub fn spawn(
+    slot: &WorkerSlot,
+    generation: u64,
+    config: &Config,
+    master_signals: &Signals,
+    inherited: &[RawFd],
+) -> Result<(Pid, UnixStream), Error> {
+    let (master_end, worker_end) = UnixStream::pair().map_err(|source| Error::Setup {
+        what: "a worker channel",
+        source,
+    })?;
+    let master_pid = nix::unistd::getpid();
+    // SAFETY: the master is single-threaded when it forks (logging writes synchronously to
+    // stderr and spawns no thread; signal-hook's low-level registration spawns none), so the
+    // child's copy of every lock and allocator state is consistent and it may run ordinary Rust.
+    // The child never returns from this branch: it leaves through `std::process::exit`.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { child }) => {
+            drop(worker_end);
+            master_end
+                .set_nonblocking(true)
+                .map_err(|source| Error::Setup {
+                    what: "a worker channel",
+                    source,
+                })?;
+            Ok((child, master_end))
+        }
+        Ok(ForkResult::Child) => {
+            drop(master_end);
+            let code = child_main(
+                slot,
+                generation,
+                config,
+                master_signals,
+                inherited,
+                master_pid,
+                worker_end,
+            );
+            std::process::exit(code)
+        }
+        Err(errno) => Err(Error::Fork(errno.into())),
+    }
+}
+
+/// The child's side of `spawn`: undo what the master's state means here, then run the worker.
+fn child_main(
+    slot: &WorkerSlot,
+    generation: u64,
+    config: &Config,
+    master_signals: &Signals,
+    inherited: &[RawFd],
+    master_pid: Pid,
+    channel: UnixStream,
+) -> i32 {
+    // Our own handlers first, then drop the master's, so no stop signal falls in between.
+    let signals = match Signals::register(signals::WORKER) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("prefork-server worker: could not set up signal handling: {e}");
+            return exit::OSERR;
+        }
+    };
+    master_signals.forget_in_child();
+    crate::sys::close_inherited(inherited);
+    // Die with the master, and close the race where it died before the line above.
+    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != master_pid {
+        return exit::OK;
+    }
+    let listener = match slot.listener.as_fd().try_clone_to_owned() {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("prefork-server worker: could not take the listener: {e}");
+            return exit::OSERR;
+        }
+    };
+    // The slot's own copy stays in the master's memory image, never dropped here; close it so
+    // the worker holds exactly one descriptor for its listener.
+    crate::sys::close_inherited(&[slot.listener.as_raw_fd()]);
+    let init = WorkerInit {
+        slot: slot.index,
+        generation,
+        listener,
+        channel,
+        signals,
+        config: config.clone(),
+    };
+    // A panic must never unwind out of the fork into the master's code.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker::run(init)))
+        .unwrap_or(exit::SOFTWARE)
+}

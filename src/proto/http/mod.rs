@@ -1,0 +1,499 @@
+//! HTTP/1.1 per connection: read a head, answer it, stream or skip its body, and go round again
+//! for every pipelined request already buffered, while the output stays under its high-water mark.
+
+pub mod date;
+pub mod parse;
+pub mod response;
+
+use self::parse::{BodyLen, Head, Method, Reject};
+use self::response::{ConnectionHeader, Framing, ResponseHead, StatusCode};
+use super::{Context, Next};
+use crate::buffer::Buf;
+use crate::config::{MAX_BODY_BYTES, MAX_HEAD_BYTES};
+
+/// Per-request limits; each maps to one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Request line plus headers (431).
+    pub max_head_bytes: usize,
+    /// Request-target (414).
+    pub max_uri_bytes: usize,
+    /// Body (413; for a chunked body, which has no declared size, the connection closes).
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_head_bytes: MAX_HEAD_BYTES,
+            max_uri_bytes: MAX_HEAD_BYTES / 2,
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Longest chunk-size or trailer line accepted; a chunk extension has no use to us.
+const MAX_CHUNK_LINE: usize = 1024;
+
+/// What happens to body bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    /// Copied to the output (`/echo`).
+    Echo,
+    /// Read and dropped, to keep the connection's framing.
+    Discard,
+}
+
+/// Where a chunked body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkPhase {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for a head; `scanned` is how far a previous partial scan got.
+    Head { scanned: Option<usize> },
+    Body {
+        remaining: u64,
+        sink: Sink,
+        keep_alive: bool,
+    },
+    Chunked {
+        phase: ChunkPhase,
+        total: u64,
+        sink: Sink,
+        keep_alive: bool,
+    },
+    /// The final response is written; nothing more is read.
+    Done,
+}
+
+/// The result of one step of the state machine.
+enum Step {
+    Progress,
+    NeedInput,
+    Close,
+}
+
+#[derive(Debug)]
+pub struct Http {
+    state: State,
+}
+
+impl Default for Http {
+    fn default() -> Http {
+        Http::new()
+    }
+}
+
+impl Http {
+    pub fn new() -> Http {
+        Http {
+            state: State::Head { scanned: None },
+        }
+    }
+
+    /// Between requests, with nothing half-read.
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Head { scanned: None }
+    }
+
+    pub fn on_data(&mut self, input: &mut Buf, output: &mut Buf, ctx: &Context<'_>) -> Next {
+        loop {
+            if output.len() >= ctx.high_water {
+                return Next::Blocked;
+            }
+            let step = match self.state {
+                State::Head { scanned } => self.on_head(scanned, input, output, ctx),
+                State::Body {
+                    remaining,
+                    sink,
+                    keep_alive,
+                } => self.on_body(remaining, sink, keep_alive, input, output, ctx),
+                State::Chunked {
+                    phase,
+                    total,
+                    sink,
+                    keep_alive,
+                } => self.on_chunked(phase, total, sink, keep_alive, input, output, ctx),
+                State::Done => {
+                    input.consume(input.len());
+                    Step::Close
+                }
+            };
+            match step {
+                Step::Progress => continue,
+                Step::NeedInput => return Next::NeedInput,
+                Step::Close => {
+                    self.state = State::Done;
+                    return Next::Close;
+                }
+            }
+        }
+    }
+
+    fn on_head(
+        &mut self,
+        scanned: Option<usize>,
+        input: &mut Buf,
+        output: &mut Buf,
+        ctx: &Context<'_>,
+    ) -> Step {
+        let buf = input.filled();
+        if buf.is_empty() {
+            return Step::NeedInput;
+        }
+        // After a partial head, look only at the new bytes for the blank line before re-parsing.
+        if let Some(scanned) = scanned {
+            if parse::find_head_end(buf, scanned.saturating_sub(3)).is_none() {
+                return self.wait_for_head(buf, ctx, output);
+            }
+        }
+        let (head, consumed) = match parse::parse_head(buf, ctx.limits) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return self.wait_for_head(buf, ctx, output),
+            Err(reject) => return reject_request(reject, output, ctx),
+        };
+        let body_in_buffer = buf.len() > consumed;
+        let next = respond(&head, body_in_buffer, output, ctx);
+        input.consume(consumed);
+        self.state = next;
+        match next {
+            State::Done => Step::Close,
+            _ => Step::Progress,
+        }
+    }
+
+    fn wait_for_head(&mut self, buf: &[u8], ctx: &Context<'_>, output: &mut Buf) -> Step {
+        if let Err(reject) = parse::check_partial(buf, ctx.limits) {
+            return reject_request(reject, output, ctx);
+        }
+        self.state = State::Head {
+            scanned: Some(buf.len()),
+        };
+        Step::NeedInput
+    }
+
+    fn on_body(
+        &mut self,
+        remaining: u64,
+        sink: Sink,
+        keep_alive: bool,
+        input: &mut Buf,
+        output: &mut Buf,
+        ctx: &Context<'_>,
+    ) -> Step {
+        if remaining == 0 {
+            return self.finish_request(keep_alive);
+        }
+        let n = take_body(remaining, sink, false, input, output, ctx);
+        if n == 0 {
+            return Step::NeedInput;
+        }
+        self.state = State::Body {
+            remaining: remaining - n as u64,
+            sink,
+            keep_alive,
+        };
+        Step::Progress
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_chunked(
+        &mut self,
+        phase: ChunkPhase,
+        total: u64,
+        sink: Sink,
+        keep_alive: bool,
+        input: &mut Buf,
+        output: &mut Buf,
+        ctx: &Context<'_>,
+    ) -> Step {
+        let buf = input.filled();
+        let (consumed, phase, total) = match phase {
+            ChunkPhase::Size => match httparse::parse_chunk_size(buf) {
+                Ok(httparse::Status::Complete((n, size))) if buf[0].is_ascii_hexdigit() => {
+                    let total = total.saturating_add(size);
+                    if total > ctx.limits.max_body_bytes {
+                        // The response head went out already; closing is the only honest end.
+                        return Step::Close;
+                    }
+                    let next = if size == 0 {
+                        ChunkPhase::Trailers
+                    } else {
+                        ChunkPhase::Data(size)
+                    };
+                    (n, next, total)
+                }
+                Ok(httparse::Status::Partial) if buf.len() < MAX_CHUNK_LINE => {
+                    return Step::NeedInput
+                }
+                _ => return Step::Close,
+            },
+            ChunkPhase::Data(remaining) => {
+                let n = take_body(remaining, sink, true, input, output, ctx);
+                if n == 0 {
+                    return Step::NeedInput;
+                }
+                let left = remaining - n as u64;
+                let next = if left == 0 {
+                    ChunkPhase::DataEnd
+                } else {
+                    ChunkPhase::Data(left)
+                };
+                self.state = State::Chunked {
+                    phase: next,
+                    total,
+                    sink,
+                    keep_alive,
+                };
+                return Step::Progress;
+            }
+            ChunkPhase::DataEnd => match buf {
+                [b'\r', b'\n', ..] => (2, ChunkPhase::Size, total),
+                [] | [b'\r'] => return Step::NeedInput,
+                _ => return Step::Close,
+            },
+            ChunkPhase::Trailers => match buf.iter().position(|&b| b == b'\n') {
+                // The blank line ends the body; any other line is a trailer field, dropped.
+                Some(1) if buf[0] == b'\r' => {
+                    input.consume(2);
+                    if sink == Sink::Echo {
+                        output.extend_from_slice(response::LAST_CHUNK);
+                    }
+                    return self.finish_request(keep_alive);
+                }
+                Some(i) if i < MAX_CHUNK_LINE => (i + 1, ChunkPhase::Trailers, total),
+                None if buf.len() < MAX_CHUNK_LINE => return Step::NeedInput,
+                _ => return Step::Close,
+            },
+        };
+        input.consume(consumed);
+        self.state = State::Chunked {
+            phase,
+            total,
+            sink,
+            keep_alive,
+        };
+        Step::Progress
+    }
+
+    fn finish_request(&mut self, keep_alive: bool) -> Step {
+        if keep_alive {
+            self.state = State::Head { scanned: None };
+            Step::Progress
+        } else {
+            Step::Close
+        }
+    }
+}
+
+/// Moves up to `remaining` body bytes out of `input`, echoing them (as one chunk when
+/// `as_chunk`) or dropping them. Returns how many were taken.
+fn take_body(
+    remaining: u64,
+    sink: Sink,
+    as_chunk: bool,
+    input: &mut Buf,
+    output: &mut Buf,
+    ctx: &Context<'_>,
+) -> usize {
+    let mut n = input
+        .len()
+        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+    if sink == Sink::Echo {
+        n = n.min(ctx.high_water.saturating_sub(output.len()));
+        if n == 0 {
+            return 0;
+        }
+        let data = &input.filled()[..n];
+        if as_chunk {
+            response::write_chunk(output, data);
+        } else {
+            output.extend_from_slice(data);
+        }
+    }
+    input.consume(n);
+    n
+}
+
+/// Writes the error response for `reject`; the connection closes after it.
+fn reject_request(reject: Reject, output: &mut Buf, ctx: &Context<'_>) -> Step {
+    let status = match reject {
+        Reject::BadRequest => StatusCode::BadRequest,
+        Reject::PayloadTooLarge => StatusCode::PayloadTooLarge,
+        Reject::UriTooLong => StatusCode::UriTooLong,
+        Reject::HeadTooLarge => StatusCode::HeadTooLarge,
+        Reject::NotImplemented => StatusCode::NotImplemented,
+        Reject::VersionNotSupported => StatusCode::VersionNotSupported,
+    };
+    write_text(output, ctx, status, ConnectionHeader::Close, None, true);
+    Step::Close
+}
+
+fn write_text(
+    output: &mut Buf,
+    ctx: &Context<'_>,
+    status: StatusCode,
+    connection: ConnectionHeader,
+    allow: Option<&'static [u8]>,
+    with_body: bool,
+) {
+    text_response(
+        output,
+        ctx,
+        status,
+        status.reason_body(),
+        connection,
+        allow,
+        with_body,
+    );
+}
+
+fn text_response(
+    output: &mut Buf,
+    ctx: &Context<'_>,
+    status: StatusCode,
+    body: &[u8],
+    connection: ConnectionHeader,
+    allow: Option<&'static [u8]>,
+    with_body: bool,
+) {
+    ResponseHead {
+        status,
+        content_type: Some(b"text/plain"),
+        framing: Framing::Length(body.len() as u64),
+        connection,
+        allow,
+    }
+    .write(output, ctx.date);
+    if with_body {
+        output.extend_from_slice(body);
+    }
+}
+
+/// The routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Root,
+    Echo,
+    Healthz,
+    Whoami,
+    Unknown,
+}
+
+const ALLOW_GET_HEAD: &[u8] = b"GET, HEAD";
+const ALLOW_POST_PUT: &[u8] = b"POST, PUT";
+
+/// Writes the response to `head` and returns the state that reads its body (or closes).
+fn respond(head: &Head<'_>, body_in_buffer: bool, output: &mut Buf, ctx: &Context<'_>) -> State {
+    let connection = match (head.keep_alive, head.minor_version) {
+        (false, _) => ConnectionHeader::Close,
+        (true, 0) => ConnectionHeader::KeepAlive,
+        (true, _) => ConnectionHeader::Omit,
+    };
+    let route = match head.path {
+        b"/" => Route::Root,
+        b"/echo" => Route::Echo,
+        b"/healthz" => Route::Healthz,
+        b"/whoami" => Route::Whoami,
+        _ => Route::Unknown,
+    };
+    let with_body = head.method != Method::Head;
+    let get_like = matches!(head.method, Method::Get | Method::Head);
+    let mut sink = Sink::Discard;
+    match route {
+        Route::Root if get_like => text_response(
+            output,
+            ctx,
+            StatusCode::Ok,
+            b"Hello, World!",
+            connection,
+            None,
+            with_body,
+        ),
+        Route::Healthz if get_like => text_response(
+            output,
+            ctx,
+            StatusCode::Ok,
+            b"ok",
+            connection,
+            None,
+            with_body,
+        ),
+        Route::Whoami if get_like => text_response(
+            output,
+            ctx,
+            StatusCode::Ok,
+            ctx.whoami,
+            connection,
+            None,
+            with_body,
+        ),
+        Route::Echo if matches!(head.method, Method::Post | Method::Put) => {
+            if head.expect_continue && head.body != BodyLen::Empty && !body_in_buffer {
+                output.extend_from_slice(response::CONTINUE);
+            }
+            ResponseHead {
+                status: StatusCode::Ok,
+                content_type: Some(head.content_type.unwrap_or(b"application/octet-stream")),
+                framing: match head.body {
+                    BodyLen::Empty => Framing::Length(0),
+                    BodyLen::Length(n) => Framing::Length(n),
+                    BodyLen::Chunked => Framing::Chunked,
+                },
+                connection,
+                allow: None,
+            }
+            .write(output, ctx.date);
+            sink = Sink::Echo;
+        }
+        Route::Root | Route::Healthz | Route::Whoami => write_text(
+            output,
+            ctx,
+            StatusCode::MethodNotAllowed,
+            connection,
+            Some(ALLOW_GET_HEAD),
+            with_body,
+        ),
+        Route::Echo => write_text(
+            output,
+            ctx,
+            StatusCode::MethodNotAllowed,
+            connection,
+            Some(ALLOW_POST_PUT),
+            with_body,
+        ),
+        Route::Unknown => write_text(
+            output,
+            ctx,
+            StatusCode::NotFound,
+            connection,
+            None,
+            with_body,
+        ),
+    }
+    let keep_alive = head.keep_alive;
+    match head.body {
+        BodyLen::Empty if keep_alive => State::Head { scanned: None },
+        BodyLen::Empty => State::Done,
+        BodyLen::Length(remaining) => State::Body {
+            remaining,
+            sink,
+            keep_alive,
+        },
+        BodyLen::Chunked => State::Chunked {
+            phase: ChunkPhase::Size,
+            total: 0,
+            sink,
+            keep_alive,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! Writing responses into the output buffer: no allocation, no formatting machinery.
+
+use crate::buffer::Buf;
+
+/// The statuses this server sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusCode {
+    Ok,
+    BadRequest,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UriTooLong,
+    HeadTooLarge,
+    NotImplemented,
+    VersionNotSupported,
+}
+
+impl StatusCode {
+    fn line(self) -> &'static [u8] {
+        match self {
+            StatusCode::Ok => b"HTTP/1.1 200 OK\r\n",
+            StatusCode::BadRequest => b"HTTP/1.1 400 Bad Request\r\n",
+            StatusCode::NotFound => b"HTTP/1.1 404 Not Found\r\n",
+            StatusCode::MethodNotAllowed => b"HTTP/1.1 405 Method Not Allowed\r\n",
+            StatusCode::PayloadTooLarge => b"HTTP/1.1 413 Content Too Large\r\n",
+            StatusCode::UriTooLong => b"HTTP/1.1 414 URI Too Long\r\n",
+            StatusCode::HeadTooLarge => b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+            StatusCode::NotImplemented => b"HTTP/1.1 501 Not Implemented\r\n",
+            StatusCode::VersionNotSupported => b"HTTP/1.1 505 HTTP Version Not Supported\r\n",
+        }
+    }
+
+    /// The short text body of an error status.
+    pub fn reason_body(self) -> &'static [u8] {
+        match self {
+            StatusCode::Ok => b"OK\n",
+            StatusCode::BadRequest => b"Bad Request\n",
+            StatusCode::NotFound => b"Not Found\n",
+            StatusCode::MethodNotAllowed => b"Method Not Allowed\n",
+            StatusCode::PayloadTooLarge => b"Content Too Large\n",
+            StatusCode::UriTooLong => b"URI Too Long\n",
+            StatusCode::HeadTooLarge => b"Request Header Fields Too Large\n",
+            StatusCode::NotImplemented => b"Not Implemented\n",
+            StatusCode::VersionNotSupported => b"HTTP Version Not Supported\n",
+        }
+    }
+}
+
+/// What the `Connection` header says, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionHeader {
+    /// HTTP/1.1 keep-alive: the default, so no header.
+    Omit,
+    /// An HTTP/1.0 client asked for keep-alive and gets it.
+    KeepAlive,
+    Close,
+}
+
+/// How the body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Length(u64),
+    Chunked,
+}
+
+/// Everything in a response head besides the fixed `Server` and the `Date` from the loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseHead<'a> {
+    pub status: StatusCode,
+    pub content_type: Option<&'a [u8]>,
+    pub framing: Framing,
+    pub connection: ConnectionHeader,
+    pub allow: Option<&'static [u8]>,
+}
+
+/// The interim response to `Expect: 100-continue`.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// The last chunk of a chunked body, with no trailers.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+impl ResponseHead<'_> {
+    /// Appends the status line and headers, up to and including the blank line.
+    pub fn write(&self, out: &mut Buf, date: &[u8]) {
+        out.extend_from_slice(self.status.line());
+        out.extend_from_slice(b"Server: prefork-server\r\nDate: ");
+        out.extend_from_slice(date);
+        if let Some(ct) = self.content_type {
+            out.extend_from_slice(b"\r\nContent-Type: ");
+            out.extend_from_slice(ct);
+        }
+        match self.framing {
+            Framing::Length(n) => {
+                out.extend_from_slice(b"\r\nContent-Length: ");
+                write_decimal(out, n);
+            }
+            Framing::Chunked => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
+        }
+        if let Some(allow) = self.allow {
+            out.extend_from_slice(b"\r\nAllow: ");
+            out.extend_from_slice(allow);
+        }
+        match self.connection {
+            ConnectionHeader::Omit => {}
+            ConnectionHeader::KeepAlive => out.extend_from_slice(b"\r\nConnection: keep-alive"),
+            ConnectionHeader::Close => out.extend_from_slice(b"\r\nConnection: close"),
+        }
+        out.extend_from_slice(b"\r\n\r\n");
+    }
+}
+
+/// Appends `data` as one chunk of a chunked body (`data` must not be empty).
+pub fn write_chunk(out: &mut Buf, data: &[u8]) {
+    write_hex(out, data.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_decimal(out: &mut Buf, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn write_hex(out: &mut Buf, mut n: u64) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[(n & 0xf) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_bytes() {
+        let mut out = Buf::new();
+        ResponseHead {
+            status: StatusCode::MethodNotAllowed,
+            content_type: Some(b"text/plain"),
+            framing: Framing::Length(19),
+            connection: ConnectionHeader::Close,
+            allow: Some(b"GET, HEAD"),
+        }
+        .write(&mut out, b"Mon, 23 Nov 2026 11:04:17 GMT");
+        assert_eq!(
+            out.filled(),
+            &b"HTTP/1.1 405 Method Not Allowed\r\nServer: prefork-server\r\n\
+               Date: Mon, 23 Nov 2026 11:04:17 GMT\r\nContent-Type: text/plain\r\n\
+               Content-Length: 19\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"[..]
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        let mut out = Buf::new();
+        write_decimal(&mut out, 0);
+        out.extend_from_slice(b" ");
+        write_decimal(&mut out, u64::MAX);
+        out.extend_from_slice(b" ");
+        write_chunk(&mut out, &[b'x'; 26]);
+        assert_eq!(
+            out.filled(),
+            &b"0 18446744073709551615 1a\r\nxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"[..]
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! The signal table, and signal delivery into an event loop.
+//!
+//! Handlers only record: each signal sets its flag and writes a byte to a self-pipe that the
+//! master's or worker's `Poller` watches, and the loop acts on the flags (nginx's design, through
+//! signal-hook's `flag` and `low_level::pipe`).
+//!
+//! | signal | master | worker |
+//! |---|---|---|
+//! | SIGTERM, SIGINT, SIGQUIT | stop: SIGTERM to every worker, SIGKILL after `--shutdown-timeout`, exit 0 | exit at once |
+//! | SIGCHLD | reap exited workers and respawn them | — |
+//! | SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU | logged and ignored (reserved for reload, log reopen, upgrade, resize) | ignored |
+//! | SIGPIPE | ignored (a reset peer is an EPIPE from write) | ignored |
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use signal_hook::consts::signal::*;
+use signal_hook::SigId;
+
+/// SIGCHLD's number, which the master does not log (it reaps on every turn anyway).
+pub const SIGCHLD_NUM: i32 = SIGCHLD;
+
+/// The signals a stop request arrives by.
+pub const STOP: &[i32] = &[SIGTERM, SIGINT, SIGQUIT];
+
+/// Signals reserved for later lifecycle work. They are caught so that their default action
+/// (terminate, or stop the process for SIGTTIN/SIGTTOU) cannot take the server down by surprise.
+pub const RESERVED: &[i32] = &[SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU];
+
+/// Every signal the master handles.
+pub const MASTER: &[i32] = &[
+    SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU,
+];
+
+/// Every signal a worker handles.
+pub const WORKER: &[i32] = &[
+    SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU,
+];
+
+/// The conventional name of a signal number, for logs.
+pub fn name(signal: i32) -> &'static str {
+    signal_hook::low_level::signal_name(signal).unwrap_or("unknown signal")
+}
+
+/// Signals received since the last [`Signals::take`]; a bit per signal number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Received(u64);
+
+impl Received {
+    pub fn contains(self, signal: i32) -> bool {
+        (0..64).contains(&signal) && self.0 & (1 << signal) != 0
+    }
+
+    pub fn contains_any(self, signals: &[i32]) -> bool {
+        signals.iter().any(|&s| self.contains(s))
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The signal numbers in ascending order.
+    pub fn iter(self) -> impl Iterator<Item = i32> {
+        (1..64).filter(move |&s| self.contains(s))
+    }
+}
+
+/// Registered handlers plus the self-pipe that wakes the loop.
+pub struct Signals {
+    flags: Vec<(i32, Arc<AtomicBool>)>,
+    ids: Vec<SigId>,
+    wake_read: UnixStream,
+    /// Kept open for the handlers, which write to its raw fd.
+    wake_write: OwnedFd,
+}
+
+impl Signals {
+    /// Registers `signals`.
+    ///
+    /// # Errors
+    /// If the pipe cannot be created or a handler cannot be installed.
+    pub fn register(signals: &[i32]) -> io::Result<Signals> {
+        let (wake_read, wake_write) = UnixStream::pair()?;
+        wake_read.set_nonblocking(true)?;
+        wake_write.set_nonblocking(true)?;
+        let wake_write: OwnedFd = wake_write.into();
+        let mut me = Signals {
+            flags: Vec::with_capacity(signals.len()),
+            ids: Vec::with_capacity(signals.len() * 2),
+            wake_read,
+            wake_write,
+        };
+        for &signal in signals {
+            let flag = Arc::new(AtomicBool::new(false));
+            // The flag is set before the pipe is written, so a woken loop always sees it.
+            me.ids
+                .push(signal_hook::flag::register(signal, Arc::clone(&flag))?);
+            me.ids.push(signal_hook::low_level::pipe::register_raw(
+                signal,
+                me.wake_write.as_raw_fd(),
+            )?);
+            me.flags.push((signal, flag));
+        }
+        Ok(me)
+    }
+
+    /// The fd to poll for readability.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.wake_read.as_fd()
+    }
+
+    /// Drains the self-pipe, then returns and clears the recorded signals (signal-hook's order:
+    /// clear the pipe first, then act, so no signal is lost between the two).
+    pub fn take(&self) -> Received {
+        let mut buf = [0u8; 64];
+        while matches!(
+            crate::sys::net::read_some(self.wake_read.as_fd(), &mut buf),
+            crate::sys::net::IoOutcome::Done(_)
+        ) {}
+        let mut bits = 0u64;
+        for (signal, flag) in &self.flags {
+            if flag.swap(false, Ordering::SeqCst) {
+                bits |= 1 << signal;
+            }
+        }
+        Received(bits)
+    }
+
+    /// In a forked child: removes the master's handlers (after the child registered its own) and
+    /// closes its copies of the master's pipe, so the child neither acts on the master's flags
+    /// nor wakes the master. The `Signals` value itself is never dropped in the child.
+    pub fn forget_in_child(&self) {
+        for &id in &self.ids {
+            signal_hook::low_level::unregister(id);
+        }
+        crate::sys::close_inherited(&[self.wake_read.as_raw_fd(), self.wake_write.as_raw_fd()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_bits_round_trip() {
+        let r = Received((1 << SIGTERM) | (1 << SIGCHLD));
+        assert!(r.contains(SIGTERM));
+        assert!(r.contains_any(STOP));
+        assert!(!r.contains(SIGINT));
+        assert_eq!(r.iter().collect::<Vec<_>>(), vec![SIGTERM, SIGCHLD]);
+        assert!(!r.contains(100));
+    }
+}

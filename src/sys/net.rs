@@ -1,0 +1,180 @@
+//! Sockets: reuseport listeners, `accept4`, and reads/writes sorted into [`IoOutcome`].
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+/// One read or write, sorted at the boundary (nginx's `ngx_recv`/`ngx_send` four outcomes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoOutcome {
+    /// `n > 0` bytes moved.
+    Done(usize),
+    /// The peer finished sending (read returned 0).
+    Eof,
+    /// Not ready now: wait for the next edge.
+    WouldBlock,
+    /// The peer is gone (reset, broken pipe, …): close quietly.
+    Closed,
+    /// Anything else: close and warn.
+    Failed(Errno),
+}
+
+/// Errnos that mean the other end went away; worth a debug line, not a warning.
+fn is_peer_gone(e: Errno) -> bool {
+    matches!(
+        e,
+        Errno::ECONNRESET
+            | Errno::EPIPE
+            | Errno::ENOTCONN
+            | Errno::ETIMEDOUT
+            | Errno::ECONNREFUSED
+            | Errno::ECONNABORTED
+            | Errno::ENETDOWN
+            | Errno::ENETUNREACH
+            | Errno::EHOSTDOWN
+            | Errno::EHOSTUNREACH
+    )
+}
+
+fn sort(result: nix::Result<usize>, zero: IoOutcome) -> Option<IoOutcome> {
+    match result {
+        Ok(0) => Some(zero),
+        Ok(n) => Some(IoOutcome::Done(n)),
+        Err(Errno::EINTR) => None,
+        Err(Errno::EAGAIN) => Some(IoOutcome::WouldBlock),
+        Err(e) if is_peer_gone(e) => Some(IoOutcome::Closed),
+        Err(e) => Some(IoOutcome::Failed(e)),
+    }
+}
+
+/// One `read(2)` into `buf`, retrying EINTR.
+pub fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> IoOutcome {
+    loop {
+        if let Some(outcome) = sort(nix::unistd::read(fd, buf), IoOutcome::Eof) {
+            return outcome;
+        }
+    }
+}
+
+/// One `write(2)` from `buf` (non-empty), retrying EINTR. SIGPIPE is ignored process-wide by the
+/// Rust runtime, so a reset peer shows up as EPIPE here.
+pub fn write_some(fd: BorrowedFd<'_>, buf: &[u8]) -> IoOutcome {
+    loop {
+        // write(2) returns 0 only for an empty buffer, which callers never pass.
+        if let Some(outcome) = sort(nix::unistd::write(fd, buf), IoOutcome::WouldBlock) {
+            return outcome;
+        }
+    }
+}
+
+/// Binds one listening socket with SO_REUSEADDR and SO_REUSEPORT, nonblocking and close-on-exec
+/// from the `socket(2)` call itself.
+pub fn bind_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
+    let ty = Type::STREAM.nonblocking().cloexec();
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+/// Fails with EADDRINUSE if anyone already listens on `addr`.
+///
+/// SO_REUSEPORT lets any process of the same user join a port silently, so a second instance
+/// started by mistake would share traffic with the first. A plain bind, without the option,
+/// refuses to share; it is closed again at once.
+pub fn ensure_port_free(addr: SocketAddr) -> io::Result<()> {
+    TcpListener::bind(addr).map(drop)
+}
+
+/// The address a bound socket actually got (the real port after binding port 0).
+pub fn local_addr(fd: &OwnedFd) -> io::Result<SocketAddr> {
+    SockRef::from(fd)
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an inet socket"))
+}
+
+/// `accept4(2)` with NONBLOCK|CLOEXEC, so the new fd needs no further syscalls to be usable.
+/// EINTR is retried; every other errno is returned for the caller to sort.
+pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    loop {
+        // SAFETY: null address pointers are allowed by accept4(2) when the peer address is not
+        // wanted; the listener fd is valid for the duration of the borrow.
+        let fd = unsafe {
+            libc::accept4(
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                flags,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: accept4 just returned this fd; nothing else owns it.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => return Err(e),
+        }
+    }
+}
+
+/// Disables Nagle's algorithm: responses go out as soon as they are written.
+pub fn set_nodelay(fd: impl AsFd) -> io::Result<()> {
+    SockRef::from(&fd).set_nodelay(true)
+}
+
+/// Sends our FIN while still letting us read what the peer has in flight.
+pub fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
+    SockRef::from(&fd).shutdown(std::net::Shutdown::Write)
+}
+
+/// `net.core.somaxconn`, the kernel's cap on any listen backlog, if it can be read.
+pub fn somaxconn() -> Option<i32> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuseport_sockets_share_a_port_and_accept() {
+        let first = bind_reuseport("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let addr = local_addr(&first).unwrap();
+        let second = bind_reuseport(addr, 16).unwrap();
+        assert_eq!(local_addr(&second).unwrap(), addr);
+        assert!(
+            ensure_port_free(addr).is_err(),
+            "a plain bind must see the port taken"
+        );
+        assert_eq!(accept(first.as_fd()).unwrap_err(), Errno::EAGAIN);
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let accepted = loop {
+            let got = [first.as_fd(), second.as_fd()]
+                .into_iter()
+                .find_map(|l| accept(l).ok());
+            if let Some(fd) = got {
+                break fd;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no connection accepted"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let mut buf = [0u8; 4];
+        assert_eq!(read_some(accepted.as_fd(), &mut buf), IoOutcome::WouldBlock);
+    }
+}

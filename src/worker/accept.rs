@@ -1,0 +1,85 @@
+//! Accepting: drain the listener up to a budget, sort the errnos, and pause on fd exhaustion
+//! instead of spinning (nginx disables accept events and re-enables them from a timer).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use tracing::{debug, warn};
+
+use crate::sys::net;
+
+/// Why `accept4` gave nothing this time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptStop {
+    /// The queue is empty (EAGAIN), or the budget is spent.
+    Drained,
+    /// Out of descriptors or kernel memory: stop polling the listener for a while.
+    Exhausted,
+}
+
+/// Per-worker accept state.
+#[derive(Debug)]
+pub struct Acceptor {
+    /// Set while accepting is paused: resume at this instant (or earlier, when a connection
+    /// closes and frees a descriptor).
+    pub paused_until: Option<Instant>,
+    last_warning: Option<Instant>,
+}
+
+/// At most one EMFILE/ENFILE warning per this interval, however fast connections arrive.
+const WARN_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Acceptor {
+    pub fn new() -> Acceptor {
+        Acceptor {
+            paused_until: None,
+            last_warning: None,
+        }
+    }
+
+    /// Accepts up to `budget` connections, handing each to `on_conn`.
+    pub fn accept_batch(
+        &mut self,
+        listener: &OwnedFd,
+        budget: usize,
+        now: Instant,
+        mut on_conn: impl FnMut(OwnedFd),
+    ) -> AcceptStop {
+        for _ in 0..budget {
+            match net::accept(listener.as_fd()) {
+                Ok(fd) => on_conn(fd),
+                Err(Errno::EAGAIN) => return AcceptStop::Drained,
+                // The connection died in the queue, or a transient protocol error: skip it.
+                Err(Errno::ECONNABORTED | Errno::EPROTO | Errno::EPERM) => {
+                    debug!("accepted connection was already gone");
+                }
+                Err(e @ (Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM)) => {
+                    self.warn_exhausted(e, now);
+                    return AcceptStop::Exhausted;
+                }
+                Err(errno) => {
+                    warn!(%errno, "accept4 failed");
+                    return AcceptStop::Drained;
+                }
+            }
+        }
+        AcceptStop::Drained
+    }
+
+    fn warn_exhausted(&mut self, errno: Errno, now: Instant) {
+        if self
+            .last_warning
+            .is_none_or(|at| now.duration_since(at) >= WARN_INTERVAL)
+        {
+            self.last_warning = Some(now);
+            warn!(%errno, "out of file descriptors; pausing accept until one is freed");
+        }
+    }
+}
+
+impl Default for Acceptor {
+    fn default() -> Self {
+        Acceptor::new()
+    }
+}
