@@ -1,0 +1,284 @@
+//! Shared helpers: start the real binary on port 0, wait (bounded) for its readiness line, talk
+//! HTTP over raw sockets, and always clean up the process by its PID.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_prefork-server");
+
+/// How long a server may take to print its readiness line.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Server {
+    child: Option<Child>,
+    pub pid: u32,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `prefork-server --bind 127.0.0.1 --port 0 ARGS` and waits for "listening on".
+    pub fn start(args: &[&str]) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--bind", "127.0.0.1", "--port", "0"]).args(args);
+        Server::spawn(cmd)
+    }
+
+    /// Starts a prepared command (its stderr is captured) and waits for "listening on".
+    pub fn spawn(mut cmd: Command) -> Server {
+        cmd.env("RUST_LOG", "info")
+            .env_remove("PREFORK_WORKERS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn prefork-server");
+        let pid = child.id();
+        let log = capture(child.stderr.take().expect("piped stderr"));
+        let mut server = Server {
+            child: Some(child),
+            pid,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log,
+        };
+        let line = server
+            .wait_for_log("listening on ", START_TIMEOUT)
+            .unwrap_or_else(|| panic!("no readiness line; log:\n{}", server.log_text()));
+        let after = &line[line.find("listening on ").unwrap() + "listening on ".len()..];
+        let addr = after.split_whitespace().next().unwrap();
+        server.addr = addr.parse().expect("address in the readiness line");
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Waits for a log line containing `needle`; `None` after `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+        wait_until(timeout, || {
+            self.log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+                .cloned()
+        })
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// The master's children (its workers), from /proc.
+    pub fn workers(&self) -> Vec<u32> {
+        children_of(self.pid)
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid as i32), signal).expect("signal the master");
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the master to exit.
+    pub fn stop(mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.signal(Signal::SIGTERM);
+        let mut child = self.child.take().unwrap();
+        let status = wait_until(timeout, || child.try_wait().ok().flatten());
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        status
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            let exited = wait_until(Duration::from_secs(5), || child.try_wait().ok().flatten());
+            if exited.is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<String>>> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if std::env::var_os("PREFORK_TEST_ECHO_LOG").is_some() {
+                eprintln!("[server] {line}");
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    log
+}
+
+/// Polls `f` every 10 ms until it returns `Some` or `timeout` passes.
+pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Direct children of `pid`, read from /proc/*/stat.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut kids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // The command name is in parentheses and may contain spaces: parse after the last ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) && state != Some("Z") {
+            kids.push(child);
+        }
+    }
+    kids.sort_unstable();
+    kids
+}
+
+pub fn process_exists(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+/// One parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    pub fn body_str(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap()
+    }
+}
+
+/// Reads one response from `stream`, keeping extra bytes in `pending` for the next call.
+/// `head_only` is for responses to HEAD, which carry Content-Length but no body.
+pub fn read_response(stream: &mut impl Read, pending: &mut Vec<u8>, head_only: bool) -> Response {
+    let head_end = loop {
+        if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        fill(stream, pending);
+    };
+    let head = String::from_utf8(pending[..head_end].to_vec()).expect("ascii head");
+    pending.drain(..head_end);
+    let status = head[9..12].parse().expect("status code");
+    let mut resp = Response {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    if head_only || status == 100 {
+        return resp;
+    }
+    let len: usize = resp
+        .header("content-length")
+        .map_or(0, |v| v.parse().unwrap());
+    while pending.len() < len {
+        fill(stream, pending);
+    }
+    resp.body = pending.drain(..len).collect();
+    resp
+}
+
+fn fill(stream: &mut impl Read, pending: &mut Vec<u8>) {
+    let mut buf = [0u8; 65536];
+    let n = stream.read(&mut buf).expect("read response");
+    assert!(
+        n > 0,
+        "connection closed mid-response; have {:?}",
+        String::from_utf8_lossy(pending)
+    );
+    pending.extend_from_slice(&buf[..n]);
+}
+
+/// Sends one request on a fresh connection and reads one response.
+pub fn request(addr: SocketAddr, raw: &[u8]) -> Response {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(raw).unwrap();
+    read_response(&mut s, &mut Vec::new(), raw.starts_with(b"HEAD "))
+}
+
+/// `GET path` with `Connection: close`.
+pub fn get(addr: SocketAddr, path: &str) -> Response {
+    request(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// The pid in a `/whoami` body.
+pub fn whoami_pid(resp: &Response) -> u32 {
+    let body = resp.body_str();
+    body.strip_prefix("pid=")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("bad whoami body {body:?}"))
+}
+
+/// True once the peer has closed: reads return 0 (or a reset) within `timeout`.
+pub fn is_closed_by_peer(stream: &mut TcpStream, timeout: Duration) -> bool {
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
