@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::{Config, LogFormat, ProtocolKind};
+use crate::config::{Config, HttpLimits, LogFormat, ProtocolKind, Timeouts};
 use crate::error::Error;
 use crate::sys::cpus;
 
@@ -44,9 +44,41 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
     pub log_format: LogFormatArg,
 
-    /// Seconds the master waits for workers to exit on stop before it SIGKILLs them.
-    #[arg(long, env = "PREFORK_SHUTDOWN_TIMEOUT", default_value_t = 30)]
-    pub shutdown_timeout: u64,
+    /// On stop, how long workers get to exit before SIGKILL (e.g. 30, 30s, 500ms, 2m).
+    #[arg(long, env = "PREFORK_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Largest request line plus headers; larger gets 431 (a target over half of it gets 414).
+    #[arg(long, env = "PREFORK_MAX_HEADER_BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(256..=1_048_576))]
+    pub max_header_bytes: u64,
+
+    /// Largest request body; a larger Content-Length gets 413 without the body being read.
+    #[arg(long, env = "PREFORK_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: u64,
+
+    /// Time for a whole request head to arrive; a slow client gets 408 and a close.
+    #[arg(long, env = "PREFORK_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Time allowed between two reads of a request body.
+    #[arg(long, env = "PREFORK_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// How long an idle keep-alive connection is kept open between requests.
+    #[arg(long, env = "PREFORK_KEEPALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub keepalive_timeout: Duration,
+
+    /// Time allowed between two writes to a client that has stopped reading.
+    #[arg(long, env = "PREFORK_SEND_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub send_timeout: Duration,
+
+    /// How long an echo connection may go without traffic either way.
+    #[arg(long, env = "PREFORK_IDLE_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Connections per worker; at the cap it stops accepting until below 90%. Default: from the fd limit.
+    #[arg(long, env = "PREFORK_MAX_CONNS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_conns: Option<u64>,
 }
 
 /// `--workers`: a fixed count or the CPUs available.
@@ -70,6 +102,27 @@ pub enum LogFormatArg {
 
 /// Most workers accepted: far beyond any useful count, low enough to catch a typo.
 const MAX_WORKERS: usize = 1024;
+
+/// A duration: plain seconds (`10`), or a number with `ms`, `s`, `m` or `h` (`500ms`, `2m`).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a duration such as 10, 10s, 500ms or 2m, got {s:?}"))?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("unknown unit {unit:?}: use ms, s, m or h")),
+    };
+    if d.is_zero() {
+        return Err("a timeout of zero would close every connection at once".into());
+    }
+    Ok(d)
+}
 
 fn parse_workers(s: &str) -> Result<Workers, String> {
     if s.eq_ignore_ascii_case("auto") {
@@ -106,7 +159,18 @@ impl Cli {
                 LogFormatArg::Text => LogFormat::Text,
                 LogFormatArg::Json => LogFormat::Json,
             },
-            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+            shutdown_timeout: self.shutdown_timeout,
+            limits: HttpLimits::new(self.max_header_bytes as usize, self.max_body_bytes),
+            timeouts: Timeouts {
+                header: self.header_timeout,
+                body: self.body_timeout,
+                keepalive: self.keepalive_timeout,
+                send: self.send_timeout,
+                idle: self.idle_timeout,
+            },
+            max_conns: self
+                .max_conns
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         })
     }
 }
@@ -124,6 +188,30 @@ mod tests {
         assert!(parse_workers("-1").is_err());
         assert!(parse_workers("many").is_err());
         assert!(parse_workers("100000").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let cfg = Cli::try_parse_from(["prefork-server"])
+            .unwrap()
+            .into_config()
+            .unwrap();
+        assert_eq!(cfg.timeouts, Timeouts::default());
+        assert_eq!(cfg.limits, HttpLimits::default());
+        assert_eq!(cfg.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(cfg.addr.port(), 8080);
     }
 
     #[test]

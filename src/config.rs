@@ -44,6 +44,66 @@ pub struct Config {
     pub log_format: LogFormat,
     /// How long the master waits after SIGTERM before it SIGKILLs the workers left.
     pub shutdown_timeout: Duration,
+    /// Per-request size limits (HTTP).
+    pub limits: HttpLimits,
+    /// Per-connection timeouts.
+    pub timeouts: Timeouts,
+    /// Connections one worker holds at most; `None` derives it from the fd limit.
+    pub max_conns: Option<usize>,
+}
+
+/// Per-request limits; each maps to one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Request line plus headers (431).
+    pub max_head_bytes: usize,
+    /// Request-target (414): half the head limit, so a long target is told apart from many headers.
+    pub max_uri_bytes: usize,
+    /// Body (413; for a chunked body, which has no declared size, the connection closes).
+    pub max_body_bytes: u64,
+}
+
+impl HttpLimits {
+    pub fn new(max_head_bytes: usize, max_body_bytes: u64) -> HttpLimits {
+        HttpLimits {
+            max_head_bytes,
+            max_uri_bytes: max_head_bytes / 2,
+            max_body_bytes,
+        }
+    }
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits::new(MAX_HEAD_BYTES, MAX_BODY_BYTES)
+    }
+}
+
+/// How long a connection may sit in each state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// For a whole request head to arrive, from its first byte (or from accept): 408 and close.
+    pub header: Duration,
+    /// Between two reads of a request body.
+    pub body: Duration,
+    /// An idle HTTP connection between requests.
+    pub keepalive: Duration,
+    /// Between two writes while output is pending (a client that stops reading).
+    pub send: Duration,
+    /// An echo connection with no traffic either way.
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            header: Duration::from_secs(10),
+            body: Duration::from_secs(60),
+            keepalive: Duration::from_secs(75),
+            send: Duration::from_secs(60),
+            idle: Duration::from_secs(300),
+        }
+    }
 }
 
 /// Bytes a worker reads per `read(2)` call and keeps per connection while it has input pending.
@@ -53,13 +113,13 @@ pub const READ_BUF_BYTES: usize = 16 * 1024;
 /// echo's backpressure bound and HTTP's pipelining bound.
 pub const WRITE_HIGH_WATER: usize = 1024 * 1024;
 
-/// Largest request line plus headers accepted (431 above it).
+/// Default largest request line plus headers (431 above it).
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 
 /// Most header fields accepted in one request (431 above it).
 pub const MAX_HEADERS: usize = 100;
 
-/// Largest request body accepted (413 above it).
+/// Default largest request body (413 above it).
 pub const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// How many connections one wake-up of the listener may accept before the loop serves others.
@@ -73,3 +133,10 @@ pub const ACCEPT_PAUSE: Duration = Duration::from_millis(500);
 
 /// How many idle buffers a worker keeps for reuse instead of returning them to the allocator.
 pub const BUFFER_POOL_MAX: usize = 1024;
+
+/// Descriptors a worker keeps out of its connection budget (listener, epoll, pipes, logs).
+pub const RESERVED_FDS: usize = 64;
+
+/// After hitting `max_conns`, accepting resumes only below this share of it (in percent), so a
+/// worker at its cap does not flap between accepting and refusing.
+pub const RESUME_ACCEPT_PERCENT: usize = 90;

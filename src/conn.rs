@@ -5,11 +5,13 @@
 //! budget) is resumed by the loop, not by a new edge that would never come.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::Instant;
 
 use tracing::{debug, warn};
 
 use crate::buffer::{Buf, BufPool};
-use crate::proto::{Context, Next, Protocol};
+use crate::config::{Timeouts, LINGER_TIMEOUT};
+use crate::proto::{Context, Next, Phase, Protocol};
 use crate::sys::net::{self, IoOutcome};
 
 /// Rounds of read → process → write one `drive` call may do before yielding to other
@@ -47,10 +49,20 @@ pub struct Connection {
     lingering: bool,
     /// The last `on_data` consumed every whole frame and needs more input to go on.
     needs_input: bool,
+    /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
+    pub scheduled_tick: Option<u64>,
+    accepted_at: Instant,
+    last_read: Instant,
+    last_write: Instant,
+    /// When the current request head began to arrive.
+    head_started: Option<Instant>,
+    /// Output has been pending since (or last moved at) this instant.
+    send_since: Option<Instant>,
+    linger_since: Option<Instant>,
 }
 
 impl Connection {
-    pub fn new(fd: OwnedFd, proto: Protocol) -> Connection {
+    pub fn new(fd: OwnedFd, proto: Protocol, now: Instant) -> Connection {
         Connection {
             fd,
             rbuf: Buf::new(),
@@ -63,6 +75,13 @@ impl Connection {
             closing: false,
             lingering: false,
             needs_input: true,
+            scheduled_tick: None,
+            accepted_at: now,
+            last_read: now,
+            last_write: now,
+            head_started: None,
+            send_since: None,
+            linger_since: None,
         }
     }
 
@@ -78,21 +97,74 @@ impl Connection {
     }
 
     /// Reads, lets the protocol work, and writes, until nothing more can be done now.
-    pub fn drive(&mut self, ctx: &Context<'_>, pool: &mut BufPool) -> Drive {
+    pub fn drive(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
         let outcome = if self.lingering {
             self.drain_lingering(pool)
         } else {
-            self.drive_open(ctx, pool)
+            self.drive_open(ctx, pool, now)
         };
+        self.settle(outcome, pool, now);
+        outcome
+    }
+
+    /// Bookkeeping after a drive: buffers back to the pool when idle, and the instants the
+    /// timeouts count from.
+    fn settle(&mut self, outcome: Drive, pool: &mut BufPool, now: Instant) {
         if outcome == Drive::Wait || outcome == Drive::Lingering {
             // An idle connection keeps no buffers: 10k idle connections cost little.
             pool.reclaim(&mut self.rbuf);
             pool.reclaim(&mut self.wbuf);
         }
-        outcome
+        if self.proto.phase(self.rbuf.len()) == Phase::Head {
+            self.head_started.get_or_insert(now);
+        } else {
+            self.head_started = None;
+        }
+        if self.wbuf.is_empty() {
+            self.send_since = None;
+        } else {
+            self.send_since.get_or_insert(now);
+        }
+        if self.lingering {
+            self.linger_since.get_or_insert(now);
+        }
     }
 
-    fn drive_open(&mut self, ctx: &Context<'_>, pool: &mut BufPool) -> Drive {
+    /// When this connection times out in its current state.
+    pub fn deadline(&self, t: &Timeouts) -> Instant {
+        if let Some(since) = self.linger_since {
+            return since + LINGER_TIMEOUT;
+        }
+        if let Some(since) = self.send_since {
+            return since + t.send;
+        }
+        match self.proto.phase(self.rbuf.len()) {
+            Phase::Idle { served: false } => self.accepted_at + t.header,
+            Phase::Idle { served: true } => self.last_read.max(self.last_write) + t.keepalive,
+            Phase::Head => self.head_started.unwrap_or(self.last_read) + t.header,
+            Phase::Body => self.last_read + t.body,
+            Phase::Stream => self.last_read.max(self.last_write) + t.idle,
+        }
+    }
+
+    /// The deadline passed: a half-received head gets its 408 (then a lingering close); anything
+    /// else just closes.
+    pub fn on_timeout(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
+        let waiting_for_head = !self.lingering
+            && self.wbuf.is_empty()
+            && self.proto.phase(self.rbuf.len()) == Phase::Head;
+        if !waiting_for_head {
+            return Drive::Close;
+        }
+        pool.fill(&mut self.wbuf);
+        self.proto.on_header_timeout(&mut self.wbuf, ctx);
+        self.closing = true;
+        // Try the write now; if the socket is full, the send timeout bounds the rest.
+        self.writable = true;
+        self.drive(ctx, pool, now)
+    }
+
+    fn drive_open(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
         for _ in 0..DRIVE_BUDGET {
             let mut progressed = false;
             if !self.closing && !self.rbuf.is_empty() && self.wbuf.len() < ctx.high_water {
@@ -105,7 +177,13 @@ impl Connection {
             }
             if self.writable && !self.wbuf.is_empty() {
                 match self.flush() {
-                    Some(moved) => progressed |= moved,
+                    Some(moved) => {
+                        if moved {
+                            self.last_write = now;
+                            self.send_since = Some(now);
+                        }
+                        progressed |= moved;
+                    }
                     None => return Drive::Close,
                 }
             }
@@ -115,7 +193,12 @@ impl Connection {
             let can_read = self.readable && !self.closing && !self.peer_eof;
             if can_read && self.wbuf.len() < ctx.high_water {
                 match self.fill(pool) {
-                    Some(moved) => progressed |= moved,
+                    Some(moved) => {
+                        if moved {
+                            self.last_read = now;
+                        }
+                        progressed |= moved;
+                    }
                     None => return Drive::Close,
                 }
             }
@@ -232,10 +315,5 @@ impl Connection {
             }
         }
         Drive::Again
-    }
-
-    /// True once the final response is out and only the peer's leftovers are being drained.
-    pub fn is_lingering(&self) -> bool {
-        self.lingering
     }
 }

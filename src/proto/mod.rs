@@ -55,11 +55,32 @@ impl Protocol {
         }
     }
 
-    /// True between requests: nothing half-read, so an idle connection may give its buffers back.
-    pub fn is_idle(&self) -> bool {
+    /// Where the connection is, for picking its timeout; `buffered` is the unread input.
+    pub fn phase(&self, buffered: usize) -> Phase {
         match self {
-            Protocol::Echo(_) => true,
-            Protocol::Http(h) => h.is_idle(),
+            Protocol::Echo(_) => Phase::Stream,
+            Protocol::Http(h) => h.phase(buffered),
         }
     }
+
+    /// The request head did not arrive in time: append the response that says so (HTTP 408).
+    /// The connection closes after it.
+    pub fn on_header_timeout(&mut self, output: &mut Buf, ctx: &Context<'_>) {
+        if let Protocol::Http(h) = self {
+            h.on_header_timeout(output, ctx);
+        }
+    }
+}
+
+/// Where a connection is between its frames, which decides the timeout that applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Between requests with nothing buffered; `served` is false before the first request.
+    Idle { served: bool },
+    /// Part of a request head has arrived.
+    Head,
+    /// Reading a request body.
+    Body,
+    /// A byte stream with no frames (echo).
+    Stream,
 }

@@ -47,3 +47,16 @@ pub fn raise_nofile(max_fds: Option<u64>) -> nix::Result<NofileReport> {
         hard_refused,
     })
 }
+
+/// The current soft limit on open files.
+pub fn nofile_soft() -> u64 {
+    getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft)
+}
+
+/// `fs.file-max`, the system-wide cap on open files.
+pub fn file_max() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/file-max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u64::MAX)
+}

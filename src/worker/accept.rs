@@ -21,9 +21,6 @@ pub enum AcceptStop {
 /// Per-worker accept state.
 #[derive(Debug)]
 pub struct Acceptor {
-    /// Set while accepting is paused: resume at this instant (or earlier, when a connection
-    /// closes and frees a descriptor).
-    pub paused_until: Option<Instant>,
     last_warning: Option<Instant>,
 }
 
@@ -32,10 +29,7 @@ const WARN_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Acceptor {
     pub fn new() -> Acceptor {
-        Acceptor {
-            paused_until: None,
-            last_warning: None,
-        }
+        Acceptor { last_warning: None }
     }
 
     /// Accepts up to `budget` connections, handing each to `on_conn`.

@@ -1,43 +1,84 @@
-//! Deadlines with O(1) cost per connection. Every deadline in one queue has the same duration,
-//! so pushing in time order keeps the queue sorted: push at the back, expire from the front.
-//! An entry whose connection is gone (or no longer in that state) is skipped when it expires.
+//! A hashed timing wheel: O(1) to arm a deadline, O(1) per expiry, whatever the number of
+//! connections (nginx keeps an rbtree; a wheel is cheaper when deadlines need only 100 ms
+//! precision).
+//!
+//! Entries are lazy. A connection records the tick it is scheduled in; moving its deadline
+//! later costs nothing (the entry fires, sees the new deadline, and is scheduled again), and
+//! moving it earlier adds an entry and leaves the old one stale, to be skipped when it fires.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// Width of one slot.
+pub const TICK: Duration = Duration::from_millis(100);
+/// Slots in the wheel (a power of two): deadlines further than this many ticks away are parked
+/// at the horizon and scheduled again from there.
+const SLOTS: usize = 4096;
+
 #[derive(Debug)]
-pub struct DeadlineQueue {
-    after: Duration,
-    entries: VecDeque<(Instant, u64)>,
+pub struct TimerWheel {
+    origin: Instant,
+    buckets: Vec<Vec<u64>>,
+    /// The next tick to expire.
+    next_tick: u64,
+    len: usize,
 }
 
-impl DeadlineQueue {
-    pub fn new(after: Duration) -> DeadlineQueue {
-        DeadlineQueue {
-            after,
-            entries: VecDeque::new(),
+impl TimerWheel {
+    pub fn new(origin: Instant) -> TimerWheel {
+        TimerWheel {
+            origin,
+            buckets: (0..SLOTS).map(|_| Vec::new()).collect(),
+            next_tick: 0,
+            len: 0,
         }
     }
 
-    /// Arms a deadline `after` from `now` for `token`.
-    pub fn push(&mut self, now: Instant, token: u64) {
-        self.entries.push_back((now + self.after, token));
+    /// The tick a deadline falls in (rounded up: a timer never fires early).
+    pub fn tick_of(&self, at: Instant) -> u64 {
+        let nanos = at.saturating_duration_since(self.origin).as_nanos();
+        nanos.div_ceil(TICK.as_nanos()) as u64
     }
 
-    /// The earliest deadline, if any.
-    pub fn next(&self) -> Option<Instant> {
-        self.entries.front().map(|&(at, _)| at)
+    /// Arms `token` for `at`; returns the tick it was placed in, which the caller records.
+    pub fn schedule(&mut self, token: u64, at: Instant) -> u64 {
+        let tick = self
+            .tick_of(at)
+            .max(self.next_tick)
+            .min(self.next_tick + SLOTS as u64 - 1);
+        self.buckets[(tick as usize) & (SLOTS - 1)].push(token);
+        self.len += 1;
+        tick
     }
 
-    /// Removes and returns the next token whose deadline is at or before `now`.
-    pub fn pop_expired(&mut self, now: Instant) -> Option<u64> {
-        match self.entries.front() {
-            Some(&(at, token)) if at <= now => {
-                self.entries.pop_front();
-                Some(token)
-            }
-            _ => None,
+    /// When the loop should wake next to expire timers, if any are armed.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        (self.len > 0).then(|| self.origin + TICK * self.next_tick as u32)
+    }
+
+    /// Moves every entry whose tick has come (up to `now`) into `out` as `(token, tick)`.
+    pub fn expire(&mut self, now: Instant, out: &mut Vec<(u64, u64)>) {
+        let target =
+            (now.saturating_duration_since(self.origin).as_nanos() / TICK.as_nanos()) as u64;
+        // Never spin through more than one lap: after a long stall every slot has been visited.
+        let last = target.min(self.next_tick + SLOTS as u64 - 1);
+        while self.next_tick <= last {
+            let tick = self.next_tick;
+            let bucket = &mut self.buckets[(tick as usize) & (SLOTS - 1)];
+            self.len -= bucket.len();
+            out.extend(bucket.drain(..).map(|token| (token, tick)));
+            self.next_tick += 1;
         }
+        if self.next_tick <= target {
+            self.next_tick = target + 1;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -46,16 +87,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expires_in_order() {
+    fn fires_at_or_after_the_deadline_never_before() {
         let t0 = Instant::now();
-        let mut q = DeadlineQueue::new(Duration::from_secs(2));
-        q.push(t0, 1);
-        q.push(t0 + Duration::from_secs(1), 2);
-        assert_eq!(q.next(), Some(t0 + Duration::from_secs(2)));
-        assert_eq!(q.pop_expired(t0 + Duration::from_secs(1)), None);
-        assert_eq!(q.pop_expired(t0 + Duration::from_secs(2)), Some(1));
-        assert_eq!(q.pop_expired(t0 + Duration::from_secs(2)), None);
-        assert_eq!(q.pop_expired(t0 + Duration::from_secs(3)), Some(2));
-        assert_eq!(q.next(), None);
+        let mut wheel = TimerWheel::new(t0);
+        let at = t0 + Duration::from_millis(250);
+        let tick = wheel.schedule(7, at);
+        assert_eq!(tick, 3);
+        let mut out = Vec::new();
+        wheel.expire(t0 + Duration::from_millis(299), &mut out);
+        assert!(out.is_empty());
+        wheel.expire(t0 + Duration::from_millis(300), &mut out);
+        assert_eq!(out, vec![(7, 3)]);
+        assert!(wheel.is_empty());
+    }
+
+    #[test]
+    fn far_deadlines_park_at_the_horizon() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(t0);
+        let tick = wheel.schedule(1, t0 + Duration::from_secs(3600));
+        assert_eq!(tick, SLOTS as u64 - 1);
+        let mut out = Vec::new();
+        wheel.expire(t0 + TICK * (SLOTS as u32), &mut out);
+        assert_eq!(out, vec![(1, SLOTS as u64 - 1)]);
+    }
+
+    #[test]
+    fn past_deadlines_fire_on_the_next_expire() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(t0);
+        let mut out = Vec::new();
+        wheel.expire(t0 + Duration::from_secs(1), &mut out);
+        wheel.schedule(2, t0);
+        assert_eq!(wheel.next_wakeup(), Some(t0 + TICK * 11));
+        wheel.expire(t0 + TICK * 11, &mut out);
+        assert_eq!(out, vec![(2, 11)]);
     }
 }

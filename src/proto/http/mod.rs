@@ -7,30 +7,10 @@ pub mod response;
 
 use self::parse::{BodyLen, Head, Method, Reject};
 use self::response::{ConnectionHeader, Framing, ResponseHead, StatusCode};
-use super::{Context, Next};
+use super::{Context, Next, Phase};
 use crate::buffer::Buf;
-use crate::config::{MAX_BODY_BYTES, MAX_HEAD_BYTES};
 
-/// Per-request limits; each maps to one status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Request line plus headers (431).
-    pub max_head_bytes: usize,
-    /// Request-target (414).
-    pub max_uri_bytes: usize,
-    /// Body (413; for a chunked body, which has no declared size, the connection closes).
-    pub max_body_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_head_bytes: MAX_HEAD_BYTES,
-            max_uri_bytes: MAX_HEAD_BYTES / 2,
-            max_body_bytes: MAX_BODY_BYTES,
-        }
-    }
-}
+pub use crate::config::HttpLimits as Limits;
 
 /// Longest chunk-size or trailer line accepted; a chunk extension has no use to us.
 const MAX_CHUNK_LINE: usize = 1024;
@@ -82,6 +62,8 @@ enum Step {
 #[derive(Debug)]
 pub struct Http {
     state: State,
+    /// Requests answered on this connection.
+    served: u64,
 }
 
 impl Default for Http {
@@ -94,12 +76,35 @@ impl Http {
     pub fn new() -> Http {
         Http {
             state: State::Head { scanned: None },
+            served: 0,
         }
     }
 
-    /// Between requests, with nothing half-read.
-    pub fn is_idle(&self) -> bool {
-        self.state == State::Head { scanned: None }
+    /// Where the connection is; `buffered` is the unread input.
+    pub fn phase(&self, buffered: usize) -> Phase {
+        match self.state {
+            State::Head { scanned: None } if buffered == 0 => Phase::Idle {
+                served: self.served > 0,
+            },
+            State::Head { .. } => Phase::Head,
+            State::Body { .. } | State::Chunked { .. } => Phase::Body,
+            State::Done => Phase::Idle { served: true },
+        }
+    }
+
+    /// The head did not arrive within the header timeout: 408, then close.
+    pub fn on_header_timeout(&mut self, output: &mut Buf, ctx: &Context<'_>) {
+        if let State::Head { .. } = self.state {
+            write_text(
+                output,
+                ctx,
+                StatusCode::RequestTimeout,
+                ConnectionHeader::Close,
+                None,
+                true,
+            );
+            self.state = State::Done;
+        }
     }
 
     pub fn on_data(&mut self, input: &mut Buf, output: &mut Buf, ctx: &Context<'_>) -> Next {
@@ -160,6 +165,7 @@ impl Http {
         };
         let body_in_buffer = buf.len() > consumed;
         let next = respond(&head, body_in_buffer, output, ctx);
+        self.served += 1;
         input.consume(consumed);
         self.state = next;
         match next {
