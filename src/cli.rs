@@ -103,6 +103,9 @@ pub enum LogFormatArg {
 /// Most workers accepted: far beyond any useful count, low enough to catch a typo.
 const MAX_WORKERS: usize = 1024;
 
+/// Longest timeout accepted: longer is surely a typo, and deadlines stay far from overflow.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// A duration: plain seconds (`10`), or a number with `ms`, `s`, `m` or `h` (`500ms`, `2m`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -120,6 +123,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     if d.is_zero() {
         return Err("a timeout of zero would close every connection at once".into());
+    }
+    if d > MAX_DURATION {
+        return Err("at most 7 days".into());
     }
     Ok(d)
 }
@@ -200,6 +206,8 @@ mod tests {
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("99999999999999h").is_err());
+        assert!(parse_duration("8d").is_err());
     }
 
     #[test]

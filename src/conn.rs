@@ -51,6 +51,9 @@ pub struct Connection {
     needs_input: bool,
     /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
     pub scheduled_tick: Option<u64>,
+    /// Queued to be driven this turn or the next (owned by the worker), so a busy connection
+    /// gets one budget per turn however many reasons it has to run.
+    pub queued: bool,
     accepted_at: Instant,
     last_read: Instant,
     last_write: Instant,
@@ -76,6 +79,7 @@ impl Connection {
             lingering: false,
             needs_input: true,
             scheduled_tick: None,
+            queued: false,
             accepted_at: now,
             last_read: now,
             last_write: now,

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
-use nix::sys::signal::Signal;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, getppid, ForkResult, Pid};
 
@@ -127,11 +127,26 @@ pub fn spawn(
         source,
     })?;
     let master_pid = nix::unistd::getpid();
+    // Hold the signals back across the fork: until the child has its own handlers, a stop
+    // signal would run the master's handlers in the child and be lost there.
+    let mut blocked = SigSet::empty();
+    for &signal in signals::MASTER {
+        if let Ok(s) = Signal::try_from(signal) {
+            blocked.add(s);
+        }
+    }
+    let mut old_mask = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut old_mask))
+        .map_err(|e| Error::Signals(e.into()))?;
     // SAFETY: the master is single-threaded when it forks (logging writes synchronously to
     // stderr and spawns no thread; signal-hook's low-level registration spawns none), so the
     // child's copy of every lock and allocator state is consistent and it may run ordinary Rust.
     // The child never returns from this branch: it leaves through `std::process::exit`.
-    match unsafe { fork() } {
+    let forked = unsafe { fork() };
+    if !matches!(forked, Ok(ForkResult::Child)) {
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    }
+    match forked {
         Ok(ForkResult::Parent { child }) => {
             drop(worker_end);
             master_end
@@ -152,6 +167,7 @@ pub fn spawn(
                 inherited,
                 master_pid,
                 worker_end,
+                &old_mask,
             );
             std::process::exit(code)
         }
@@ -160,6 +176,7 @@ pub fn spawn(
 }
 
 /// The child's side of `spawn`: undo what the master's state means here, then run the worker.
+#[allow(clippy::too_many_arguments)]
 fn child_main(
     slot: &WorkerSlot,
     generation: u64,
@@ -168,6 +185,7 @@ fn child_main(
     inherited: &[RawFd],
     master_pid: Pid,
     channel: UnixStream,
+    old_mask: &SigSet,
 ) -> i32 {
     // Our own handlers first, then drop the master's, so no stop signal falls in between.
     let signals = match Signals::register(signals::WORKER) {
@@ -178,6 +196,11 @@ fn child_main(
         }
     };
     master_signals.forget_in_child();
+    // Signals held back since before the fork now reach the worker's own handlers.
+    if let Err(e) = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None) {
+        eprintln!("prefork-server worker: could not restore the signal mask: {e}");
+        return exit::OSERR;
+    }
     crate::sys::close_inherited(inherited);
     // Die with the master, and close the race where it died before the line above.
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != master_pid {

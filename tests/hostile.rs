@@ -322,3 +322,25 @@ fn a_pipelining_client_that_never_reads_is_bounded() {
     // The worker is still healthy for everyone else.
     assert_eq!(get(server.addr, "/").status, 200);
 }
+
+#[test]
+fn lingering_close_is_bounded_even_if_the_client_never_stops_sending() {
+    let server = server();
+    let mut s = server.connect();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"BAD REQUEST\r\n\r\n").unwrap();
+    let chunk = vec![b'x'; 16 * 1024];
+    let start = std::time::Instant::now();
+    // The server answers 400, shuts down its side and drains for at most 2 s, then closes;
+    // a client still sending then gets a reset.
+    let closed = loop {
+        if s.write_all(&chunk).is_err() {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            break false;
+        }
+    };
+    assert!(closed, "the lingering close never ended");
+    assert_eq!(get(server.addr, "/").status, 200);
+}

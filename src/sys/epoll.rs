@@ -131,7 +131,10 @@ impl Poller {
                 events.len = 0;
                 Ok(())
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                events.len = 0;
+                Err(e.into())
+            }
         }
     }
 }

@@ -185,7 +185,10 @@ impl Worker {
                     token => {
                         if let Some(conn) = self.conns.get_mut(token) {
                             conn.on_event(ev.is_readable(), ev.is_writable(), ev.is_read_closed());
-                            driving.push(token);
+                            if !conn.queued {
+                                conn.queued = true;
+                                driving.push(token);
+                            }
                         }
                     }
                 }
@@ -293,20 +296,23 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        conn.queued = false;
         let outcome = conn.drive(&ctx, &mut self.pool, now);
         self.after_drive(token, outcome);
     }
 
     /// Acts on a drive's outcome and keeps the connection's timer armed.
     fn after_drive(&mut self, token: u64, outcome: Drive) {
-        match outcome {
-            Drive::Close => return self.close(token),
-            Drive::Again => self.again.push(token),
-            Drive::Wait | Drive::Lingering => {}
+        if outcome == Drive::Close {
+            return self.close(token);
         }
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        if outcome == Drive::Again && !conn.queued {
+            conn.queued = true;
+            self.again.push(token);
+        }
         let deadline = conn.deadline(&self.timeouts);
         // Only an earlier deadline needs a new entry; a later one is found when the old fires.
         let tick = self.timers.tick_of(deadline);

@@ -222,7 +222,7 @@ impl Http {
         let buf = input.filled();
         let (consumed, phase, total) = match phase {
             ChunkPhase::Size => match httparse::parse_chunk_size(buf) {
-                Ok(httparse::Status::Complete((n, size))) if buf[0].is_ascii_hexdigit() => {
+                Ok(httparse::Status::Complete((n, size))) if is_strict_chunk_line(&buf[..n]) => {
                     let total = total.saturating_add(size);
                     if total > ctx.limits.max_body_bytes {
                         // The response head went out already; closing is the only honest end.
@@ -273,7 +273,9 @@ impl Http {
                     }
                     return self.finish_request(keep_alive);
                 }
-                Some(i) if i < MAX_CHUNK_LINE => (i + 1, ChunkPhase::Trailers, total),
+                Some(i) if i < MAX_CHUNK_LINE && is_trailer_line(&buf[..=i]) => {
+                    (i + 1, ChunkPhase::Trailers, total)
+                }
                 None if buf.len() < MAX_CHUNK_LINE => return Step::NeedInput,
                 _ => return Step::Close,
             },
@@ -296,6 +298,32 @@ impl Http {
             Step::Close
         }
     }
+}
+
+/// A chunk-size line of at most `MAX_CHUNK_LINE` bytes: a hex size first, and no CR or LF before
+/// its closing CRLF. httparse lets any byte through in an extension, but a bare LF there would
+/// end the line early for a peer that accepts LF alone: a request-smuggling seam.
+fn is_strict_chunk_line(line: &[u8]) -> bool {
+    line.len() <= MAX_CHUNK_LINE
+        && line.first().is_some_and(u8::is_ascii_hexdigit)
+        && line.ends_with(b"\r\n")
+        && !line[..line.len() - 2]
+            .iter()
+            .any(|&b| b == b'\r' || b == b'\n')
+}
+
+/// A trailer field line, `name: value` ending in CRLF. A bare LF is refused here as in chunk
+/// lines, so no peer can read the end of the body somewhere else.
+fn is_trailer_line(line: &[u8]) -> bool {
+    let Some(body) = line.strip_suffix(b"\r\n") else {
+        return false;
+    };
+    let Some(colon) = body.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    colon > 0
+        && body[..colon].iter().all(u8::is_ascii_graphic)
+        && !body.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0)
 }
 
 /// Moves up to `remaining` body bytes out of `input`, echoing them (as one chunk when

@@ -75,13 +75,18 @@ pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// What to say about a head that is not complete yet but already too long.
+/// What to say about a head that is not complete yet but already too long: 414 when the
+/// request-target alone is over its limit (as a complete head would be told), else 431.
 pub fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), Reject> {
     if buf.len() < limits.max_head_bytes {
         return Ok(());
     }
-    // No line end yet: the request line alone is too long, which is the target's fault.
-    if !buf.contains(&b'\n') && buf.len() > limits.max_uri_bytes {
+    let line = match buf.iter().position(|&b| b == b'\n') {
+        Some(end) => &buf[..end],
+        None => buf,
+    };
+    let target_len = line.split(|&b| b == b' ').nth(1).map_or(0, <[u8]>::len);
+    if target_len > limits.max_uri_bytes {
         return Err(Reject::UriTooLong);
     }
     Err(Reject::HeadTooLarge)

@@ -157,6 +157,12 @@ fn invalid_chunk_sizes_close() {
         b"\r\n",
         b"5\r\nhelloXX",
         b"fffffffffffffffff\r\n",
+        // Bare LF inside an extension, or ending a line, or as the blank line after trailers.
+        b"5;x\nAAAAA\r\nhello\r\n",
+        b"5\nhello\r\n",
+        b"0\r\n\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"0\r\nX-T: 1\n\r\n",
+        b"0\r\nnot a field\r\n\r\n",
     ] {
         let mut raw =
             b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
