@@ -175,7 +175,10 @@ impl Http {
     }
 
     fn wait_for_head(&mut self, buf: &[u8], ctx: &Context<'_>, output: &mut Buf) -> Step {
-        if let Err(reject) = parse::check_partial(buf, ctx.limits) {
+        if let Err(too_large) = parse::check_partial(buf, ctx.limits) {
+            // The scan skipped re-parsing while the head grew; parse once now, so a syntax
+            // error earlier in the head is reported as such, however the bytes were split.
+            let reject = parse::parse_head(buf, ctx.limits).err().unwrap_or(too_large);
             return reject_request(reject, output, ctx);
         }
         self.state = State::Head {

@@ -286,3 +286,17 @@ fn random_splits_and_small_high_water_give_the_same_responses() {
         assert_eq!(normalise(&out), whole);
     }
 }
+
+/// Found by the fuzzer: a head with a syntax error early on, arriving in pieces and growing past
+/// the size limit, was reported as 431 (the limit) instead of 400 (the error), unlike the same
+/// bytes arriving at once.
+#[test]
+fn fuzz_regression_syntax_error_beats_the_size_limit_in_any_split() {
+    let mut raw = b"GET /whoami HT\x14P/1.0\r\nConnection: keep-a".to_vec();
+    raw.extend(std::iter::repeat_n(b'x', 9000));
+    let (whole, _) = run_chunks(&[&raw], 1 << 20);
+    let pieces: Vec<&[u8]> = raw.chunks(7).collect();
+    let (split, _) = run_chunks(&pieces, 1 << 20);
+    assert_eq!(statuses(&String::from_utf8_lossy(&whole)), ["400"]);
+    assert_eq!(whole, split);
+}
