@@ -178,7 +178,9 @@ impl Http {
         if let Err(too_large) = parse::check_partial(buf, ctx.limits) {
             // The scan skipped re-parsing while the head grew; parse once now, so a syntax
             // error earlier in the head is reported as such, however the bytes were split.
-            let reject = parse::parse_head(buf, ctx.limits).err().unwrap_or(too_large);
+            let reject = parse::parse_head(buf, ctx.limits)
+                .err()
+                .unwrap_or(too_large);
             return reject_request(reject, output, ctx);
         }
         self.state = State::Head {

@@ -103,7 +103,11 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
         Ok(Status::Complete(n)) => n,
         Ok(Status::Partial) => return check_partial(buf, limits).map(|()| None),
         Err(httparse::Error::TooManyHeaders) => return Err(Reject::HeadTooLarge),
-        Err(httparse::Error::Version) if looks_like_other_version(buf) => {
+        // Whether a bad version is 505 or 400 depends on the whole request line: wait for it.
+        Err(httparse::Error::Version) if !buf.contains(&b'\n') => {
+            return check_partial(buf, limits).map(|()| None)
+        }
+        Err(httparse::Error::Version) if is_other_version(buf) => {
             return Err(Reject::VersionNotSupported)
         }
         Err(_) => return Err(Reject::BadRequest),
@@ -283,27 +287,24 @@ fn path_of(target: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// True if the request line ends in `HTTP/<digits>.<digits>` (a well-formed but unsupported
-/// version, 505) rather than garbage (400).
-fn looks_like_other_version(buf: &[u8]) -> bool {
-    let line_end = buf
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(buf.len());
-    let line = &buf[..line_end];
-    let Some(start) = line.iter().rposition(|&b| b == b' ') else {
+/// True if the (complete) request line is `METHOD TARGET HTTP/<digits>.<digits>`: a
+/// well-formed but unsupported version (505) rather than a malformed line (400).
+fn is_other_version(buf: &[u8]) -> bool {
+    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let line = buf[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&buf[..line_end]);
+    let tokens: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let [_, _, version] = tokens[..] else {
         return false;
     };
-    let Some(version) = line[start + 1..].strip_prefix(b"HTTP/") else {
+    let Some(number) = version.strip_prefix(b"HTTP/") else {
         return false;
     };
-    let mut parts = version.splitn(2, |&b| b == b'.');
-    let major = parts.next().unwrap_or_default();
-    let minor = parts.next().unwrap_or(b"0");
-    !major.is_empty()
-        && major.iter().all(u8::is_ascii_digit)
-        && !minor.is_empty()
-        && minor.iter().all(u8::is_ascii_digit)
+    let mut parts = number.splitn(2, |&b| b == b'.');
+    let digits =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    digits(parts.next()) && digits(parts.next())
 }
 
 #[cfg(test)]
@@ -419,6 +420,16 @@ mod tests {
             Reject::VersionNotSupported
         );
         assert_eq!(parse(b"GET / FOO\r\n\r\n").unwrap_err(), Reject::BadRequest);
+        assert_eq!(
+            parse(b"GET / HTTP/2\r\n\r\n").unwrap_err(),
+            Reject::BadRequest
+        );
+        assert_eq!(
+            parse(b"POST /echo ST /echo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap_err(),
+            Reject::BadRequest
+        );
+        // An incomplete line is not judged yet.
+        assert!(parse(b"GET / HTTP/2.").unwrap().is_none());
         assert_eq!(
             parse(b"G(T / HTTP/1.1\r\n\r\n").unwrap_err(),
             Reject::BadRequest

@@ -300,3 +300,16 @@ fn fuzz_regression_syntax_error_beats_the_size_limit_in_any_split() {
     assert_eq!(statuses(&String::from_utf8_lossy(&whole)), ["400"]);
     assert_eq!(whole, split);
 }
+
+/// Found by the fuzzer: a request line with an extra token before the version was 505 when it
+/// arrived whole and 400 when cut before its end.
+#[test]
+fn fuzz_regression_version_error_judged_on_the_whole_line() {
+    let raw = b"POST /echo ST /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (whole, _) = run_chunks(&[raw], 1 << 20);
+    assert_eq!(statuses(&String::from_utf8_lossy(&whole)), ["400"]);
+    for cut in 1..raw.len() {
+        let (split, _) = run_chunks(&[&raw[..cut], &raw[cut..]], 1 << 20);
+        assert_eq!(whole, split, "cut at {cut}");
+    }
+}
