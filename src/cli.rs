@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::{Config, HttpLimits, LogFormat, ProtocolKind, Timeouts};
+use crate::config::{Config, HttpLimits, Lifecycle, LogFormat, ProtocolKind, Timeouts};
 use crate::error::Error;
 use crate::sys::cpus;
 
@@ -79,6 +79,38 @@ pub struct Cli {
     /// Connections per worker; at the cap it stops accepting until below 90%. Default: from the fd limit.
     #[arg(long, env = "PREFORK_MAX_CONNS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_conns: Option<u64>,
+
+    /// On a graceful stop, answer /healthz with 503 for this long before unbinding (for load balancers).
+    #[arg(long, env = "PREFORK_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration_or_zero)]
+    pub drain_delay: Duration,
+
+    /// Kill and replace a worker whose event loop has not turned for this long.
+    #[arg(long, env = "PREFORK_WORKER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub worker_timeout: Duration,
+
+    /// Recycle a worker gracefully after this many requests (guards against slow leaks).
+    #[arg(long, env = "PREFORK_MAX_REQUESTS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_requests: Option<u64>,
+
+    /// Add a random 0..=J to --max-requests per worker, so workers do not recycle together.
+    #[arg(long, env = "PREFORK_MAX_REQUESTS_JITTER", default_value_t = 0)]
+    pub max_requests_jitter: u64,
+
+    /// Test aid: serve GET /debug/crash, /debug/hang and /debug/sleep?ms=N (404 without it).
+    #[arg(long, env = "PREFORK_DEBUG_ROUTES")]
+    pub debug_routes: bool,
+
+    /// Write the master's pid to this file (atomically), removed at exit.
+    #[arg(long, env = "PREFORK_PID_FILE")]
+    pub pid_file: Option<std::path::PathBuf>,
+
+    /// Append logs to this file instead of stderr; SIGUSR1 reopens it (for logrotate).
+    #[arg(long, env = "PREFORK_LOG_FILE")]
+    pub log_file: Option<std::path::PathBuf>,
+
+    /// Validate the options and that the address can be bound, then exit (0, or the error's code).
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `--workers`: a fixed count or the CPUs available.
@@ -130,6 +162,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    match s.trim() {
+        "0" | "0s" | "0ms" => Ok(Duration::ZERO),
+        _ => parse_duration(s),
+    }
+}
+
 fn parse_workers(s: &str) -> Result<Workers, String> {
     if s.eq_ignore_ascii_case("auto") {
         return Ok(Workers::Auto);
@@ -177,6 +216,16 @@ impl Cli {
             max_conns: self
                 .max_conns
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            lifecycle: Lifecycle {
+                drain_delay: self.drain_delay,
+                worker_timeout: self.worker_timeout,
+                max_requests: self.max_requests,
+                max_requests_jitter: self.max_requests_jitter,
+                debug_routes: self.debug_routes,
+                pid_file: self.pid_file,
+                log_file: self.log_file,
+            },
+            shared_listener: false,
         })
     }
 }

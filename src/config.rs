@@ -50,6 +50,41 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Connections one worker holds at most; `None` derives it from the fd limit.
     pub max_conns: Option<usize>,
+    /// Lifecycle settings (drain, recycling, hung-worker detection, files).
+    pub lifecycle: Lifecycle,
+    /// Workers share listening sockets (fewer were passed than workers): register them with
+    /// EPOLLEXCLUSIVE against the thundering herd. Set by the master, not by the command line.
+    pub shared_listener: bool,
+}
+
+/// How workers are drained, recycled and watched, and where the master writes its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// On a graceful stop, answer `/healthz` with 503 for this long before unbinding.
+    pub drain_delay: Duration,
+    /// A worker whose heartbeat has not moved for this long is killed and replaced.
+    pub worker_timeout: Duration,
+    /// Recycle a worker after this many requests (plus up to `max_requests_jitter`).
+    pub max_requests: Option<u64>,
+    pub max_requests_jitter: u64,
+    /// Serve `/debug/crash`, `/debug/hang` and `/debug/sleep` (a test aid).
+    pub debug_routes: bool,
+    pub pid_file: Option<std::path::PathBuf>,
+    pub log_file: Option<std::path::PathBuf>,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Lifecycle {
+        Lifecycle {
+            drain_delay: Duration::ZERO,
+            worker_timeout: Duration::from_secs(30),
+            max_requests: None,
+            max_requests_jitter: 0,
+            debug_routes: false,
+            pid_file: None,
+            log_file: None,
+        }
+    }
 }
 
 /// Per-request limits; each maps to one status.
@@ -124,6 +159,9 @@ pub const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// How many connections one wake-up of the listener may accept before the loop serves others.
 pub const ACCEPT_BUDGET: usize = 128;
+
+/// While draining, an idle keep-alive connection is closed after this long without a request.
+pub const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a closing connection may keep sending us bytes after our final response.
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use crate::buffer::{Buf, BufPool};
-use crate::config::{Timeouts, LINGER_TIMEOUT};
+use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
 use crate::proto::{Context, Next, Phase, Protocol};
 use crate::sys::net::{self, IoOutcome};
 
@@ -49,6 +49,8 @@ pub struct Connection {
     lingering: bool,
     /// The last `on_data` consumed every whole frame and needs more input to go on.
     needs_input: bool,
+    /// The last `on_data` is waiting for a moment in time (a deferred response).
+    waiting: bool,
     /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
     pub scheduled_tick: Option<u64>,
     /// Queued to be driven this turn or the next (owned by the worker), so a busy connection
@@ -78,6 +80,7 @@ impl Connection {
             closing: false,
             lingering: false,
             needs_input: true,
+            waiting: false,
             scheduled_tick: None,
             queued: false,
             accepted_at: now,
@@ -134,48 +137,75 @@ impl Connection {
         }
     }
 
-    /// When this connection times out in its current state.
-    pub fn deadline(&self, t: &Timeouts) -> Instant {
+    /// When this connection next needs the loop's attention: its timeout in the current state,
+    /// or earlier if the protocol has a deferred response due. While `draining`, an idle
+    /// connection gets only a short grace before it is closed.
+    pub fn deadline(&self, t: &Timeouts, draining: bool) -> Instant {
         if let Some(since) = self.linger_since {
             return since + LINGER_TIMEOUT;
         }
         if let Some(since) = self.send_since {
             return since + t.send;
         }
-        match self.proto.phase(self.rbuf.len()) {
-            Phase::Idle { served: false } => self.accepted_at + t.header,
-            Phase::Idle { served: true } => self.last_read.max(self.last_write) + t.keepalive,
+        let idle = |timeout| {
+            if draining {
+                DRAIN_IDLE_GRACE.min(timeout)
+            } else {
+                timeout
+            }
+        };
+        let timeout_at = match self.proto.phase(self.rbuf.len()) {
+            Phase::Idle { served: false } => self.accepted_at + idle(t.header),
+            Phase::Idle { served: true } => self.last_read.max(self.last_write) + idle(t.keepalive),
             Phase::Head => self.head_started.unwrap_or(self.last_read) + t.header,
             Phase::Body => self.last_read + t.body,
-            Phase::Stream => self.last_read.max(self.last_write) + t.idle,
+            Phase::Stream => self.last_read.max(self.last_write) + idle(t.idle),
+            Phase::Waiting => self.last_read + t.send.max(t.body),
+        };
+        match self.proto.wake_at() {
+            Some(wake) => wake.min(timeout_at),
+            None => timeout_at,
         }
     }
 
-    /// The deadline passed: a half-received head gets its 408 (then a lingering close); anything
-    /// else just closes.
+    /// The deadline passed. A deferred response that is due is written; a half-received head
+    /// gets its 408; an idle connection is closed gracefully (FIN first, so a request racing
+    /// the close is not met with an RST); anything else is closed.
     pub fn on_timeout(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
-        let waiting_for_head = !self.lingering
-            && self.wbuf.is_empty()
-            && self.proto.phase(self.rbuf.len()) == Phase::Head;
-        if !waiting_for_head {
+        if self.proto.wake_at().is_some_and(|at| at <= now) {
+            return self.drive(ctx, pool, now);
+        }
+        if self.lingering || !self.wbuf.is_empty() {
             return Drive::Close;
         }
-        pool.fill(&mut self.wbuf);
-        self.proto.on_header_timeout(&mut self.wbuf, ctx);
-        self.closing = true;
-        // Try the write now; if the socket is full, the send timeout bounds the rest.
-        self.writable = true;
-        self.drive(ctx, pool, now)
+        match self.proto.phase(self.rbuf.len()) {
+            Phase::Head => {
+                pool.fill(&mut self.wbuf);
+                self.proto.on_header_timeout(&mut self.wbuf, ctx);
+                self.closing = true;
+                // Try the write now; if the socket is full, the send timeout bounds the rest.
+                self.writable = true;
+                self.drive(ctx, pool, now)
+            }
+            Phase::Idle { .. } | Phase::Stream => {
+                let outcome = self.begin_close(pool);
+                self.settle(outcome, pool, now);
+                outcome
+            }
+            Phase::Body | Phase::Waiting => Drive::Close,
+        }
     }
 
     fn drive_open(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
         for _ in 0..DRIVE_BUDGET {
             let mut progressed = false;
-            if !self.closing && !self.rbuf.is_empty() && self.wbuf.len() < ctx.high_water {
+            let has_work = !self.rbuf.is_empty() || self.proto.wake_at().is_some();
+            if !self.closing && has_work && self.wbuf.len() < ctx.high_water {
                 pool.fill(&mut self.wbuf);
                 let before = (self.rbuf.len(), self.wbuf.len());
                 let next = self.proto.on_data(&mut self.rbuf, &mut self.wbuf, ctx);
                 self.needs_input = next == Next::NeedInput;
+                self.waiting = next == Next::Waiting;
                 self.closing |= next == Next::Close;
                 progressed |= before != (self.rbuf.len(), self.wbuf.len()) || self.closing;
             }
@@ -207,7 +237,8 @@ impl Connection {
                 }
             }
             // The peer is done sending and the protocol can make nothing more of what it sent.
-            if self.peer_eof && !self.closing && (self.rbuf.is_empty() || self.needs_input) {
+            let nothing_left = (self.rbuf.is_empty() || self.needs_input) && !self.waiting;
+            if self.peer_eof && !self.closing && nothing_left {
                 self.closing = true;
                 progressed = true;
             }
@@ -286,6 +317,14 @@ impl Connection {
             }
         }
         Some(moved)
+    }
+
+    /// Whether the connection sits between requests with nothing pending: a draining worker
+    /// may close it at once.
+    pub fn is_idle(&self) -> bool {
+        !self.lingering
+            && self.wbuf.is_empty()
+            && matches!(self.proto.phase(self.rbuf.len()), Phase::Idle { .. })
     }
 
     /// The output is flushed and the protocol is done. If the peer may still be sending, send

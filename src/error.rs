@@ -5,6 +5,7 @@
 //! | 0  | clean stop |
 //! | 1  | unexpected runtime failure |
 //! | 2  | bad command line (clap's usage error) |
+//! | 69 | every worker slot was given up after crash loops (`EX_UNAVAILABLE`) |
 //! | 70 | a worker caught a panic (`EX_SOFTWARE`) |
 //! | 71 | fork, epoll, socketpair or signal setup failed (`EX_OSERR`) |
 //! | 75 | address in use (`EX_TEMPFAIL`: an old instance may still be exiting) |
@@ -19,6 +20,7 @@ use std::net::SocketAddr;
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILURE: i32 = 1;
+    pub const UNAVAILABLE: i32 = 69;
     pub const SOFTWARE: i32 = 70;
     pub const OSERR: i32 = 71;
     pub const TEMPFAIL: i32 = 75;
@@ -42,6 +44,8 @@ pub enum Error {
     Fork(io::Error),
     /// A worker exited with the fatal-configuration code; respawning it would only loop.
     WorkerFatal { slot: usize },
+    /// Every slot crashed so often that the master gave up on it.
+    GaveUp,
 }
 
 impl Error {
@@ -55,6 +59,7 @@ impl Error {
             },
             Error::Signals(_) | Error::Setup { .. } | Error::Fork(_) => exit::OSERR,
             Error::WorkerFatal { .. } => exit::CONFIG,
+            Error::GaveUp => exit::UNAVAILABLE,
         }
     }
 }
@@ -71,6 +76,7 @@ impl fmt::Display for Error {
                 "worker {slot} exited with the fatal configuration code {}; not respawning",
                 exit::CONFIG
             ),
+            Error::GaveUp => write!(f, "every worker slot kept crashing and was given up"),
         }
     }
 }
@@ -80,7 +86,7 @@ impl std::error::Error for Error {
         match self {
             Error::Bind { source, .. } | Error::Setup { source, .. } => Some(source),
             Error::Signals(e) | Error::Fork(e) => Some(e),
-            Error::WorkerFatal { .. } => None,
+            Error::WorkerFatal { .. } | Error::GaveUp => None,
         }
     }
 }

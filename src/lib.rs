@@ -24,12 +24,15 @@
 )]
 
 pub mod buffer;
+pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod error;
 pub mod logging;
 pub mod master;
+pub mod notify;
+pub mod pidfile;
 pub mod process;
 pub mod proto;
 pub mod signals;

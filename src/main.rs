@@ -10,6 +10,7 @@ use prefork_server::{logging, master};
 fn main() {
     // clap prints usage errors and exits 2; --help and --version exit 0.
     let cli = Cli::parse();
+    let check_only = cli.check;
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -17,7 +18,23 @@ fn main() {
             std::process::exit(e.exit_code());
         }
     };
-    logging::init(config.log_format);
+    if check_only {
+        // Like `nginx -t`: validate, try the bind, say so, exit with the code a start would.
+        match master::startup::check(&config) {
+            Ok(addr) => {
+                eprintln!("prefork-server: configuration ok; {addr} can be bound");
+                std::process::exit(prefork_server::error::exit::OK);
+            }
+            Err(e) => {
+                eprintln!("prefork-server: {e}");
+                std::process::exit(e.exit_code());
+            }
+        }
+    }
+    if let Err(e) = logging::init(config.log_format, config.lifecycle.log_file.as_deref()) {
+        eprintln!("prefork-server: could not open the log file: {e}");
+        std::process::exit(prefork_server::error::exit::CONFIG);
+    }
     match master::run(config) {
         Ok(()) => std::process::exit(prefork_server::error::exit::OK),
         Err(e) => {

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
@@ -15,40 +16,59 @@ use crate::error::{exit, Error};
 use crate::signals::{self, Signals};
 use crate::worker::{self, WorkerInit};
 
+/// One running worker process, as the master sees it.
+#[derive(Debug)]
+pub struct WorkerProc {
+    pub pid: Pid,
+    /// Which generation of workers it belongs to (a reload bumps it).
+    pub generation: u64,
+    /// The master's end of the worker's channel.
+    pub channel: UnixStream,
+    /// The worker closed its channel (it is exiting); no longer polled.
+    pub channel_closed: bool,
+    pub started: Instant,
+    /// The worker said it polls its listener.
+    pub ready: bool,
+    /// Its cell in the shared heartbeat mapping.
+    pub heartbeat: usize,
+    /// The last heartbeat value seen, and when it last changed.
+    pub last_beat: (u64, Instant),
+    /// Already SIGKILLed for hanging; not killed again.
+    pub killed: bool,
+}
+
 /// One worker position. The slot owns its listening socket for the life of the master, so a
 /// replacement worker inherits the same socket, and with it the connections queued on it.
 #[derive(Debug)]
 pub struct WorkerSlot {
     pub index: usize,
-    pub listener: OwnedFd,
-    /// The running worker, if any.
-    pub pid: Option<Pid>,
-    /// Which generation of workers the running one belongs to (reload bumps it).
-    pub generation: u64,
-    /// The master's end of the worker's channel.
-    pub channel: Option<UnixStream>,
-    /// When the running (or last) worker was forked.
-    pub started: Instant,
-    /// The worker said it polls its listener.
-    pub ready: bool,
+    /// `None` once the master let go of it (a stop, or the slot being removed).
+    pub listener: Option<OwnedFd>,
+    /// The worker serving this slot now.
+    pub current: Option<WorkerProc>,
+    /// The worker `current` replaces (reload, recycling); told to drain once `current` is ready.
+    pub replacing: Option<WorkerProc>,
     /// Consecutive deaths soon after start; drives the respawn backoff.
     pub crash_streak: u32,
     /// When to fork a replacement, if one is due.
     pub respawn_at: Option<Instant>,
+    /// SIGWINCH stopped this slot's worker; SIGHUP starts one again.
+    pub parked: bool,
+    /// Crashed so often that the master stopped respawning it.
+    pub given_up: bool,
 }
 
 impl WorkerSlot {
     pub fn new(index: usize, listener: OwnedFd) -> WorkerSlot {
         WorkerSlot {
             index,
-            listener,
-            pid: None,
-            generation: 0,
-            channel: None,
-            started: Instant::now(),
-            ready: false,
+            listener: Some(listener),
+            current: None,
+            replacing: None,
             crash_streak: 0,
             respawn_at: None,
+            parked: false,
+            given_up: false,
         }
     }
 }
@@ -121,7 +141,14 @@ pub fn spawn(
     config: &Config,
     master_signals: &Signals,
     inherited: &[RawFd],
+    heartbeat: &AtomicU64,
 ) -> Result<(Pid, UnixStream), Error> {
+    let Some(listener) = &slot.listener else {
+        return Err(Error::Setup {
+            what: "a worker (its slot has no listener)",
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    };
     let (master_end, worker_end) = UnixStream::pair().map_err(|source| Error::Setup {
         what: "a worker channel",
         source,
@@ -160,7 +187,9 @@ pub fn spawn(
         Ok(ForkResult::Child) => {
             drop(master_end);
             let code = child_main(
-                slot,
+                slot.index,
+                listener,
+                heartbeat,
                 generation,
                 config,
                 master_signals,
@@ -178,7 +207,9 @@ pub fn spawn(
 /// The child's side of `spawn`: undo what the master's state means here, then run the worker.
 #[allow(clippy::too_many_arguments)]
 fn child_main(
-    slot: &WorkerSlot,
+    slot: usize,
+    slot_listener: &OwnedFd,
+    heartbeat: &AtomicU64,
     generation: u64,
     config: &Config,
     master_signals: &Signals,
@@ -206,7 +237,7 @@ fn child_main(
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != master_pid {
         return exit::OK;
     }
-    let listener = match slot.listener.as_fd().try_clone_to_owned() {
+    let listener = match slot_listener.as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("prefork-server worker: could not take the listener: {e}");
@@ -215,9 +246,10 @@ fn child_main(
     };
     // The slot's own copy stays in the master's memory image, never dropped here; close it so
     // the worker holds exactly one descriptor for its listener.
-    crate::sys::close_inherited(&[slot.listener.as_raw_fd()]);
+    crate::sys::close_inherited(&[slot_listener.as_raw_fd()]);
     let init = WorkerInit {
-        slot: slot.index,
+        heartbeat,
+        slot,
         generation,
         listener,
         channel,

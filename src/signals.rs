@@ -23,6 +23,9 @@ use signal_hook::SigId;
 /// SIGCHLD's number, which the master does not log (it reaps on every turn anyway).
 pub const SIGCHLD_NUM: i32 = SIGCHLD;
 
+/// SIGINT's number: a fast stop for the master and for a worker.
+pub const SIGINT_NUM: i32 = SIGINT;
+
 /// The signals a stop request arrives by.
 pub const STOP: &[i32] = &[SIGTERM, SIGINT, SIGQUIT];
 

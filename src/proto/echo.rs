@@ -29,12 +29,8 @@ mod tests {
     #[test]
     fn echoes_up_to_the_high_water_mark() {
         let limits = Limits::default();
-        let ctx = Context {
-            date: b"",
-            whoami: b"",
-            high_water: 4,
-            limits: &limits,
-        };
+        let served = std::cell::Cell::new(0);
+        let ctx = Context::for_tests(&limits, &served, 4);
         let mut input = Buf::from_slice(b"abcdef");
         let mut output = Buf::new();
         assert_eq!(Echo.on_data(&mut input, &mut output, &ctx), Next::Blocked);

@@ -5,6 +5,9 @@
 pub mod echo;
 pub mod http;
 
+use std::cell::Cell;
+use std::time::Instant;
+
 use crate::buffer::Buf;
 use crate::config::ProtocolKind;
 
@@ -17,6 +20,8 @@ pub enum Next {
     Blocked,
     /// Flush the output, then close the connection.
     Close,
+    /// Waiting for a moment in time, not for input (a deferred response); see `wake_at`.
+    Waiting,
 }
 
 /// Facts about the worker that responses may carry, refreshed by the loop (not per request).
@@ -30,6 +35,37 @@ pub struct Context<'a> {
     pub high_water: usize,
     /// HTTP limits.
     pub limits: &'a http::Limits,
+    /// The loop's clock for this turn.
+    pub now: Instant,
+    /// The worker is draining: end each connection after its current response.
+    pub draining: bool,
+    /// False while a graceful stop's drain delay runs: `/healthz` says 503.
+    pub healthy: bool,
+    /// Serve the `/debug/*` fault-injection routes.
+    pub debug_routes: bool,
+    /// Requests answered by this worker, counted by the protocol.
+    pub served: &'a Cell<u64>,
+}
+
+impl<'a> Context<'a> {
+    /// A context for tests and tools: fixed date, default limits, not draining.
+    pub fn for_tests(
+        limits: &'a http::Limits,
+        served: &'a Cell<u64>,
+        high_water: usize,
+    ) -> Context<'a> {
+        Context {
+            date: b"Mon, 23 Nov 2026 11:04:17 GMT",
+            whoami: b"pid=1 slot=0 generation=1",
+            high_water,
+            limits,
+            now: Instant::now(),
+            draining: false,
+            healthy: true,
+            debug_routes: false,
+            served,
+        }
+    }
 }
 
 /// One connection's protocol state.
@@ -63,6 +99,14 @@ impl Protocol {
         }
     }
 
+    /// When the protocol wants to be driven again without new input (a deferred response).
+    pub fn wake_at(&self) -> Option<Instant> {
+        match self {
+            Protocol::Echo(_) => None,
+            Protocol::Http(h) => h.wake_at(),
+        }
+    }
+
     /// The request head did not arrive in time: append the response that says so (HTTP 408).
     /// The connection closes after it.
     pub fn on_header_timeout(&mut self, output: &mut Buf, ctx: &Context<'_>) {
@@ -83,4 +127,6 @@ pub enum Phase {
     Body,
     /// A byte stream with no frames (echo).
     Stream,
+    /// Waiting for a moment in time (see [`Protocol::wake_at`]).
+    Waiting,
 }

@@ -17,6 +17,9 @@ pub struct Interest(EpollFlags);
 impl Interest {
     /// Level-triggered readability: listeners, pipes and channels.
     pub const READABLE: Interest = Interest(EpollFlags::EPOLLIN);
+    /// A listener shared with other workers: only one of them is woken per connection.
+    pub const EXCLUSIVE_READABLE: Interest =
+        Interest(EpollFlags::EPOLLIN.union(EpollFlags::EPOLLEXCLUSIVE));
     /// A connection: registered once, edge-triggered, for both directions and the peer's FIN.
     pub const CONNECTION: Interest = Interest(
         EpollFlags::EPOLLIN

@@ -7,6 +7,7 @@ pub mod cpus;
 pub mod epoll;
 pub mod net;
 pub mod rlimit;
+pub mod shm;
 
 use std::os::fd::RawFd;
 

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -123,6 +123,64 @@ pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
             e => return Err(e),
         }
     }
+}
+
+/// Takes ownership of a listening socket handed to this process at exec (by systemd's
+/// `LISTEN_FDS`, or by an upgrading master), after checking that it is one; makes it
+/// nonblocking and close-on-exec like the sockets we bind ourselves.
+///
+/// # Errors
+/// If `raw` is not an open, listening TCP socket.
+pub fn adopt_listener(raw: RawFd) -> io::Result<OwnedFd> {
+    // Check before taking ownership: a number that is not open is refused untouched.
+    // SAFETY: F_GETFD only reads the descriptor's flags; an unused number yields EBADF.
+    if unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked above) and was passed to this process at exec for
+    // it to own; the caller adopts each number once, so nothing else in the process owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let socket = SockRef::from(&fd);
+    if !socket.is_listener()? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a listening socket",
+        ));
+    }
+    socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a TCP socket"))?;
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    Ok(fd)
+}
+
+/// Takes ownership of a socketpair end handed to this process at exec (an upgrading master's
+/// ready channel), close-on-exec from now on.
+///
+/// # Errors
+/// If `raw` is not open.
+pub fn adopt_channel(raw: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only reads the descriptor's flags; an unused number yields EBADF.
+    if unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: open (checked above), passed to this process at exec for it to own, adopted once.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    SockRef::from(&fd).set_cloexec(true)?;
+    Ok(fd)
+}
+
+/// A duplicate of `fd` without close-on-exec, numbered 3 or above, for a child to inherit
+/// across `exec` (a binary upgrade). The caller closes it once the child is started.
+///
+/// # Errors
+/// If `fcntl(F_DUPFD)` fails.
+pub fn dup_inheritable(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let raw = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD(3))?;
+    // SAFETY: F_DUPFD just created this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
 /// Disables Nagle's algorithm: responses go out as soon as they are written.

@@ -1,16 +1,18 @@
 //! The worker: one process, one listening socket, one hand-written epoll loop.
 //!
-//! `poll → dispatch by token → accept → drive ready connections → expire timers`.
+//! `poll → dispatch by token → accept → drive ready connections → expire timers → heartbeat`.
 //! Each worker polls only its own SO_REUSEPORT listener (level-triggered); connections are
-//! edge-triggered and registered once.
+//! edge-triggered and registered once. The master drives it over its channel (`channel.rs`).
 
 pub mod accept;
 pub mod slab;
 pub mod timer;
 
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, error, info, info_span, warn};
@@ -19,24 +21,21 @@ use self::accept::{AcceptStop, Acceptor};
 use self::slab::Slab;
 use self::timer::TimerWheel;
 use crate::buffer::BufPool;
+use crate::channel;
 use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::proto::http::date::HttpDate;
 use crate::proto::{Context, Protocol};
 use crate::signals::{self, Signals};
 use crate::sys::epoll::{Events, Interest, Poller};
-use crate::sys::net::{self, IoOutcome};
-use crate::sys::rlimit;
+use crate::sys::{net, rlimit};
 
 const LISTENER: u64 = u64::MAX;
 const SIGNAL: u64 = u64::MAX - 1;
 const CHANNEL: u64 = u64::MAX - 2;
 
-/// The byte a worker sends its master once it is polling its listener.
-pub const READY_BYTE: u8 = b'R';
-
 /// What a forked worker is handed.
-pub struct WorkerInit {
+pub struct WorkerInit<'a> {
     pub slot: usize,
     pub generation: u64,
     pub listener: OwnedFd,
@@ -44,6 +43,8 @@ pub struct WorkerInit {
     pub channel: UnixStream,
     pub signals: Signals,
     pub config: Config,
+    /// This worker's heartbeat cell in the master's shared mapping.
+    pub heartbeat: &'a AtomicU64,
 }
 
 /// Why the listener is out of the poll set.
@@ -55,15 +56,23 @@ enum AcceptPause {
     AtCap,
 }
 
-struct Worker {
+/// Why the loop ends.
+enum Exit {
+    Drained,
+    Now,
+}
+
+struct Worker<'a> {
     poller: Poller,
-    listener: OwnedFd,
+    /// `None` once draining: the worker no longer accepts.
+    listener: Option<OwnedFd>,
     paused: Option<AcceptPause>,
     channel: UnixStream,
     signals: Signals,
     protocol: ProtocolKind,
     conns: Slab<Connection>,
     max_conns: usize,
+    listen_interest: Interest,
     /// Connections whose `drive` ran out of budget, to drive again next turn.
     again: Vec<u64>,
     timers: TimerWheel,
@@ -73,10 +82,20 @@ struct Worker {
     date: HttpDate,
     whoami: Vec<u8>,
     limits: HttpLimits,
+    draining: bool,
+    healthy: bool,
+    debug_routes: bool,
+    /// Requests answered, counted by the protocol.
+    served: Cell<u64>,
+    /// Ask the master for a replacement after this many requests.
+    recycle_after: Option<u64>,
+    heartbeat: &'a AtomicU64,
+    /// The loop wakes at least this often, so an idle worker's heartbeat still moves.
+    heartbeat_every: Duration,
 }
 
 /// Runs the worker until it is told to stop or its master goes away; returns the exit code.
-pub fn run(init: WorkerInit) -> i32 {
+pub fn run(init: WorkerInit<'_>) -> i32 {
     let pid = std::process::id();
     let _span = info_span!(
         "worker",
@@ -111,13 +130,32 @@ fn default_max_conns(workers: usize) -> usize {
         .max(1)
 }
 
-impl Worker {
-    fn new(init: WorkerInit) -> io::Result<Worker> {
+/// `--max-requests` plus a jitter drawn from this process's pid and the clock, so workers
+/// started together do not all recycle together.
+fn recycle_threshold(max: Option<u64>, jitter: u64) -> Option<u64> {
+    let max = max?;
+    if jitter == 0 {
+        return Some(max);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let seed = (u64::from(std::process::id()) << 32) ^ u64::from(nanos);
+    Some(max + seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (jitter + 1))
+}
+
+impl<'a> Worker<'a> {
+    fn new(init: WorkerInit<'a>) -> io::Result<Worker<'a>> {
         let poller = Poller::new()?;
         poller.add(init.signals.fd(), SIGNAL, Interest::READABLE)?;
         init.channel.set_nonblocking(true)?;
         poller.add(init.channel.as_fd(), CHANNEL, Interest::READABLE)?;
-        poller.add(init.listener.as_fd(), LISTENER, Interest::READABLE)?;
+        let listen_interest = if init.config.shared_listener {
+            Interest::EXCLUSIVE_READABLE
+        } else {
+            Interest::READABLE
+        };
+        poller.add(init.listener.as_fd(), LISTENER, listen_interest)?;
         let whoami = format!(
             "pid={} slot={} generation={}",
             std::process::id(),
@@ -130,16 +168,18 @@ impl Worker {
             .unwrap_or_else(|| default_max_conns(cfg.workers));
         // The read buffer must hold a whole head of the largest size allowed.
         let buf_size = config::READ_BUF_BYTES.max(cfg.limits.max_head_bytes + 1);
+        let life = &cfg.lifecycle;
         debug!(max_conns, "worker limits");
         Ok(Worker {
             poller,
-            listener: init.listener,
+            listener: Some(init.listener),
             paused: None,
             channel: init.channel,
             signals: init.signals,
             protocol: cfg.protocol,
             conns: Slab::default(),
             max_conns,
+            listen_interest,
             again: Vec::new(),
             timers: TimerWheel::new(Instant::now()),
             timeouts: cfg.timeouts,
@@ -148,13 +188,20 @@ impl Worker {
             date: HttpDate::new(SystemTime::now()),
             whoami: whoami.into_bytes(),
             limits: cfg.limits,
+            draining: false,
+            healthy: true,
+            debug_routes: life.debug_routes,
+            served: Cell::new(0),
+            recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
+            heartbeat: init.heartbeat,
+            heartbeat_every: (life.worker_timeout / 4)
+                .clamp(Duration::from_millis(10), Duration::from_secs(1)),
         })
     }
 
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        // Tell the master we are polling our listener.
-        if net::write_some(self.channel.as_fd(), &[READY_BYTE]) != IoOutcome::Done(1) {
+        if !channel::send(self.channel.as_fd(), channel::READY) {
             warn!("could not tell the master we are ready; exiting");
             return Ok(());
         }
@@ -162,8 +209,9 @@ impl Worker {
         let mut driving = Vec::new();
         let mut expired = Vec::new();
         loop {
+            self.heartbeat.fetch_add(1, Ordering::Relaxed);
             let timeout = self.poll_timeout();
-            self.poller.wait(&mut events, timeout)?;
+            self.poller.wait(&mut events, Some(timeout))?;
             let now = Instant::now();
             self.date.update(SystemTime::now());
             let mut accept_ready = false;
@@ -171,15 +219,13 @@ impl Worker {
                 match ev.token {
                     LISTENER => accept_ready = true,
                     SIGNAL => {
-                        if self.signals.take().contains_any(signals::STOP) {
-                            info!(connections = self.conns.len(), "stop requested; exiting");
-                            return Ok(());
+                        if let Some(exit) = self.on_signals(now) {
+                            return self.exit(exit);
                         }
                     }
                     CHANNEL => {
-                        if self.master_gone() {
-                            warn!("master is gone; exiting");
-                            return Ok(());
+                        if let Some(exit) = self.on_channel(now) {
+                            return self.exit(exit);
                         }
                     }
                     token => {
@@ -202,50 +248,138 @@ impl Worker {
                 self.drive(token, now);
             }
             self.expire(now, &mut expired);
+            self.maybe_ask_for_recycling();
+            if self.draining && self.conns.is_empty() {
+                return self.exit(Exit::Drained);
+            }
         }
     }
 
-    fn poll_timeout(&self) -> Option<Duration> {
-        if !self.again.is_empty() {
-            return Some(Duration::ZERO);
+    fn exit(&self, how: Exit) -> io::Result<()> {
+        match how {
+            Exit::Drained => info!(served = self.served.get(), "drained; exiting"),
+            Exit::Now => info!(connections = self.conns.len(), "exiting now"),
         }
-        let pause_end = match self.paused {
-            Some(AcceptPause::Exhausted { until }) => Some(until),
-            _ => None,
-        };
-        let next = match (self.timers.next_wakeup(), pause_end) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        next.map(|at| at.saturating_duration_since(Instant::now()))
+        Ok(())
+    }
+
+    /// SIGINT: exit now. SIGTERM, SIGQUIT: drain (a worker signalled directly, not by its master).
+    fn on_signals(&mut self, now: Instant) -> Option<Exit> {
+        let got = self.signals.take();
+        if got.contains(signals::SIGINT_NUM) {
+            return Some(Exit::Now);
+        }
+        if got.contains_any(signals::STOP) {
+            self.start_drain(now);
+        }
+        None
+    }
+
+    fn on_channel(&mut self, now: Instant) -> Option<Exit> {
+        let inbox = channel::receive(self.channel.as_fd());
+        if inbox.closed {
+            warn!("master is gone; exiting");
+            return Some(Exit::Now);
+        }
+        if inbox.has(channel::EXIT) {
+            return Some(Exit::Now);
+        }
+        if inbox.has(channel::UNHEALTHY) {
+            self.healthy = false;
+        }
+        if inbox.has(channel::REOPEN_LOG) {
+            crate::logging::reopen();
+        }
+        if inbox.has(channel::DRAIN) {
+            self.start_drain(now);
+        }
+        None
+    }
+
+    /// Stops accepting (taking what is already queued first, so nothing queued is reset if this
+    /// was the socket's last holder), ends keep-alive after each connection's current response,
+    /// and gives idle connections a short grace before closing them.
+    fn start_drain(&mut self, now: Instant) {
+        if self.draining {
+            return;
+        }
+        self.draining = true;
+        info!(connections = self.conns.len(), "draining");
+        if self.paused.is_none() {
+            let mut driving = Vec::new();
+            self.accept(now, &mut driving);
+            for token in driving {
+                self.drive(token, now);
+            }
+        }
+        if let Some(listener) = self.listener.take() {
+            if self.paused.is_none() {
+                let _ = self.poller.delete(&listener);
+            }
+        }
+        self.paused = None;
+        // Deadlines are shorter now: re-arm every connection.
+        for token in self.conns.tokens() {
+            self.arm(token);
+        }
+    }
+
+    fn maybe_ask_for_recycling(&mut self) {
+        if let Some(limit) = self.recycle_after {
+            if self.served.get() >= limit && !self.draining {
+                info!(
+                    served = self.served.get(),
+                    "max requests reached; asking to be recycled"
+                );
+                channel::send(self.channel.as_fd(), channel::RECYCLE);
+                self.recycle_after = None;
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Duration {
+        if !self.again.is_empty() {
+            return Duration::ZERO;
+        }
+        let now = Instant::now();
+        let mut wake = now + self.heartbeat_every;
+        if let Some(at) = self.timers.next_wakeup() {
+            wake = wake.min(at);
+        }
+        if let Some(AcceptPause::Exhausted { until }) = self.paused {
+            wake = wake.min(until);
+        }
+        wake.saturating_duration_since(now)
     }
 
     fn accept(&mut self, now: Instant, driving: &mut Vec<u64>) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
         let budget = config::ACCEPT_BUDGET.min(self.max_conns.saturating_sub(self.conns.len()));
         let protocol = self.protocol;
         let poller = &self.poller;
         let conns = &mut self.conns;
-        let stop = self
-            .acceptor
-            .accept_batch(&self.listener, budget, now, |fd| {
-                if let Err(e) = net::set_nodelay(&fd) {
-                    debug!(error = %e, "could not set TCP_NODELAY");
+        let stop = self.acceptor.accept_batch(listener, budget, now, |fd| {
+            if let Err(e) = net::set_nodelay(&fd) {
+                debug!(error = %e, "could not set TCP_NODELAY");
+            }
+            let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
+            let conn = conns.get_mut(token).expect("just inserted");
+            match poller.add(conn.fd(), token, Interest::CONNECTION) {
+                Ok(()) => {
+                    // The request often arrives with the handshake: try to read at once
+                    // rather than wait a loop turn for the first edge.
+                    conn.on_event(true, true, false);
+                    conn.queued = true;
+                    driving.push(token);
                 }
-                let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
-                let conn = conns.get_mut(token).expect("just inserted");
-                match poller.add(conn.fd(), token, Interest::CONNECTION) {
-                    Ok(()) => {
-                        // The request often arrives with the handshake: try to read at once
-                        // rather than wait a loop turn for the first edge.
-                        conn.on_event(true, true, false);
-                        driving.push(token);
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "could not register a connection");
-                        conns.remove(token);
-                    }
+                Err(e) => {
+                    warn!(error = %e, "could not register a connection");
+                    conns.remove(token);
                 }
-            });
+            }
+        });
         if stop == AcceptStop::Exhausted {
             self.pause_accepting(AcceptPause::Exhausted {
                 until: now + config::ACCEPT_PAUSE,
@@ -260,9 +394,12 @@ impl Worker {
     }
 
     fn pause_accepting(&mut self, why: AcceptPause) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
         if self.paused.is_none() {
             // Level-triggered: leaving it registered would spin on the same pending connection.
-            if let Err(e) = self.poller.delete(&self.listener) {
+            if let Err(e) = self.poller.delete(listener) {
                 warn!(error = %e, "could not pause accepting");
                 return;
             }
@@ -271,13 +408,13 @@ impl Worker {
     }
 
     fn resume_accepting(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
         if self.paused.is_none() {
             return;
         }
-        match self
-            .poller
-            .add(&self.listener, LISTENER, Interest::READABLE)
-        {
+        match self.poller.add(listener, LISTENER, self.listen_interest) {
             Ok(()) => {
                 self.paused = None;
                 debug!(connections = self.conns.len(), "accepting again");
@@ -292,6 +429,11 @@ impl Worker {
             whoami: &self.whoami,
             high_water: config::WRITE_HIGH_WATER,
             limits: &self.limits,
+            now,
+            draining: self.draining,
+            healthy: self.healthy,
+            debug_routes: self.debug_routes,
+            served: &self.served,
         };
         let Some(conn) = self.conns.get_mut(token) else {
             return;
@@ -313,8 +455,16 @@ impl Worker {
             conn.queued = true;
             self.again.push(token);
         }
-        let deadline = conn.deadline(&self.timeouts);
-        // Only an earlier deadline needs a new entry; a later one is found when the old fires.
+        self.arm(token);
+    }
+
+    /// Schedules the connection's next deadline if it is earlier than the one already armed
+    /// (a later one is found when the armed entry fires).
+    fn arm(&mut self, token: u64) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let deadline = conn.deadline(&self.timeouts, self.draining);
         let tick = self.timers.tick_of(deadline);
         if conn.scheduled_tick.is_none_or(|t| tick < t) {
             conn.scheduled_tick = Some(self.timers.schedule(token, deadline));
@@ -342,7 +492,6 @@ impl Worker {
     fn expire(&mut self, now: Instant, expired: &mut Vec<(u64, u64)>) {
         self.timers.expire(now, expired);
         for (token, tick) in expired.drain(..) {
-            let timeouts = self.timeouts;
             let Some(conn) = self.conns.get_mut(token) else {
                 continue;
             };
@@ -350,17 +499,21 @@ impl Worker {
                 continue; // stale: a newer, earlier entry superseded this one
             }
             conn.scheduled_tick = None;
-            let deadline = conn.deadline(&timeouts);
+            let deadline = conn.deadline(&self.timeouts, self.draining);
             if deadline > now {
                 conn.scheduled_tick = Some(self.timers.schedule(token, deadline));
                 continue;
             }
-            debug!(token, "connection timed out");
             let ctx = Context {
                 date: self.date.as_bytes(),
                 whoami: &self.whoami,
                 high_water: config::WRITE_HIGH_WATER,
                 limits: &self.limits,
+                now,
+                draining: self.draining,
+                healthy: self.healthy,
+                debug_routes: self.debug_routes,
+                served: &self.served,
             };
             let outcome = conn.on_timeout(&ctx, &mut self.pool, now);
             self.after_drive(token, outcome);
@@ -368,18 +521,6 @@ impl Worker {
         if let Some(AcceptPause::Exhausted { until }) = self.paused {
             if until <= now {
                 self.resume_accepting();
-            }
-        }
-    }
-
-    /// Reads the channel; true if the master closed its end.
-    fn master_gone(&mut self) -> bool {
-        let mut buf = [0u8; 64];
-        loop {
-            match net::read_some(self.channel.as_fd(), &mut buf) {
-                IoOutcome::Done(_) => continue,
-                IoOutcome::WouldBlock => return false,
-                IoOutcome::Eof | IoOutcome::Closed | IoOutcome::Failed(_) => return true,
             }
         }
     }

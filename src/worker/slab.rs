@@ -78,6 +78,17 @@ impl<T> Slab<T> {
         self.len
     }
 
+    /// The tokens of every stored value (allocates; for rare whole-table passes such as the
+    /// start of a drain).
+    pub fn tokens(&self) -> Vec<u64> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.value.is_some())
+            .map(|(i, e)| token(i, e.generation))
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -4,9 +4,12 @@
 pub mod date;
 pub mod parse;
 pub mod response;
+mod routes;
 
-use self::parse::{BodyLen, Head, Method, Reject};
-use self::response::{ConnectionHeader, Framing, ResponseHead, StatusCode};
+use std::time::Instant;
+
+use self::parse::Reject;
+use self::response::StatusCode;
 use super::{Context, Next, Phase};
 use crate::buffer::Buf;
 
@@ -48,6 +51,12 @@ enum State {
         sink: Sink,
         keep_alive: bool,
     },
+    /// `/debug/sleep`: the response is due at `until`; input waits in the buffer meanwhile.
+    Sleeping {
+        until: Instant,
+        keep_alive: bool,
+        head_only: bool,
+    },
     /// The final response is written; nothing more is read.
     Done,
 }
@@ -88,21 +97,23 @@ impl Http {
             },
             State::Head { .. } => Phase::Head,
             State::Body { .. } | State::Chunked { .. } => Phase::Body,
+            State::Sleeping { .. } => Phase::Waiting,
             State::Done => Phase::Idle { served: true },
+        }
+    }
+
+    /// When a deferred response is due.
+    pub fn wake_at(&self) -> Option<Instant> {
+        match self.state {
+            State::Sleeping { until, .. } => Some(until),
+            _ => None,
         }
     }
 
     /// The head did not arrive within the header timeout: 408, then close.
     pub fn on_header_timeout(&mut self, output: &mut Buf, ctx: &Context<'_>) {
         if let State::Head { .. } = self.state {
-            write_text(
-                output,
-                ctx,
-                StatusCode::RequestTimeout,
-                ConnectionHeader::Close,
-                None,
-                true,
-            );
+            routes::write_error(output, ctx, StatusCode::RequestTimeout);
             self.state = State::Done;
         }
     }
@@ -125,6 +136,17 @@ impl Http {
                     sink,
                     keep_alive,
                 } => self.on_chunked(phase, total, sink, keep_alive, input, output, ctx),
+                State::Sleeping {
+                    until,
+                    keep_alive,
+                    head_only,
+                } => {
+                    if ctx.now < until {
+                        return Next::Waiting;
+                    }
+                    routes::write_slept(output, ctx, keep_alive, head_only);
+                    self.finish_request(keep_alive && !ctx.draining)
+                }
                 State::Done => {
                     input.consume(input.len());
                     Step::Close
@@ -164,8 +186,9 @@ impl Http {
             Err(reject) => return reject_request(reject, output, ctx),
         };
         let body_in_buffer = buf.len() > consumed;
-        let next = respond(&head, body_in_buffer, output, ctx);
+        let next = routes::respond(&head, body_in_buffer, output, ctx);
         self.served += 1;
+        ctx.served.set(ctx.served.get() + 1);
         input.consume(consumed);
         self.state = next;
         match next {
@@ -370,168 +393,8 @@ fn reject_request(reject: Reject, output: &mut Buf, ctx: &Context<'_>) -> Step {
         Reject::NotImplemented => StatusCode::NotImplemented,
         Reject::VersionNotSupported => StatusCode::VersionNotSupported,
     };
-    write_text(output, ctx, status, ConnectionHeader::Close, None, true);
+    routes::write_error(output, ctx, status);
     Step::Close
-}
-
-fn write_text(
-    output: &mut Buf,
-    ctx: &Context<'_>,
-    status: StatusCode,
-    connection: ConnectionHeader,
-    allow: Option<&'static [u8]>,
-    with_body: bool,
-) {
-    text_response(
-        output,
-        ctx,
-        status,
-        status.reason_body(),
-        connection,
-        allow,
-        with_body,
-    );
-}
-
-fn text_response(
-    output: &mut Buf,
-    ctx: &Context<'_>,
-    status: StatusCode,
-    body: &[u8],
-    connection: ConnectionHeader,
-    allow: Option<&'static [u8]>,
-    with_body: bool,
-) {
-    ResponseHead {
-        status,
-        content_type: Some(b"text/plain"),
-        framing: Framing::Length(body.len() as u64),
-        connection,
-        allow,
-    }
-    .write(output, ctx.date);
-    if with_body {
-        output.extend_from_slice(body);
-    }
-}
-
-/// The routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Root,
-    Echo,
-    Healthz,
-    Whoami,
-    Unknown,
-}
-
-const ALLOW_GET_HEAD: &[u8] = b"GET, HEAD";
-const ALLOW_POST_PUT: &[u8] = b"POST, PUT";
-
-/// Writes the response to `head` and returns the state that reads its body (or closes).
-fn respond(head: &Head<'_>, body_in_buffer: bool, output: &mut Buf, ctx: &Context<'_>) -> State {
-    let connection = match (head.keep_alive, head.minor_version) {
-        (false, _) => ConnectionHeader::Close,
-        (true, 0) => ConnectionHeader::KeepAlive,
-        (true, _) => ConnectionHeader::Omit,
-    };
-    let route = match head.path {
-        b"/" => Route::Root,
-        b"/echo" => Route::Echo,
-        b"/healthz" => Route::Healthz,
-        b"/whoami" => Route::Whoami,
-        _ => Route::Unknown,
-    };
-    let with_body = head.method != Method::Head;
-    let get_like = matches!(head.method, Method::Get | Method::Head);
-    let mut sink = Sink::Discard;
-    match route {
-        Route::Root if get_like => text_response(
-            output,
-            ctx,
-            StatusCode::Ok,
-            b"Hello, World!",
-            connection,
-            None,
-            with_body,
-        ),
-        Route::Healthz if get_like => text_response(
-            output,
-            ctx,
-            StatusCode::Ok,
-            b"ok",
-            connection,
-            None,
-            with_body,
-        ),
-        Route::Whoami if get_like => text_response(
-            output,
-            ctx,
-            StatusCode::Ok,
-            ctx.whoami,
-            connection,
-            None,
-            with_body,
-        ),
-        Route::Echo if matches!(head.method, Method::Post | Method::Put) => {
-            if head.expect_continue && head.body != BodyLen::Empty && !body_in_buffer {
-                output.extend_from_slice(response::CONTINUE);
-            }
-            ResponseHead {
-                status: StatusCode::Ok,
-                content_type: Some(head.content_type.unwrap_or(b"application/octet-stream")),
-                framing: match head.body {
-                    BodyLen::Empty => Framing::Length(0),
-                    BodyLen::Length(n) => Framing::Length(n),
-                    BodyLen::Chunked => Framing::Chunked,
-                },
-                connection,
-                allow: None,
-            }
-            .write(output, ctx.date);
-            sink = Sink::Echo;
-        }
-        Route::Root | Route::Healthz | Route::Whoami => write_text(
-            output,
-            ctx,
-            StatusCode::MethodNotAllowed,
-            connection,
-            Some(ALLOW_GET_HEAD),
-            with_body,
-        ),
-        Route::Echo => write_text(
-            output,
-            ctx,
-            StatusCode::MethodNotAllowed,
-            connection,
-            Some(ALLOW_POST_PUT),
-            with_body,
-        ),
-        Route::Unknown => write_text(
-            output,
-            ctx,
-            StatusCode::NotFound,
-            connection,
-            None,
-            with_body,
-        ),
-    }
-    let keep_alive = head.keep_alive;
-    match head.body {
-        BodyLen::Empty if keep_alive => State::Head { scanned: None },
-        BodyLen::Empty => State::Done,
-        BodyLen::Length(remaining) => State::Body {
-            remaining,
-            sink,
-            keep_alive,
-        },
-        BodyLen::Chunked => State::Chunked {
-            phase: ChunkPhase::Size,
-            total: 0,
-            sink,
-            keep_alive,
-        },
-    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct Head<'b> {
     pub method: Method,
     /// The path of the target, without the query, for origin- and absolute-form targets.
     pub path: &'b [u8],
+    /// The query string after `?` (empty if none).
+    pub query: &'b [u8],
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
     pub keep_alive: bool,
@@ -123,6 +125,11 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
         return Err(Reject::HeadTooLarge);
     }
     let path = path_of(target.as_bytes()).ok_or(Reject::BadRequest)?;
+    let query = target
+        .as_bytes()
+        .iter()
+        .position(|&b| b == b'?')
+        .map_or(&b""[..], |i| &target.as_bytes()[i + 1..]);
     let fields = read_fields(req.headers, minor_version, limits)?;
     let keep_alive = match minor_version {
         1 => !fields.close,
@@ -137,6 +144,7 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
             _ => Method::Other,
         },
         path,
+        query,
         minor_version,
         keep_alive,
         body: fields.body,

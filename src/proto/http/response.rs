@@ -14,6 +14,7 @@ pub enum StatusCode {
     UriTooLong,
     HeadTooLarge,
     NotImplemented,
+    ServiceUnavailable,
     VersionNotSupported,
 }
 
@@ -29,6 +30,7 @@ impl StatusCode {
             StatusCode::UriTooLong => b"HTTP/1.1 414 URI Too Long\r\n",
             StatusCode::HeadTooLarge => b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
             StatusCode::NotImplemented => b"HTTP/1.1 501 Not Implemented\r\n",
+            StatusCode::ServiceUnavailable => b"HTTP/1.1 503 Service Unavailable\r\n",
             StatusCode::VersionNotSupported => b"HTTP/1.1 505 HTTP Version Not Supported\r\n",
         }
     }
@@ -45,6 +47,7 @@ impl StatusCode {
             StatusCode::UriTooLong => b"URI Too Long\n",
             StatusCode::HeadTooLarge => b"Request Header Fields Too Large\n",
             StatusCode::NotImplemented => b"Not Implemented\n",
+            StatusCode::ServiceUnavailable => b"Service Unavailable\n",
             StatusCode::VersionNotSupported => b"HTTP Version Not Supported\n",
         }
     }

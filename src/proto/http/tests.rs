@@ -4,16 +4,11 @@
 use super::*;
 use crate::proto::Context;
 
-const DATE: &[u8] = b"Mon, 23 Nov 2026 11:04:17 GMT";
 
 fn run_chunks(chunks: &[&[u8]], high_water: usize) -> (Vec<u8>, Next) {
     let limits = Limits::default();
-    let ctx = Context {
-        date: DATE,
-        whoami: b"pid=1 slot=0 generation=1",
-        high_water,
-        limits: &limits,
-    };
+    let served = std::cell::Cell::new(0);
+    let ctx = Context::for_tests(&limits, &served, high_water);
     let mut http = Http::new();
     let mut input = Buf::new();
     let mut output = Buf::new();
@@ -188,12 +183,8 @@ fn expect_continue_only_when_the_body_is_not_there_yet() {
 fn output_high_water_pauses_pipelining() {
     let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     let limits = Limits::default();
-    let ctx = Context {
-        date: DATE,
-        whoami: b"",
-        high_water: 300,
-        limits: &limits,
-    };
+    let served = std::cell::Cell::new(0);
+    let ctx = Context::for_tests(&limits, &served, 300);
     let mut http = Http::new();
     let mut input = Buf::from_slice(&req.repeat(10));
     let mut output = Buf::new();

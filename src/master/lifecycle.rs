@@ -1,0 +1,361 @@
+//! The master's lifecycle moves: stop (graceful or fast), reload, upgrade, park, resize,
+//! recycle, hung-worker detection, and the respawn backoff.
+
+use std::os::fd::AsFd;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tracing::{error, info, warn};
+
+use super::{upgrade, Master, Stop, UPGRADE};
+use crate::channel;
+use crate::error::Error;
+use crate::process::{WorkerProc, WorkerSlot};
+use crate::sys::epoll::Interest;
+use crate::sys::net;
+
+/// First respawn delay after a worker dies young; doubles per further young death.
+const BACKOFF_START: Duration = Duration::from_millis(100);
+/// Longest respawn delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// A worker that lived this long before dying resets its slot's crash streak.
+const STABLE_UPTIME: Duration = Duration::from_secs(10);
+/// Young deaths in a row after which a slot is given up (about a minute of backoff).
+const GIVE_UP_AFTER: u32 = 12;
+
+/// 100 ms, 200 ms, 400 ms, … up to 10 s for the n-th young death in a row (n ≥ 1).
+pub(super) fn backoff(streak: u32) -> Duration {
+    let factor = 1u32 << streak.saturating_sub(1).min(16);
+    BACKOFF_START.saturating_mul(factor).min(BACKOFF_MAX)
+}
+
+/// Updates the slot's crash streak for a worker that lived `uptime`, and returns the delay
+/// before its replacement (marking the slot given up after too many young deaths).
+pub(super) fn respawn_delay(slot: &mut WorkerSlot, uptime: Duration) -> Duration {
+    if uptime >= STABLE_UPTIME {
+        slot.crash_streak = 0;
+        return Duration::ZERO;
+    }
+    slot.crash_streak += 1;
+    if slot.crash_streak >= GIVE_UP_AFTER {
+        slot.given_up = true;
+    }
+    backoff(slot.crash_streak)
+}
+
+impl Master {
+    /// SIGTERM/SIGQUIT (graceful) or SIGINT (fast). A second graceful request during a graceful
+    /// stop makes it fast.
+    pub(super) fn begin_stop(&mut self, graceful: bool) {
+        let now = Instant::now();
+        if let Some(stop) = self.stop {
+            if stop.graceful {
+                info!("second stop request: stopping fast");
+                self.tell_all(channel::EXIT);
+                self.stop = Some(Stop {
+                    graceful: false,
+                    drain_at: None,
+                    ..stop
+                });
+            }
+            return;
+        }
+        self.notify("STOPPING=1");
+        let life = &self.config.lifecycle;
+        let delay = if graceful {
+            life.drain_delay
+        } else {
+            Duration::ZERO
+        };
+        self.stop = Some(Stop {
+            drain_at: graceful.then_some(now + delay),
+            kill_at: now + delay + self.config.shutdown_timeout,
+            killed: false,
+            graceful,
+        });
+        if !graceful {
+            info!(workers = self.live_workers(), "stopping fast");
+            self.tell_all(channel::EXIT);
+            self.release_listeners();
+        } else if delay > Duration::ZERO {
+            info!(
+                drain_delay_ms = delay.as_millis() as u64,
+                "stopping gracefully: /healthz says 503 first"
+            );
+            self.tell_all(channel::UNHEALTHY);
+        }
+    }
+
+    /// Moves a stop along: start the drain when its delay is over, SIGKILL at the deadline,
+    /// and finish once every worker is gone. `Some` is the master's result.
+    pub(super) fn advance_stop(&mut self, now: Instant) -> Option<Result<(), Error>> {
+        let mut stop = self.stop?;
+        if stop.drain_at.is_some_and(|at| at <= now) {
+            info!(
+                workers = self.live_workers(),
+                "stopping gracefully: workers drain"
+            );
+            self.tell_all(channel::DRAIN);
+            self.release_listeners();
+            stop.drain_at = None;
+        }
+        if self.live_workers() == 0 {
+            info!("all workers exited; master exiting");
+            return Some(self.fatal.take().map_or(Ok(()), Err));
+        }
+        if !stop.killed && now >= stop.kill_at {
+            warn!(
+                left = self.live_workers(),
+                "shutdown timeout; sending SIGKILL"
+            );
+            self.kill_all(Signal::SIGKILL);
+            stop.killed = true;
+        }
+        self.stop = Some(stop);
+        None
+    }
+
+    /// Closes the master's copies of the listeners: once the workers close theirs too, new
+    /// connections are refused instead of queueing for a server that is leaving.
+    fn release_listeners(&mut self) {
+        for slot in &mut self.slots {
+            slot.listener = None;
+        }
+    }
+
+    /// SIGHUP: a new generation of workers on the same sockets; each old worker drains once
+    /// its replacement is ready. Parked and given-up slots start again too.
+    pub(super) fn reload(&mut self) {
+        if self.stop.is_some() {
+            return;
+        }
+        self.generation += 1;
+        self.reloading = true;
+        info!(
+            generation = self.generation,
+            "reloading: starting a new generation"
+        );
+        self.notify(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={}",
+            crate::notify::monotonic_usec()
+        ));
+        for index in 0..self.slots.len() {
+            let slot = &mut self.slots[index];
+            slot.parked = false;
+            slot.given_up = false;
+            slot.crash_streak = 0;
+            if let Some(older) = slot.replacing.take() {
+                // A reload during a reload: the oldest generation drains now.
+                retire(&mut self.retiring, older);
+            }
+            slot.replacing = slot.current.take();
+            if let Err(e) = self.spawn(index) {
+                error!(slot = index, error = %e, "reload: could not fork; keeping the old worker");
+                let slot = &mut self.slots[index];
+                slot.current = slot.replacing.take();
+            }
+        }
+    }
+
+    /// A worker reported ready: the one it replaces (if any) may drain now.
+    pub(super) fn on_worker_ready(&mut self, pid: Pid) {
+        for slot in &mut self.slots {
+            let Some(current) = slot.current.as_mut().filter(|w| w.pid == pid) else {
+                continue;
+            };
+            current.ready = true;
+            if let Some(old) = slot.replacing.take() {
+                retire(&mut self.retiring, old);
+            }
+            return;
+        }
+        if let Some(w) = self.retiring.iter_mut().find(|w| w.pid == pid) {
+            w.ready = true;
+        }
+    }
+
+    /// A worker served its `--max-requests`: fork its replacement; it drains once that is ready.
+    pub(super) fn recycle(&mut self, pid: Pid) {
+        if self.stop.is_some() {
+            return;
+        }
+        let Some(index) = self.slots.iter().position(|s| {
+            s.current.as_ref().is_some_and(|w| w.pid == pid) && s.replacing.is_none()
+        }) else {
+            return;
+        };
+        info!(
+            pid = pid.as_raw(),
+            slot = index,
+            "recycling worker after --max-requests"
+        );
+        let slot = &mut self.slots[index];
+        slot.replacing = slot.current.take();
+        if let Err(e) = self.spawn(index) {
+            error!(slot = index, error = %e, "recycle: could not fork; keeping the old worker");
+            let slot = &mut self.slots[index];
+            slot.current = slot.replacing.take();
+        }
+    }
+
+    /// SIGWINCH: drain every worker but keep the master and its sockets (the rollback point
+    /// after an upgrade); SIGHUP starts workers again.
+    pub(super) fn park_workers(&mut self) {
+        info!("parking: workers drain; SIGHUP starts them again");
+        for slot in &mut self.slots {
+            slot.parked = true;
+            slot.respawn_at = None;
+            for w in [slot.current.take(), slot.replacing.take()]
+                .into_iter()
+                .flatten()
+            {
+                retire(&mut self.retiring, w);
+            }
+        }
+    }
+
+    /// SIGTTIN: one more worker, with its own SO_REUSEPORT socket.
+    pub(super) fn add_slot(&mut self) {
+        if self.stop.is_some() {
+            return;
+        }
+        let fd = match net::bind_reuseport(self.addr, self.config.backlog) {
+            Ok(fd) => fd,
+            Err(e) => {
+                return error!(addr = %self.addr, error = %e, "could not add a worker: bind failed")
+            }
+        };
+        let index = self.slots.len();
+        self.slots.push(WorkerSlot::new(index, fd));
+        self.config.workers = self.slots.len();
+        match self.spawn(index) {
+            Ok(()) => info!(workers = self.slots.len(), "added a worker"),
+            Err(e) => {
+                error!(error = %e, "could not add a worker");
+                self.slots.pop();
+                self.config.workers = self.slots.len();
+            }
+        }
+    }
+
+    /// SIGTTOU: one worker fewer. Its worker drains; the master lets go of its socket, which
+    /// closes once the worker has accepted what was queued on it.
+    pub(super) fn remove_slot(&mut self) {
+        if self.stop.is_some() || self.slots.len() <= 1 {
+            return;
+        }
+        let mut slot = self.slots.pop().expect("more than one slot");
+        self.config.workers = self.slots.len();
+        for w in [slot.current.take(), slot.replacing.take()]
+            .into_iter()
+            .flatten()
+        {
+            retire(&mut self.retiring, w);
+        }
+        info!(workers = self.slots.len(), "removed a worker");
+    }
+
+    /// SIGUSR1: reopen the log file here and in every worker.
+    pub(super) fn reopen_logs(&mut self) {
+        crate::logging::reopen();
+        self.tell_all(channel::REOPEN_LOG);
+    }
+
+    /// SIGUSR2: start the binary on disk as a new master on our sockets.
+    pub(super) fn start_upgrade(&mut self) {
+        if self.stop.is_some() || self.upgrade.is_some() {
+            return warn!("binary upgrade refused: a stop or another upgrade is under way");
+        }
+        let listeners = self.slots.iter().filter_map(|s| s.listener.as_ref());
+        match upgrade::start(&self.exe, &self.args, listeners) {
+            Ok(u) => {
+                info!(pid = u.pid.as_raw(), exe = %self.exe.display(), "binary upgrade: new master started");
+                if let Err(e) = self
+                    .poller
+                    .add(u.ready.as_fd(), UPGRADE, Interest::READABLE)
+                {
+                    warn!(error = %e, "could not watch the new master");
+                }
+                self.upgrade = Some(u);
+            }
+            Err(e) => {
+                error!(exe = %self.exe.display(), error = %e, "binary upgrade failed to start; carrying on")
+            }
+        }
+    }
+
+    /// The new master said it is ready (this one drains and exits) or closed its channel
+    /// without a word (it failed; this one carries on).
+    pub(super) fn on_upgrade_channel(&mut self) {
+        let Some(u) = &self.upgrade else {
+            return;
+        };
+        let inbox = channel::receive(u.ready.as_fd());
+        let new_pid = u.pid;
+        if inbox.has(channel::READY) {
+            info!(
+                pid = new_pid.as_raw(),
+                "binary upgrade: the new master is serving; this master drains and exits"
+            );
+            self.notify(&format!("MAINPID={}", new_pid.as_raw()));
+            let u = self.upgrade.take().expect("checked");
+            let _ = self.poller.delete(&u.ready);
+            self.begin_stop(true);
+        } else if inbox.closed {
+            let u = self.upgrade.take().expect("checked");
+            let _ = self.poller.delete(&u.ready);
+            error!(
+                pid = new_pid.as_raw(),
+                "binary upgrade failed: the new master quit before serving; carrying on"
+            );
+        }
+    }
+
+    /// Kills (and so replaces) any worker whose heartbeat has not moved for `--worker-timeout`.
+    pub(super) fn check_heartbeats(&mut self, now: Instant) {
+        let timeout = self.config.lifecycle.worker_timeout;
+        let cells = self.heartbeats.cells();
+        let all = self
+            .slots
+            .iter_mut()
+            .flat_map(|s| s.current.iter_mut().chain(s.replacing.iter_mut()))
+            .chain(self.retiring.iter_mut());
+        for w in all {
+            let beat = cells[w.heartbeat].0.load(Ordering::Relaxed);
+            if beat != w.last_beat.0 {
+                w.last_beat = (beat, now);
+            } else if !w.killed && now.duration_since(w.last_beat.1) >= timeout {
+                w.killed = true;
+                warn!(
+                    pid = w.pid.as_raw(),
+                    generation = w.generation,
+                    silent_ms = now.duration_since(w.last_beat.1).as_millis() as u64,
+                    "worker hung (its event loop stopped turning); killing it"
+                );
+                let _ = kill(w.pid, Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Tells `w` to drain and keeps it among the retiring until it exits.
+fn retire(retiring: &mut Vec<WorkerProc>, w: WorkerProc) {
+    channel::send(w.channel.as_fd(), channel::DRAIN);
+    retiring.push(w);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_millis(100));
+        assert_eq!(backoff(2), Duration::from_millis(200));
+        assert_eq!(backoff(4), Duration::from_millis(800));
+        assert_eq!(backoff(8), Duration::from_secs(10));
+        assert_eq!(backoff(1000), Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,553 @@
+//! The master: raise limits, bind, fork, then a flat wait → reap → act cycle until stopped.
+//!
+//! It serves no connections. It keeps every listening socket open for its whole life (until a
+//! stop), so a worker that dies, is reloaded or recycled leaves its accept queue intact for the
+//! worker that takes over its slot. The signal table is in `signals.rs`; the lifecycle moves
+//! (reload, stop, resize, recycle, hung workers) are in `lifecycle.rs`.
+
+mod lifecycle;
+pub mod startup;
+mod upgrade;
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tracing::{debug, error, info, warn};
+
+use self::upgrade::Upgrade;
+use crate::channel;
+use crate::config::Config;
+use crate::error::Error;
+use crate::notify::Notifier;
+use crate::pidfile::PidFile;
+use crate::process::{self, ExitHow, WorkerProc, WorkerSlot};
+use crate::signals::{self, Signals};
+use crate::sys::epoll::{Events, Interest, Poller};
+use crate::sys::shm::SharedCells;
+
+const SIGNAL: u64 = u64::MAX;
+const UPGRADE: u64 = u64::MAX - 1;
+
+/// Heartbeat cells in the shared mapping: enough for every slot twice over (a reload runs two
+/// generations side by side) plus the workers still draining.
+const HEARTBEAT_CELLS: usize = 4096;
+
+/// Runs the master until it stops; `Ok` means every worker exited and the master may exit 0.
+///
+/// # Errors
+/// Startup failures (bind, fork, epoll, signals), a worker exiting with the fatal code, and
+/// every slot given up after crash loops.
+pub fn run(config: Config) -> Result<(), Error> {
+    startup::raise_nofile_limit(&config);
+    startup::warn_if_backlog_capped(config.backlog);
+    let listeners = startup::listeners(&config)?;
+    let notifier = Notifier::from_env();
+    let upgrade_ready = startup::upgrade_ready_fd();
+    let pid_file = match &config.lifecycle.pid_file {
+        Some(path) => Some(PidFile::write(path).map_err(|source| Error::Setup {
+            what: "the pid file",
+            source,
+        })?),
+        None => None,
+    };
+    let setup = |what| move |source| Error::Setup { what, source };
+    let signals = Signals::register(signals::MASTER).map_err(Error::Signals)?;
+    let poller = Poller::new().map_err(setup("the master's epoll instance"))?;
+    poller
+        .add(signals.fd(), SIGNAL, Interest::READABLE)
+        .map_err(setup("the master's signal registration"))?;
+    let heartbeats = SharedCells::new(HEARTBEAT_CELLS).map_err(setup("the heartbeat mapping"))?;
+    let slots = listeners
+        .fds
+        .into_iter()
+        .enumerate()
+        .map(|(i, fd)| WorkerSlot::new(i, fd))
+        .collect();
+    let mut master = Master {
+        config,
+        addr: listeners.addr,
+        shared_listeners: listeners.shared,
+        poller,
+        signals,
+        slots,
+        retiring: Vec::new(),
+        generation: 1,
+        heartbeats,
+        free_cells: (0..HEARTBEAT_CELLS).rev().collect(),
+        stop: None,
+        announced: false,
+        reloading: false,
+        fatal: None,
+        upgrade: None,
+        upgrade_ready,
+        notifier,
+        next_watchdog: None,
+        exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
+        args: std::env::args_os().skip(1).collect(),
+        _pid_file: pid_file,
+    };
+    if let Err(e) = master.start_all() {
+        master.kill_all(Signal::SIGKILL);
+        master.wait_all_exited();
+        return Err(e);
+    }
+    master.cycle()
+}
+
+/// A stop in progress.
+#[derive(Debug, Clone, Copy)]
+struct Stop {
+    /// A graceful stop still in its drain delay: workers are told to drain at this instant.
+    drain_at: Option<Instant>,
+    /// When the workers left get SIGKILL.
+    kill_at: Instant,
+    killed: bool,
+    graceful: bool,
+}
+
+struct Master {
+    config: Config,
+    addr: SocketAddr,
+    shared_listeners: bool,
+    poller: Poller,
+    signals: Signals,
+    slots: Vec<WorkerSlot>,
+    /// Workers told to drain (old generations, removed slots, recycled), until they exit.
+    retiring: Vec<WorkerProc>,
+    generation: u64,
+    heartbeats: SharedCells,
+    free_cells: Vec<usize>,
+    stop: Option<Stop>,
+    /// The "listening on" line was logged.
+    announced: bool,
+    /// A reload is under way: say READY once the new generation is up.
+    reloading: bool,
+    /// Why the master exits non-zero, once everything has stopped.
+    fatal: Option<Error>,
+    /// A new master started by SIGUSR2, not ready yet.
+    upgrade: Option<Upgrade>,
+    /// We are that new master: tell the old one here once we serve.
+    upgrade_ready: Option<OwnedFd>,
+    notifier: Option<Notifier>,
+    next_watchdog: Option<Instant>,
+    /// The binary and arguments to start on SIGUSR2 (the file on disk then).
+    exe: PathBuf,
+    args: Vec<OsString>,
+    _pid_file: Option<PidFile>,
+}
+
+impl Master {
+    fn start_all(&mut self) -> Result<(), Error> {
+        for index in 0..self.slots.len() {
+            self.spawn(index)?;
+        }
+        Ok(())
+    }
+
+    /// The master's descriptors a child must close: epoll, the upgrade channel, other slots'
+    /// listeners, and every master end of a channel. (The child's own listener is duplicated
+    /// before its copy closes.)
+    fn inherited_fds(&self, except_slot: usize) -> Vec<RawFd> {
+        let mut fds = vec![self.poller.as_raw_fd()];
+        fds.extend(self.upgrade.as_ref().map(|u| u.ready.as_raw_fd()));
+        fds.extend(self.upgrade_ready.as_ref().map(|fd| fd.as_raw_fd()));
+        for s in &self.slots {
+            if s.index != except_slot {
+                fds.extend(s.listener.as_ref().map(|l| l.as_raw_fd()));
+            }
+            for w in s.current.iter().chain(&s.replacing) {
+                fds.push(w.channel.as_raw_fd());
+            }
+        }
+        fds.extend(self.retiring.iter().map(|w| w.channel.as_raw_fd()));
+        fds
+    }
+
+    /// Forks a worker into `slot` as its current one.
+    fn spawn(&mut self, index: usize) -> Result<(), Error> {
+        let inherited = self.inherited_fds(index);
+        let Some(cell) = self.free_cells.pop() else {
+            return Err(Error::Fork(std::io::Error::other("no free heartbeat cell")));
+        };
+        let beat = &self.heartbeats.cells()[cell].0;
+        beat.store(0, Ordering::Relaxed);
+        let mut config = self.config.clone();
+        config.shared_listener = self.shared_listeners;
+        let spawned = process::spawn(
+            &self.slots[index],
+            self.generation,
+            &config,
+            &self.signals,
+            &inherited,
+            beat,
+        );
+        let (pid, channel) = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                self.free_cells.push(cell);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self
+            .poller
+            .add(channel.as_fd(), pid.as_raw() as u64, Interest::READABLE)
+        {
+            // Without the channel the master cannot see this worker become ready; it still
+            // supervises it through SIGCHLD.
+            warn!(slot = index, error = %e, "could not watch a worker channel");
+        }
+        let now = Instant::now();
+        let slot = &mut self.slots[index];
+        slot.current = Some(WorkerProc {
+            pid,
+            generation: self.generation,
+            channel,
+            channel_closed: false,
+            started: now,
+            ready: false,
+            heartbeat: cell,
+            last_beat: (0, now),
+            killed: false,
+        });
+        slot.respawn_at = None;
+        debug!(
+            slot = index,
+            pid = pid.as_raw(),
+            generation = self.generation,
+            "worker forked"
+        );
+        Ok(())
+    }
+
+    fn cycle(mut self) -> Result<(), Error> {
+        let mut events = Events::with_capacity(64);
+        loop {
+            let timeout = self
+                .next_deadline()
+                .saturating_duration_since(Instant::now());
+            if let Err(e) = self.poller.wait(&mut events, Some(timeout)) {
+                error!(error = %e, "epoll_wait failed in the master");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            for ev in events.iter() {
+                match ev.token {
+                    SIGNAL => self.on_signals(),
+                    UPGRADE => self.on_upgrade_channel(),
+                    pid => self.on_channel(Pid::from_raw(pid as i32)),
+                }
+            }
+            self.reap();
+            let now = Instant::now();
+            self.check_heartbeats(now);
+            self.send_watchdog(now);
+            if self.stop.is_some() {
+                if let Some(done) = self.advance_stop(now) {
+                    return done;
+                }
+            } else {
+                self.respawn_due(now);
+                self.announce_when_ready();
+            }
+        }
+    }
+
+    /// When the loop must wake even if nothing happens.
+    fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        let beat_check = (self.config.lifecycle.worker_timeout / 4).min(Duration::from_secs(1));
+        let mut at = now + beat_check;
+        if let Some(stop) = self.stop {
+            at = at
+                .min(stop.drain_at.unwrap_or(stop.kill_at))
+                .min(stop.kill_at);
+            if stop.killed {
+                // After SIGKILL the exits follow at once; poll briefly in case SIGCHLD coalesced.
+                at = at.min(now + Duration::from_millis(50));
+            }
+        } else if let Some(r) = self.slots.iter().filter_map(|s| s.respawn_at).min() {
+            at = at.min(r);
+        }
+        if let Some(w) = self.next_watchdog {
+            at = at.min(w);
+        }
+        at
+    }
+
+    fn on_signals(&mut self) {
+        let got = self.signals.take();
+        for signal in got.iter() {
+            if signal != signals::SIGCHLD_NUM {
+                info!(signal = signals::name(signal), "signal received");
+            }
+        }
+        use signal_hook::consts::signal::*;
+        if got.contains(SIGINT) {
+            self.begin_stop(false);
+        } else if got.contains_any(&[SIGTERM, SIGQUIT]) {
+            self.begin_stop(true);
+        }
+        if got.contains(SIGHUP) {
+            self.reload();
+        }
+        if got.contains(SIGUSR1) {
+            self.reopen_logs();
+        }
+        if got.contains(SIGUSR2) {
+            self.start_upgrade();
+        }
+        if got.contains(SIGWINCH) {
+            self.park_workers();
+        }
+        if got.contains(SIGTTIN) {
+            self.add_slot();
+        }
+        if got.contains(SIGTTOU) {
+            self.remove_slot();
+        }
+    }
+
+    /// Every live worker process, in any role.
+    fn workers(&self) -> impl Iterator<Item = &WorkerProc> {
+        self.slots
+            .iter()
+            .flat_map(|s| s.current.iter().chain(&s.replacing))
+            .chain(&self.retiring)
+    }
+
+    fn live_workers(&self) -> usize {
+        self.workers().count()
+    }
+
+    fn kill_all(&self, signal: Signal) {
+        for w in self.workers() {
+            if let Err(errno) = kill(w.pid, signal) {
+                warn!(pid = w.pid.as_raw(), %errno, "kill failed");
+            }
+        }
+    }
+
+    fn tell_all(&self, message: u8) {
+        for w in self.workers() {
+            channel::send(w.channel.as_fd(), message);
+        }
+    }
+
+    /// A worker wrote to its channel (ready, recycle me) or closed it (it is exiting).
+    fn on_channel(&mut self, pid: Pid) {
+        let Some(w) = self.find_mut(pid) else {
+            return;
+        };
+        let inbox = channel::receive(w.channel.as_fd());
+        if inbox.closed {
+            w.channel_closed = true;
+            let fd = w.channel.as_fd().try_clone_to_owned().ok();
+            // Level-triggered: an EOF left registered would wake the master for ever.
+            if let Some(fd) = fd {
+                let _ = self.poller.delete(&fd);
+            }
+        }
+        if inbox.has(channel::READY) {
+            self.on_worker_ready(pid);
+        }
+        if inbox.has(channel::RECYCLE) {
+            self.recycle(pid);
+        }
+    }
+
+    fn find_mut(&mut self, pid: Pid) -> Option<&mut WorkerProc> {
+        self.slots
+            .iter_mut()
+            .flat_map(|s| s.current.iter_mut().chain(s.replacing.iter_mut()))
+            .chain(self.retiring.iter_mut())
+            .find(|w| w.pid == pid)
+    }
+
+    fn reap(&mut self) {
+        loop {
+            match process::reap_one() {
+                Ok(Some((pid, how))) => self.on_child_exit(pid, how),
+                Ok(None) => return,
+                Err(errno) => {
+                    warn!(%errno, "waitpid failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_child_exit(&mut self, pid: Pid, how: ExitHow) {
+        if self.upgrade.as_ref().is_some_and(|u| u.pid == pid) {
+            error!(
+                pid = pid.as_raw(),
+                "binary upgrade failed: the new master {how}; carrying on"
+            );
+            self.upgrade = None;
+            return;
+        }
+        if let Some(i) = self.retiring.iter().position(|w| w.pid == pid) {
+            let w = self.retiring.swap_remove(i);
+            info!(
+                pid = pid.as_raw(),
+                generation = w.generation,
+                "retired worker {how}"
+            );
+            self.free_cells.push(w.heartbeat);
+            return;
+        }
+        for index in 0..self.slots.len() {
+            let slot = &mut self.slots[index];
+            if slot.replacing.as_ref().is_some_and(|w| w.pid == pid) {
+                let w = slot.replacing.take().expect("checked");
+                info!(
+                    pid = pid.as_raw(),
+                    slot = index,
+                    generation = w.generation,
+                    "replaced worker {how}"
+                );
+                self.free_cells.push(w.heartbeat);
+                return;
+            }
+            if slot.current.as_ref().is_some_and(|w| w.pid == pid) {
+                let w = slot.current.take().expect("checked");
+                self.free_cells.push(w.heartbeat);
+                self.on_current_exit(index, w, how);
+                return;
+            }
+        }
+        debug!(pid = pid.as_raw(), %how, "reaped an unknown child");
+    }
+
+    /// The worker serving a slot exited: respawn it, with backoff if it keeps dying young.
+    fn on_current_exit(&mut self, index: usize, w: WorkerProc, how: ExitHow) {
+        let (pid, generation) = (w.pid.as_raw(), w.generation);
+        let uptime = w.started.elapsed();
+        if self.stop.is_some() {
+            info!(pid, slot = index, generation, "worker {how}");
+            return;
+        }
+        if how.is_fatal() {
+            error!(
+                pid,
+                slot = index,
+                generation,
+                "worker {how}: fatal configuration error; stopping"
+            );
+            self.fatal = Some(Error::WorkerFatal { slot: index });
+            self.begin_stop(false);
+            return;
+        }
+        let slot = &mut self.slots[index];
+        let delay = lifecycle::respawn_delay(slot, uptime);
+        if slot.given_up {
+            error!(
+                pid,
+                slot = index,
+                generation,
+                crashes = slot.crash_streak,
+                "worker {how}; it keeps crashing: slot given up"
+            );
+            if self.slots.iter().all(|s| s.given_up || s.parked) {
+                self.fatal = Some(Error::GaveUp);
+                self.begin_stop(false);
+            }
+            return;
+        }
+        slot.respawn_at = Some(Instant::now() + delay);
+        warn!(
+            pid,
+            slot = index,
+            generation,
+            uptime_ms = uptime.as_millis() as u64,
+            respawn_in_ms = delay.as_millis() as u64,
+            "worker {how}; respawning"
+        );
+    }
+
+    fn respawn_due(&mut self, now: Instant) {
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            let due = slot.respawn_at.is_some_and(|at| at <= now);
+            if slot.current.is_some() || slot.parked || slot.given_up || !due {
+                continue;
+            }
+            if let Err(e) = self.spawn(index) {
+                let slot = &mut self.slots[index];
+                slot.crash_streak += 1;
+                let delay = lifecycle::backoff(slot.crash_streak);
+                slot.respawn_at = Some(now + delay);
+                error!(slot = index, error = %e, retry_in_ms = delay.as_millis() as u64, "respawn failed");
+            }
+        }
+    }
+
+    fn announce_when_ready(&mut self) {
+        let all_ready = self.slots.iter().all(|s| {
+            s.current
+                .as_ref()
+                .is_some_and(|w| w.ready && w.generation == self.generation)
+        });
+        if !all_ready {
+            return;
+        }
+        let status = format!(
+            "STATUS={} workers, generation {}, on {}",
+            self.slots.len(),
+            self.generation,
+            self.addr
+        );
+        if !self.announced {
+            self.announced = true;
+            info!(
+                workers = self.slots.len(),
+                protocol = self.config.protocol.name(),
+                generation = self.generation,
+                "listening on {}",
+                self.addr
+            );
+            self.notify(&format!("READY=1\n{status}"));
+            if let Some(fd) = self.upgrade_ready.take() {
+                // We are the new master of a binary upgrade: the old one may drain now.
+                channel::send(fd.as_fd(), channel::READY);
+            }
+        } else if self.reloading {
+            self.reloading = false;
+            info!(
+                generation = self.generation,
+                workers = self.slots.len(),
+                "reload complete"
+            );
+            self.notify(&format!("READY=1\n{status}"));
+        }
+    }
+
+    fn notify(&self, state: &str) {
+        if let Some(n) = &self.notifier {
+            n.send(state);
+        }
+    }
+
+    fn send_watchdog(&mut self, now: Instant) {
+        let Some(every) = self.notifier.as_ref().and_then(|n| n.watchdog_every) else {
+            return;
+        };
+        if self.next_watchdog.is_none_or(|at| at <= now) {
+            self.notify("WATCHDOG=1");
+            self.next_watchdog = Some(now + every);
+        }
+    }
+
+    /// After a failed start: wait (bounded) for the workers already forked to exit.
+    fn wait_all_exited(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.live_workers() > 0 && Instant::now() < deadline {
+            self.reap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Before the first fork: the open-file limit, and the listening sockets — bound here, inherited
+//! from an upgrading master, or passed by systemd (`LISTEN_FDS`).
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::sys::{net, rlimit};
+
+/// The listening sockets, one per worker slot, and the address they serve.
+pub struct Listeners {
+    pub fds: Vec<OwnedFd>,
+    pub addr: SocketAddr,
+    /// Fewer sockets were passed than workers: slots share them (EPOLLEXCLUSIVE).
+    pub shared: bool,
+}
+
+/// Environment of a binary upgrade: the listening fds in slot order, comma-separated.
+pub const UPGRADE_FDS: &str = "PREFORK_UPGRADE_FDS";
+/// Environment of a binary upgrade: the fd on which the new master says it is ready.
+pub const UPGRADE_READY_FD: &str = "PREFORK_UPGRADE_READY_FD";
+
+pub fn raise_nofile_limit(config: &Config) {
+    match rlimit::raise_nofile(config.max_fds) {
+        Ok(r) => {
+            if let Some((wanted, errno)) = r.hard_refused {
+                info!(
+                    hard = r.after.1,
+                    wanted,
+                    %errno,
+                    "could not raise the open-file hard limit (no CAP_SYS_RESOURCE); keeping it"
+                );
+            }
+            info!(
+                soft_before = r.before.0,
+                hard_before = r.before.1,
+                soft = r.after.0,
+                hard = r.after.1,
+                "open-file limit (RLIMIT_NOFILE)"
+            );
+        }
+        Err(errno) => {
+            warn!(%errno, "could not read or set RLIMIT_NOFILE; keeping the current limit")
+        }
+    }
+}
+
+pub fn warn_if_backlog_capped(backlog: i32) {
+    if let Some(max) = net::somaxconn() {
+        if max < backlog {
+            warn!(
+                backlog,
+                somaxconn = max,
+                "listen backlog is capped by net.core.somaxconn; raise the sysctl for a longer queue"
+            );
+        }
+    }
+}
+
+/// The sockets to serve: inherited (upgrade, then systemd) if any were passed, else bound.
+///
+/// # Errors
+/// A bind failure (naming the address), or passed fds that are not listening sockets.
+pub fn listeners(config: &Config) -> Result<Listeners, Error> {
+    let Some((source, raw)) = passed_fds() else {
+        return bind_all(config);
+    };
+    let mut fds = Vec::with_capacity(raw.len());
+    for fd in raw {
+        let owned = net::adopt_listener(fd).map_err(|source| Error::Setup {
+            what: "a listener from an inherited descriptor",
+            source,
+        })?;
+        fds.push(owned);
+    }
+    let addr = net::local_addr(&fds[0]).map_err(|source| Error::Setup {
+        what: "the inherited listener's address",
+        source,
+    })?;
+    info!(count = fds.len(), source, %addr, "using inherited listening sockets");
+    fit_to_workers(fds, addr, config)
+}
+
+/// Descriptors passed at exec: an upgrading master's, or systemd's socket activation.
+fn passed_fds() -> Option<(&'static str, Vec<RawFd>)> {
+    if let Ok(list) = std::env::var(UPGRADE_FDS) {
+        std::env::remove_var(UPGRADE_FDS);
+        let fds: Vec<RawFd> = list.split(',').filter_map(|s| s.parse().ok()).collect();
+        return (!fds.is_empty()).then_some(("upgrade", fds));
+    }
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let count: RawFd = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(var);
+    }
+    // sd_listen_fds(3): the variables are for this process only, and fds start at 3.
+    (pid == std::process::id() && count > 0).then(|| ("systemd", (3..3 + count).collect()))
+}
+
+/// One socket per worker: extra passed sockets are closed, missing ones are bound on the same
+/// address (SO_REUSEPORT), or, if that fails, the slots share the passed ones.
+fn fit_to_workers(
+    mut fds: Vec<OwnedFd>,
+    addr: SocketAddr,
+    config: &Config,
+) -> Result<Listeners, Error> {
+    if fds.len() > config.workers {
+        warn!(
+            passed = fds.len(),
+            workers = config.workers,
+            "more sockets than workers; closing the rest"
+        );
+        fds.truncate(config.workers);
+    }
+    let mut shared = false;
+    while fds.len() < config.workers {
+        let next = match net::bind_reuseport(addr, config.backlog) {
+            Ok(fd) => fd,
+            Err(_) => {
+                shared = true;
+                let original = &fds[fds.len() % fds.len().max(1)];
+                original
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|source| Error::Setup {
+                        what: "a shared listener",
+                        source,
+                    })?
+            }
+        };
+        fds.push(next);
+    }
+    if shared {
+        info!("workers share the passed sockets (EPOLLEXCLUSIVE)");
+    }
+    Ok(Listeners { fds, addr, shared })
+}
+
+/// Binds one SO_REUSEPORT socket per worker. Port 0 binds the first to a free port and the rest
+/// to the same one. Nothing is forked yet, so a failure here leaves nothing behind.
+fn bind_all(config: &Config) -> Result<Listeners, Error> {
+    let mut addr = config.addr;
+    let bind_error = |addr, source| Error::Bind { addr, source };
+    if addr.port() != 0 {
+        net::ensure_port_free(addr).map_err(|e| bind_error(addr, e))?;
+    }
+    let mut fds = Vec::with_capacity(config.workers);
+    for index in 0..config.workers {
+        let fd = net::bind_reuseport(addr, config.backlog).map_err(|e| bind_error(addr, e))?;
+        if index == 0 {
+            addr = net::local_addr(&fd).map_err(|e| bind_error(addr, e))?;
+        }
+        fds.push(fd);
+    }
+    Ok(Listeners {
+        fds,
+        addr,
+        shared: false,
+    })
+}
+
+/// `--check`: the configuration parsed, and the address can be bound (the socket is closed
+/// again at once). Returns the address checked.
+///
+/// # Errors
+/// The bind failure, with its exit code.
+pub fn check(config: &Config) -> Result<SocketAddr, Error> {
+    let addr = config.addr;
+    if addr.port() != 0 {
+        net::ensure_port_free(addr).map_err(|source| Error::Bind { addr, source })?;
+    }
+    let fd =
+        net::bind_reuseport(addr, config.backlog).map_err(|source| Error::Bind { addr, source })?;
+    net::local_addr(&fd).map_err(|source| Error::Bind { addr, source })
+}
+
+/// The fd on which this process, started by an upgrading master, reports that it is ready.
+pub fn upgrade_ready_fd() -> Option<OwnedFd> {
+    let raw: RawFd = std::env::var(UPGRADE_READY_FD).ok()?.parse().ok()?;
+    std::env::remove_var(UPGRADE_READY_FD);
+    crate::sys::net::adopt_channel(raw).ok()
+}
