@@ -4,7 +4,6 @@
 use super::*;
 use crate::proto::Context;
 
-
 fn run_chunks(chunks: &[&[u8]], high_water: usize) -> (Vec<u8>, Next) {
     let limits = Limits::default();
     let served = std::cell::Cell::new(0);
