@@ -70,6 +70,18 @@ fn run(data: &[u8], cuts: &[usize], high_water: usize, limits: &Limits) -> Vec<u
 
 /// Removes interim 100 responses and re-frames chunked bodies as one run of bytes.
 fn normalise(out: &[u8]) -> Vec<u8> {
+    const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut without_continue = Vec::with_capacity(out.len());
+    let mut at = 0;
+    while at < out.len() {
+        if out[at..].starts_with(CONTINUE) {
+            at += CONTINUE.len();
+        } else {
+            without_continue.push(out[at]);
+            at += 1;
+        }
+    }
+    let out = &without_continue[..];
     let mut result = Vec::new();
     let mut rest = out;
     while !rest.is_empty() {
