@@ -12,7 +12,9 @@ use crate::sys::cpus;
 /// A master/worker prefork HTTP/1.1 and echo server.
 ///
 /// The master binds one SO_REUSEPORT socket per worker, forks the workers and respawns any that
-/// dies. Signals: SIGTERM/SIGINT stop. Log level from RUST_LOG (default info).
+/// dies. Signals: TERM/QUIT graceful stop, INT fast stop, HUP reload, USR2 binary upgrade,
+/// WINCH park workers, TTIN/TTOU add/remove a worker, USR1 reopen the log file.
+/// Log level from RUST_LOG (default info).
 #[derive(Debug, Parser)]
 #[command(name = "prefork-server", version, about, long_about = None)]
 pub struct Cli {

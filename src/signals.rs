@@ -4,11 +4,16 @@
 //! master's or worker's `Poller` watches, and the loop acts on the flags (nginx's design, through
 //! signal-hook's `flag` and `low_level::pipe`).
 //!
-//! | signal | master | worker |
+//! | signal | master | worker (signalled directly) |
 //! |---|---|---|
-//! | SIGTERM, SIGINT, SIGQUIT | stop: SIGTERM to every worker, SIGKILL after `--shutdown-timeout`, exit 0 | exit at once |
+//! | SIGTERM, SIGQUIT | graceful stop: drain every worker, SIGKILL after `--shutdown-timeout`, exit 0 | drain, exit |
+//! | SIGINT (or a second SIGTERM/SIGQUIT) | fast stop: workers exit at once | exit at once |
+//! | SIGHUP | reload: a new generation on the same sockets; old workers drain | ignored |
+//! | SIGUSR2 | binary upgrade: start the binary on disk with the sockets inherited | ignored |
+//! | SIGWINCH | park: drain the workers, keep the master and its sockets | ignored |
+//! | SIGTTIN / SIGTTOU | one worker more / fewer | ignored |
+//! | SIGUSR1 | reopen the log file, here and in every worker | ignored |
 //! | SIGCHLD | reap exited workers and respawn them | — |
-//! | SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU | logged and ignored (reserved for reload, log reopen, upgrade, resize) | ignored |
 //! | SIGPIPE | ignored (a reset peer is an EPIPE from write) | ignored |
 
 use std::io;
@@ -28,10 +33,6 @@ pub const SIGINT_NUM: i32 = SIGINT;
 
 /// The signals a stop request arrives by.
 pub const STOP: &[i32] = &[SIGTERM, SIGINT, SIGQUIT];
-
-/// Signals reserved for later lifecycle work. They are caught so that their default action
-/// (terminate, or stop the process for SIGTTIN/SIGTTOU) cannot take the server down by surprise.
-pub const RESERVED: &[i32] = &[SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU];
 
 /// Every signal the master handles.
 pub const MASTER: &[i32] = &[
