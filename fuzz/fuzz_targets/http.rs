@@ -2,8 +2,8 @@
 //!
 //! Asserts: no panic; the output is a well-formed sequence of HTTP/1.1 responses; and the
 //! responses do not depend on how the input was split or on the output high-water mark (up to
-//! the interim 100 Continue, which by design depends on whether the body had arrived, and the
-//! chunk boundaries of an echoed chunked body, which follow the reads). Both runs end with a
+//! the chunk boundaries of an echoed chunked body, which follow the reads; `100-continue` is
+//! neutralised in the input, since the interim response depends on the split by design). Both runs end with a
 //! blank line, so a head cut off by the end of the input is completed and judged the same way
 //! in both (a malformed head may be rejected at once or when it completes; both are fine).
 #![no_main]
@@ -19,6 +19,13 @@ fuzz_target!(|input: &[u8]| {
     }
     let (control, data) = input.split_at(3);
     let mut data = data.to_vec();
+    // `100 Continue` is sent only when the body has not arrived yet, so it depends on the split
+    // by design (unit and integration tests cover it); take the expectation out of play.
+    for i in 0..data.len().saturating_sub(11) {
+        if data[i..i + 12].eq_ignore_ascii_case(b"100-continue") {
+            data[i + 4] = b'x';
+        }
+    }
     data.extend_from_slice(b"\r\n\r\n");
     let data = &data[..];
     let limits = Limits::new(512, 4096);
@@ -68,20 +75,8 @@ fn run(data: &[u8], cuts: &[usize], high_water: usize, limits: &Limits) -> Vec<u
     out
 }
 
-/// Removes interim 100 responses and re-frames chunked bodies as one run of bytes.
+/// Re-frames chunked bodies as one run of bytes.
 fn normalise(out: &[u8]) -> Vec<u8> {
-    const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-    let mut without_continue = Vec::with_capacity(out.len());
-    let mut at = 0;
-    while at < out.len() {
-        if out[at..].starts_with(CONTINUE) {
-            at += CONTINUE.len();
-        } else {
-            without_continue.push(out[at]);
-            at += 1;
-        }
-    }
-    let out = &without_continue[..];
     let mut result = Vec::new();
     let mut rest = out;
     while !rest.is_empty() {
@@ -91,9 +86,6 @@ fn normalise(out: &[u8]) -> Vec<u8> {
         };
         let head = &rest[..head_len];
         rest = &rest[head_len..];
-        if head.starts_with(b"HTTP/1.1 100 ") {
-            continue;
-        }
         result.extend_from_slice(head);
         if contains(head, b"\r\nTransfer-Encoding: chunked\r\n") {
             let (body, used) = dechunk(rest);
