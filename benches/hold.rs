@@ -1,0 +1,234 @@
+//! Holds N idle keep-alive connections to a server on 127.0.0.1 and reports the server's memory
+//! per connection; checks at the end that every connection still answers.
+//!
+//! ```text
+//! cargo bench --bench hold -- --port 8080 [-n 100000] [--procs 6] [--sources 8] [--pid PID]
+//! ```
+//!
+//! One process holds at most its open-file limit of sockets, so the client side is spread over
+//! `--procs` child processes (this binary again, with `--child`), each with nonblocking connects
+//! in its own epoll loop, from several loopback source addresses (127.0.0.2, .3, …) so ephemeral
+//! ports do not run out. Memory is the sum of `Pss` over the server's process tree (from
+//! `/proc/PID/smaps_rollup`), before and after, divided by N. Only 127.0.0.1 is contacted; every
+//! phase has a deadline; everything is closed at the end.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use prefork_server::sys::epoll::{Events, Interest, Poller};
+use prefork_server::sys::net::{read_some, write_some, IoOutcome};
+use socket2::{Domain, SockRef, Socket, Type};
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: hold\r\n\r\n";
+const PHASE_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && arg(&args, "--port").is_none() {
+        eprintln!("hold: usage: cargo bench --bench hold -- --port PORT [-n N] [--procs K] [--sources S] [--pid PID]");
+        return;
+    }
+    let port: u16 = arg(&args, "--port").expect("--port").parse().expect("port");
+    if let Some(spec) = arg(&args, "--child") {
+        let mut it = spec.split(',').map(|v| v.parse::<usize>().unwrap());
+        let (count, first_source, sources) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+        return child(port, count, first_source, sources);
+    }
+    let n: usize = arg(&args, "-n").map_or(10_000, |v| v.parse().unwrap());
+    let procs: usize = arg(&args, "--procs").map_or(n.div_ceil(15_000), |v| v.parse().unwrap()).max(1);
+    let sources: usize = arg(&args, "--sources").map_or(8, |v| v.parse().unwrap());
+    let server = match arg(&args, "--pid") {
+        Some(p) => p.parse().unwrap(),
+        None => listener_pid(port).expect("no process listens on that port; pass --pid"),
+    };
+    parent(port, n, procs, sources, server);
+}
+
+fn parent(port: u16, n: usize, procs: usize, sources: usize, server: u32) {
+    let before = tree_pss_kib(server);
+    let exe = std::env::current_exe().unwrap();
+    let mut children = Vec::new();
+    for i in 0..procs {
+        let count = n / procs + usize::from(i < n % procs);
+        let spec = format!("{count},{},{sources}", i * sources / procs);
+        let child = Command::new(&exe)
+            .args(["--port", &port.to_string(), "--child", &spec])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn a client process");
+        children.push(child);
+    }
+    let mut readers: Vec<_> = children.iter_mut().map(|c| BufReader::new(c.stdout.take().unwrap())).collect();
+    let report = |readers: &mut Vec<BufReader<std::process::ChildStdout>>| -> usize {
+        readers
+            .iter_mut()
+            .map(|r| {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                line.trim().parse::<usize>().unwrap_or(0)
+            })
+            .sum()
+    };
+    let answered = report(&mut readers);
+    std::thread::sleep(Duration::from_secs(3));
+    let after = tree_pss_kib(server);
+    for c in &mut children {
+        writeln!(c.stdin.as_mut().unwrap(), "check").unwrap();
+    }
+    let still = report(&mut readers);
+    for c in &mut children {
+        let _ = writeln!(c.stdin.as_mut().unwrap(), "exit");
+        let _ = c.wait();
+    }
+    let per_conn = (after.saturating_sub(before) as f64 * 1024.0) / answered.max(1) as f64;
+    println!("connections: {n} requested, {answered} answered once, {still} answered again at the end");
+    println!("server Pss (tree of pid {server}): {before} KiB before, {after} KiB with the connections held");
+    println!("server memory per idle connection: {per_conn:.0} bytes");
+}
+
+/// One client process: open `count` connections, one request each, report, wait, check again.
+fn child(port: u16, count: usize, first_source: usize, sources: usize) {
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let target = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    let poller = Poller::new().unwrap();
+    let mut conns: Vec<OwnedFd> = Vec::with_capacity(count);
+    // Connect in waves, so the server's accept queues are not overrun.
+    for i in 0..count {
+        let source = Ipv4Addr::new(127, 0, 0, 2 + ((first_source + i) % sources.max(1)) as u8);
+        let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).unwrap();
+        socket.bind(&SocketAddr::V4(SocketAddrV4::new(source, 0)).into()).unwrap();
+        match socket.connect(&target.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => panic!("connect: {e}"),
+        }
+        let fd: OwnedFd = socket.into();
+        poller.add(fd.as_fd(), i as u64, Interest::CONNECTION).unwrap();
+        conns.push(fd);
+        if i % 1000 == 999 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let answered = exchange(&poller, &conns);
+    println!("{answered}");
+    std::io::stdout().flush().unwrap();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    let still = exchange(&poller, &conns);
+    println!("{still}");
+    std::io::stdout().flush().unwrap();
+    line.clear();
+    std::io::stdin().read_line(&mut line).unwrap();
+}
+
+/// Sends one request on every connection and counts the complete responses (bounded in time).
+fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
+    let mut sent = vec![false; conns.len()];
+    let mut got: Vec<Vec<u8>> = vec![Vec::new(); conns.len()];
+    let mut done = vec![false; conns.len()];
+    let mut answered = 0;
+    let deadline = Instant::now() + PHASE_TIMEOUT;
+    let mut events = Events::with_capacity(4096);
+    // Every socket starts "maybe writable": try each once, then follow the events.
+    let mut ready: Vec<usize> = (0..conns.len()).collect();
+    while answered < conns.len() && Instant::now() < deadline {
+        for i in ready.drain(..) {
+            let fd = conns[i].as_fd();
+            if !sent[i] {
+                if SockRef::from(&fd).take_error().ok().flatten().is_some() {
+                    done[i] = true;
+                    continue;
+                }
+                match write_some(fd, REQUEST) {
+                    IoOutcome::Done(n) if n == REQUEST.len() => sent[i] = true,
+                    _ => continue,
+                }
+            }
+            let mut buf = [0u8; 512];
+            while let IoOutcome::Done(n) = read_some(fd, &mut buf) {
+                got[i].extend_from_slice(&buf[..n]);
+            }
+            if !done[i] && got[i].ends_with(b"Hello, World!") {
+                done[i] = true;
+                answered += 1;
+            }
+        }
+        poller.wait(&mut events, Some(Duration::from_millis(200))).unwrap();
+        ready.extend(events.iter().map(|e| e.token as usize).filter(|&i| !done[i]));
+    }
+    answered
+}
+
+/// Pss (KiB) summed over `pid` and all its descendants.
+fn tree_pss_kib(pid: u32) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![pid];
+    while let Some(p) = stack.pop() {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
+            total += text
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        stack.extend(children_of(p));
+    }
+    total
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut kids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let ppid = stat.rfind(')').and_then(|i| stat[i + 2..].split_whitespace().nth(1)?.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            kids.push(child);
+        }
+    }
+    kids
+}
+
+/// The oldest process with a listening socket on `port` (the master), from /proc.
+fn listener_pid(port: u16) -> Option<u32> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()? + &std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
+    let needle = format!(":{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 9 && f[1].ends_with(&needle) && f[3] == "0A").then(|| f[9].to_string())
+        })
+        .collect();
+    let mut owners = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        let owns = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .map(|t| inodes.iter().any(|i| t.to_string_lossy() == format!("socket:[{i}]")))
+                .unwrap_or(false)
+        });
+        if owns {
+            owners.push(pid);
+        }
+    }
+    owners.into_iter().min()
+}
