@@ -26,7 +26,9 @@ const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: hold\r\n\r\n";
 const PHASE_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {
@@ -38,11 +40,14 @@ fn main() {
     let port: u16 = arg(&args, "--port").expect("--port").parse().expect("port");
     if let Some(spec) = arg(&args, "--child") {
         let mut it = spec.split(',').map(|v| v.parse::<usize>().unwrap());
-        let (count, first_source, sources) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+        let (count, first_source, sources) =
+            (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
         return child(port, count, first_source, sources);
     }
     let n: usize = arg(&args, "-n").map_or(10_000, |v| v.parse().unwrap());
-    let procs: usize = arg(&args, "--procs").map_or(n.div_ceil(15_000), |v| v.parse().unwrap()).max(1);
+    let procs: usize = arg(&args, "--procs")
+        .map_or(n.div_ceil(15_000), |v| v.parse().unwrap())
+        .max(1);
     let sources: usize = arg(&args, "--sources").map_or(8, |v| v.parse().unwrap());
     let server = match arg(&args, "--pid") {
         Some(p) => p.parse().unwrap(),
@@ -66,7 +71,10 @@ fn parent(port: u16, n: usize, procs: usize, sources: usize, server: u32) {
             .expect("spawn a client process");
         children.push(child);
     }
-    let mut readers: Vec<_> = children.iter_mut().map(|c| BufReader::new(c.stdout.take().unwrap())).collect();
+    let mut readers: Vec<_> = children
+        .iter_mut()
+        .map(|c| BufReader::new(c.stdout.take().unwrap()))
+        .collect();
     let report = |readers: &mut Vec<BufReader<std::process::ChildStdout>>| -> usize {
         readers
             .iter_mut()
@@ -89,14 +97,17 @@ fn parent(port: u16, n: usize, procs: usize, sources: usize, server: u32) {
         let _ = c.wait();
     }
     let per_conn = (after.saturating_sub(before) as f64 * 1024.0) / answered.max(1) as f64;
-    println!("connections: {n} requested, {answered} answered once, {still} answered again at the end");
+    println!(
+        "connections: {n} requested, {answered} answered once, {still} answered again at the end"
+    );
     println!("server Pss (tree of pid {server}): {before} KiB before, {after} KiB with the connections held");
     println!("server memory per idle connection: {per_conn:.0} bytes");
 }
 
 /// One client process: open `count` connections, one request each, report, wait, check again.
 fn child(port: u16, count: usize, first_source: usize, sources: usize) {
-    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
     nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard).unwrap();
     let target = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
     let poller = Poller::new().unwrap();
@@ -105,14 +116,18 @@ fn child(port: u16, count: usize, first_source: usize, sources: usize) {
     for i in 0..count {
         let source = Ipv4Addr::new(127, 0, 0, 2 + ((first_source + i) % sources.max(1)) as u8);
         let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).unwrap();
-        socket.bind(&SocketAddr::V4(SocketAddrV4::new(source, 0)).into()).unwrap();
+        socket
+            .bind(&SocketAddr::V4(SocketAddrV4::new(source, 0)).into())
+            .unwrap();
         match socket.connect(&target.into()) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => panic!("connect: {e}"),
         }
         let fd: OwnedFd = socket.into();
-        poller.add(fd.as_fd(), i as u64, Interest::CONNECTION).unwrap();
+        poller
+            .add(fd.as_fd(), i as u64, Interest::CONNECTION)
+            .unwrap();
         conns.push(fd);
         if i % 1000 == 999 {
             std::thread::sleep(Duration::from_millis(20));
@@ -162,8 +177,15 @@ fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
                 answered += 1;
             }
         }
-        poller.wait(&mut events, Some(Duration::from_millis(200))).unwrap();
-        ready.extend(events.iter().map(|e| e.token as usize).filter(|&i| !done[i]));
+        poller
+            .wait(&mut events, Some(Duration::from_millis(200)))
+            .unwrap();
+        ready.extend(
+            events
+                .iter()
+                .map(|e| e.token as usize)
+                .filter(|&i| !done[i]),
+        );
     }
     answered
 }
@@ -188,13 +210,19 @@ fn tree_pss_kib(pid: u32) -> u64 {
 fn children_of(pid: u32) -> Vec<u32> {
     let mut kids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
             continue;
         };
-        let ppid = stat.rfind(')').and_then(|i| stat[i + 2..].split_whitespace().nth(1)?.parse::<u32>().ok());
+        let ppid = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 2..].split_whitespace().nth(1)?.parse::<u32>().ok());
         if ppid == Some(pid) {
             kids.push(child);
         }
@@ -204,7 +232,8 @@ fn children_of(pid: u32) -> Vec<u32> {
 
 /// The oldest process with a listening socket on `port` (the master), from /proc.
 fn listener_pid(port: u16) -> Option<u32> {
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()? + &std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?
+        + &std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
     let needle = format!(":{port:04X}");
     let inodes: Vec<String> = table
         .lines()
@@ -215,7 +244,11 @@ fn listener_pid(port: u16) -> Option<u32> {
         .collect();
     let mut owners = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
@@ -223,7 +256,11 @@ fn listener_pid(port: u16) -> Option<u32> {
         };
         let owns = fds.flatten().any(|fd| {
             std::fs::read_link(fd.path())
-                .map(|t| inodes.iter().any(|i| t.to_string_lossy() == format!("socket:[{i}]")))
+                .map(|t| {
+                    inodes
+                        .iter()
+                        .any(|i| t.to_string_lossy() == format!("socket:[{i}]"))
+                })
                 .unwrap_or(false)
         });
         if owns {

@@ -19,11 +19,13 @@ fn bench(c: &mut Criterion) {
     let limits = Limits::default();
     let served = Cell::new(0);
     let ctx = Context::for_tests(&limits, &served, 1 << 20);
-    let get = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n".to_vec();
+    let get = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+        .to_vec();
     let pipelined = get.repeat(16);
     let mut post = b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n".to_vec();
     post.extend(std::iter::repeat_n(b'x', 1024));
-    let mut chunked = b"POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut chunked =
+        b"POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..4 {
         chunked.extend_from_slice(b"100\r\n");
         chunked.extend(std::iter::repeat_n(b'y', 256));

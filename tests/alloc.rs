@@ -1,0 +1,97 @@
+//! No allocation per request in steady state: a connection (over a socketpair) serves keep-alive
+//! and pipelined requests through the real `Connection::drive` path, with a counting allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+use prefork_server::buffer::BufPool;
+use prefork_server::config::{HttpLimits, ProtocolKind, READ_BUF_BYTES};
+use prefork_server::conn::{Connection, Drive};
+use prefork_server::proto::{Context, Protocol};
+
+struct Counting;
+
+thread_local! {
+    /// Per thread, since the test harness runs tests on parallel threads.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts allocations.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Serves `rounds` batches of `batch` through one connection; returns allocations in the last
+/// `rounds - warmup` batches.
+fn allocations_while_serving(request: &[u8], batch: usize, rounds: usize, warmup: usize) -> usize {
+    let (server, mut client) = UnixStream::pair().unwrap();
+    server.set_nonblocking(true).unwrap();
+    let fd: OwnedFd = server.into();
+    let limits = HttpLimits::default();
+    let served = Cell::new(0);
+    let mut pool = BufPool::new(READ_BUF_BYTES, 16);
+    let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), Instant::now());
+    let payload = request.repeat(batch);
+    let mut reply = vec![0u8; 1 << 16];
+    let mut counted = 0;
+    for round in 0..rounds {
+        client.write_all(&payload).unwrap();
+        if round == warmup {
+            counted = allocations();
+        }
+        let ctx = Context::for_tests(&limits, &served, 1 << 20);
+        conn.on_event(true, true, false);
+        assert_eq!(conn.drive(&ctx, &mut pool, Instant::now()), Drive::Wait);
+        let mut got = 0;
+        let mut responses = 0;
+        while responses < batch {
+            let n = client.read(&mut reply[got..]).unwrap();
+            responses += reply[got..got + n]
+                .windows(13)
+                .filter(|w| *w == b"Hello, World!")
+                .count();
+            got = 0;
+        }
+    }
+    allocations() - counted
+}
+
+#[test]
+fn keep_alive_requests_allocate_nothing() {
+    let get = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n\r\n";
+    assert_eq!(allocations_while_serving(get, 1, 200, 10), 0);
+}
+
+#[test]
+fn pipelined_requests_allocate_nothing() {
+    let get = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_eq!(allocations_while_serving(get, 16, 100, 10), 0);
+}
