@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::{Config, HttpLimits, Lifecycle, LogFormat, ProtocolKind, Timeouts};
+use crate::config::{
+    Config, CpuAffinity, HttpLimits, Lifecycle, LogFormat, ProtocolKind, Timeouts,
+};
 use crate::error::Error;
 use crate::sys::cpus;
 
@@ -110,6 +112,14 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_LOG_FILE")]
     pub log_file: Option<std::path::PathBuf>,
 
+    /// Pin workers to CPUs: "none", "auto" (worker i on CPU i), or a list such as 0,2,4.
+    #[arg(long, env = "PREFORK_CPU_AFFINITY", default_value = "none", value_parser = parse_affinity)]
+    pub cpu_affinity: CpuAffinity,
+
+    /// Set TCP_DEFER_ACCEPT (seconds): wake a worker only once a new connection has data.
+    #[arg(long, env = "PREFORK_DEFER_ACCEPT", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub defer_accept: Option<u32>,
+
     /// Validate the options and that the address can be bound, then exit (0, or the error's code).
     #[arg(long)]
     pub check: bool,
@@ -162,6 +172,22 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("at most 7 days".into());
     }
     Ok(d)
+}
+
+fn parse_affinity(s: &str) -> Result<CpuAffinity, String> {
+    match s.trim() {
+        "none" => Ok(CpuAffinity::None),
+        "auto" => Ok(CpuAffinity::Auto),
+        list => list
+            .split(',')
+            .map(|c| {
+                c.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("expected none, auto or a list of CPU numbers, got {s:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(CpuAffinity::List),
+    }
 }
 
 fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
@@ -227,6 +253,8 @@ impl Cli {
                 pid_file: self.pid_file,
                 log_file: self.log_file,
             },
+            cpu_affinity: self.cpu_affinity,
+            defer_accept: self.defer_accept,
             shared_listener: false,
         })
     }
@@ -245,6 +273,17 @@ mod tests {
         assert!(parse_workers("-1").is_err());
         assert!(parse_workers("many").is_err());
         assert!(parse_workers("100000").is_err());
+    }
+
+    #[test]
+    fn affinity() {
+        assert_eq!(parse_affinity("none"), Ok(CpuAffinity::None));
+        assert_eq!(parse_affinity("auto"), Ok(CpuAffinity::Auto));
+        assert_eq!(parse_affinity("0,2"), Ok(CpuAffinity::List(vec![0, 2])));
+        assert!(parse_affinity("cpu0").is_err());
+        assert_eq!(CpuAffinity::List(vec![0, 2]).cpu_for(3, &[]), Some(2));
+        assert_eq!(CpuAffinity::Auto.cpu_for(3, &[4, 5]), Some(5));
+        assert_eq!(CpuAffinity::None.cpu_for(0, &[0]), None);
     }
 
     #[test]

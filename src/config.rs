@@ -52,6 +52,10 @@ pub struct Config {
     pub max_conns: Option<usize>,
     /// Lifecycle settings (drain, recycling, hung-worker detection, files).
     pub lifecycle: Lifecycle,
+    /// Which CPU each worker is pinned to.
+    pub cpu_affinity: CpuAffinity,
+    /// TCP_DEFER_ACCEPT on the listeners, in seconds.
+    pub defer_accept: Option<u32>,
     /// Workers share listening sockets (fewer were passed than workers): register them with
     /// EPOLLEXCLUSIVE against the thundering herd. Set by the master, not by the command line.
     pub shared_listener: bool,
@@ -178,3 +182,25 @@ pub const RESERVED_FDS: usize = 64;
 /// After hitting `max_conns`, accepting resumes only below this share of it (in percent), so a
 /// worker at its cap does not flap between accepting and refusing.
 pub const RESUME_ACCEPT_PERCENT: usize = 90;
+
+/// `--cpu-affinity`: nginx's `worker_cpu_affinity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CpuAffinity {
+    /// Let the scheduler place workers.
+    None,
+    /// Worker i on the i-th CPU this process may use (wrapping around).
+    Auto,
+    /// Worker i on `cpus[i % len]`.
+    List(Vec<usize>),
+}
+
+impl CpuAffinity {
+    /// The CPU for the worker in `slot`, if it is to be pinned; `allowed` is the affinity mask.
+    pub fn cpu_for(&self, slot: usize, allowed: &[usize]) -> Option<usize> {
+        match self {
+            CpuAffinity::None => None,
+            CpuAffinity::Auto => (!allowed.is_empty()).then(|| allowed[slot % allowed.len()]),
+            CpuAffinity::List(cpus) => (!cpus.is_empty()).then(|| cpus[slot % cpus.len()]),
+        }
+    }
+}

@@ -249,3 +249,32 @@ fn options_come_from_the_environment_too() {
     assert!(workers >= 1);
     assert!(server.log_text().contains("protocol=\"echo\""));
 }
+
+#[test]
+fn cpu_affinity_pins_each_worker_and_defer_accept_still_serves() {
+    let server = Server::start(&[
+        "--workers",
+        "2",
+        "--cpu-affinity",
+        "0",
+        "--defer-accept",
+        "5",
+    ]);
+    for pid in server.workers() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let cpus = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap();
+        assert_eq!(cpus.trim(), "0", "worker {pid}");
+    }
+    let master = std::fs::read_to_string(format!("/proc/{}/status", server.pid)).unwrap();
+    let master_cpus = master
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap();
+    assert_ne!(master_cpus.trim(), "", "the master is not pinned");
+    for _ in 0..10 {
+        assert_eq!(get(server.addr, "/").status, 200);
+    }
+}

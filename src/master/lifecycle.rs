@@ -227,6 +227,7 @@ impl Master {
                 return error!(addr = %self.addr, error = %e, "could not add a worker: bind failed")
             }
         };
+        super::startup::apply_socket_options(std::slice::from_ref(&fd), &self.config);
         let index = self.slots.len();
         self.slots.push(WorkerSlot::new(index, fd));
         self.config.workers = self.slots.len();

@@ -66,7 +66,9 @@ pub fn warn_if_backlog_capped(backlog: i32) {
 /// A bind failure (naming the address), or passed fds that are not listening sockets.
 pub fn listeners(config: &Config) -> Result<Listeners, Error> {
     let Some((source, raw)) = passed_fds() else {
-        return bind_all(config);
+        let listeners = bind_all(config)?;
+        apply_socket_options(&listeners.fds, config);
+        return Ok(listeners);
     };
     let mut fds = Vec::with_capacity(raw.len());
     for fd in raw {
@@ -81,7 +83,20 @@ pub fn listeners(config: &Config) -> Result<Listeners, Error> {
         source,
     })?;
     info!(count = fds.len(), source, %addr, "using inherited listening sockets");
-    fit_to_workers(fds, addr, config)
+    let listeners = fit_to_workers(fds, addr, config)?;
+    apply_socket_options(&listeners.fds, config);
+    Ok(listeners)
+}
+
+/// Options set on every listener, bound or inherited.
+pub fn apply_socket_options(fds: &[OwnedFd], config: &Config) {
+    if let Some(secs) = config.defer_accept {
+        for fd in fds {
+            if let Err(e) = net::set_defer_accept(fd, secs) {
+                warn!(error = %e, "could not set TCP_DEFER_ACCEPT");
+            }
+        }
+    }
 }
 
 /// Descriptors passed at exec: an upgrading master's, or systemd's socket activation.

@@ -15,11 +15,28 @@ pub fn available() -> usize {
 }
 
 fn affinity_count() -> Option<usize> {
-    let set = sched_getaffinity(Pid::from_raw(0)).ok()?;
-    let n = (0..CpuSet::count())
-        .filter(|&i| set.is_set(i).unwrap_or(false))
-        .count();
+    let n = allowed().len();
     (n > 0).then_some(n)
+}
+
+/// The CPU numbers in this process's affinity mask, ascending.
+pub fn allowed() -> Vec<usize> {
+    let Ok(set) = sched_getaffinity(Pid::from_raw(0)) else {
+        return Vec::new();
+    };
+    (0..CpuSet::count())
+        .filter(|&i| set.is_set(i).unwrap_or(false))
+        .collect()
+}
+
+/// Pins the calling process to one CPU.
+///
+/// # Errors
+/// If the CPU number is out of range or not allowed to this process.
+pub fn pin(cpu: usize) -> nix::Result<()> {
+    let mut set = CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(Pid::from_raw(0), &set)
 }
 
 /// The smallest whole-CPU quota on the path from our cgroup to the root, if any is set.

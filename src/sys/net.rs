@@ -183,6 +183,30 @@ pub fn dup_inheritable(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
+/// TCP_DEFER_ACCEPT: the kernel hands over a connection only once its first data has arrived
+/// (or `secs` passed), so a worker never wakes for a connection with nothing to read yet.
+///
+/// # Errors
+/// If `setsockopt` fails.
+pub fn set_defer_accept(fd: &OwnedFd, secs: u32) -> io::Result<()> {
+    let value = libc::c_int::try_from(secs).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the fd is a valid socket for the borrow; the option value is a c_int on the stack
+    // whose size is passed alongside.
+    let ret = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Disables Nagle's algorithm: responses go out as soon as they are written.
 pub fn set_nodelay(fd: impl AsFd) -> io::Result<()> {
     SockRef::from(&fd).set_nodelay(true)
