@@ -104,6 +104,16 @@ pub fn run(init: WorkerInit<'_>) -> i32 {
         generation = init.generation
     )
     .entered();
+    if let Some(cpu) = init
+        .config
+        .cpu_affinity
+        .cpu_for(init.slot, &crate::sys::cpus::allowed())
+    {
+        match crate::sys::cpus::pin(cpu) {
+            Ok(()) => debug!(cpu, "pinned to a CPU"),
+            Err(errno) => warn!(cpu, %errno, "could not pin to that CPU; running unpinned"),
+        }
+    }
     let mut worker = match Worker::new(init) {
         Ok(w) => w,
         Err(e) => {
