@@ -83,9 +83,10 @@ pub fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), Reject> {
     if buf.len() < limits.max_head_bytes {
         return Ok(());
     }
-    let line = match buf.iter().position(|&b| b == b'\n') {
-        Some(end) => &buf[..end],
-        None => buf,
+    let window = &buf[..limits.max_head_bytes];
+    let line = match window.iter().position(|&b| b == b'\n') {
+        Some(end) => &window[..end],
+        None => window,
     };
     let target_len = line.split(|&b| b == b' ').nth(1).map_or(0, <[u8]>::len);
     if target_len > limits.max_uri_bytes {
@@ -101,15 +102,18 @@ pub fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), Reject> {
 pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>, usize)>, Reject> {
     let mut headers = [const { MaybeUninit::<Header<'b>>::uninit() }; MAX_HEADERS];
     let mut req = Request::new(&mut []);
-    let consumed = match req.parse_with_uninit_headers(buf, &mut headers) {
+    // Only the first `max_head_bytes` are ever judged, so the verdict on an oversized head does
+    // not depend on how much of it had arrived.
+    let window = &buf[..buf.len().min(limits.max_head_bytes)];
+    let consumed = match req.parse_with_uninit_headers(window, &mut headers) {
         Ok(Status::Complete(n)) => n,
         Ok(Status::Partial) => return check_partial(buf, limits).map(|()| None),
         Err(httparse::Error::TooManyHeaders) => return Err(Reject::HeadTooLarge),
         // Whether a bad version is 505 or 400 depends on the whole request line: wait for it.
-        Err(httparse::Error::Version) if !buf.contains(&b'\n') => {
+        Err(httparse::Error::Version) if !window.contains(&b'\n') => {
             return check_partial(buf, limits).map(|()| None)
         }
-        Err(httparse::Error::Version) if is_other_version(buf) => {
+        Err(httparse::Error::Version) if is_other_version(window) => {
             return Err(Reject::VersionNotSupported)
         }
         Err(_) => return Err(Reject::BadRequest),

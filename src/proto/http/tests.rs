@@ -303,3 +303,17 @@ fn fuzz_regression_version_error_judged_on_the_whole_line() {
         assert_eq!(whole, split, "cut at {cut}");
     }
 }
+
+/// Found by the fuzzer: an oversized head with a syntax error past the size limit was 400 when
+/// it arrived whole and 431 when it arrived in pieces. Only the first `max_head_bytes` count.
+#[test]
+fn fuzz_regression_oversized_head_judged_on_its_first_bytes_only() {
+    let mut raw = b"POST /echo HTTP/1.1\r\nHost: x\r\nX-Long: ".to_vec();
+    raw.extend(std::iter::repeat_n(b'a', 9000));
+    raw.extend_from_slice(b"\r\nBad Header: x\r\n\r\n");
+    let (whole, _) = run_chunks(&[&raw], 1 << 20);
+    assert_eq!(statuses(&String::from_utf8_lossy(&whole)), ["431"]);
+    let pieces: Vec<&[u8]> = raw.chunks(1000).collect();
+    let (split, _) = run_chunks(&pieces, 1 << 20);
+    assert_eq!(whole, split);
+}
