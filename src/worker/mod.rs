@@ -62,6 +62,34 @@ enum Exit {
     Now,
 }
 
+/// The worker-wide facts responses are built from, refreshed by the loop (not per request).
+struct Site {
+    date: HttpDate,
+    whoami: Vec<u8>,
+    limits: HttpLimits,
+    draining: bool,
+    healthy: bool,
+    debug_routes: bool,
+    /// Requests answered, counted by the protocol.
+    served: Cell<u64>,
+}
+
+impl Site {
+    fn context(&self, now: Instant) -> Context<'_> {
+        Context {
+            date: self.date.as_bytes(),
+            whoami: &self.whoami,
+            high_water: config::WRITE_HIGH_WATER,
+            limits: &self.limits,
+            now,
+            draining: self.draining,
+            healthy: self.healthy,
+            debug_routes: self.debug_routes,
+            served: &self.served,
+        }
+    }
+}
+
 struct Worker<'a> {
     poller: Poller,
     /// `None` once draining: the worker no longer accepts.
@@ -79,14 +107,8 @@ struct Worker<'a> {
     timeouts: Timeouts,
     acceptor: Acceptor,
     pool: BufPool,
-    date: HttpDate,
-    whoami: Vec<u8>,
-    limits: HttpLimits,
-    draining: bool,
-    healthy: bool,
-    debug_routes: bool,
-    /// Requests answered, counted by the protocol.
-    served: Cell<u64>,
+    /// What every response may draw on.
+    site: Site,
     /// Ask the master for a replacement after this many requests.
     recycle_after: Option<u64>,
     heartbeat: &'a AtomicU64,
@@ -195,13 +217,15 @@ impl<'a> Worker<'a> {
             timeouts: cfg.timeouts,
             acceptor: Acceptor::new(),
             pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),
-            date: HttpDate::new(SystemTime::now()),
-            whoami: whoami.into_bytes(),
-            limits: cfg.limits,
-            draining: false,
-            healthy: true,
-            debug_routes: life.debug_routes,
-            served: Cell::new(0),
+            site: Site {
+                date: HttpDate::new(SystemTime::now()),
+                whoami: whoami.into_bytes(),
+                limits: cfg.limits,
+                draining: false,
+                healthy: true,
+                debug_routes: life.debug_routes,
+                served: Cell::new(0),
+            },
             recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
             heartbeat: init.heartbeat,
             heartbeat_every: (life.worker_timeout / 4)
@@ -223,7 +247,7 @@ impl<'a> Worker<'a> {
             let timeout = self.poll_timeout();
             self.poller.wait(&mut events, Some(timeout))?;
             let now = Instant::now();
-            self.date.update(SystemTime::now());
+            self.site.date.update(SystemTime::now());
             let mut accept_ready = false;
             for ev in events.iter() {
                 match ev.token {
@@ -259,7 +283,7 @@ impl<'a> Worker<'a> {
             }
             self.expire(now, &mut expired);
             self.maybe_ask_for_recycling();
-            if self.draining && self.conns.is_empty() {
+            if self.site.draining && self.conns.is_empty() {
                 return self.exit(Exit::Drained);
             }
         }
@@ -267,7 +291,7 @@ impl<'a> Worker<'a> {
 
     fn exit(&self, how: Exit) -> io::Result<()> {
         match how {
-            Exit::Drained => info!(served = self.served.get(), "drained; exiting"),
+            Exit::Drained => info!(served = self.site.served.get(), "drained; exiting"),
             Exit::Now => info!(connections = self.conns.len(), "exiting now"),
         }
         Ok(())
@@ -295,7 +319,7 @@ impl<'a> Worker<'a> {
             return Some(Exit::Now);
         }
         if inbox.has(channel::UNHEALTHY) {
-            self.healthy = false;
+            self.site.healthy = false;
         }
         if inbox.has(channel::REOPEN_LOG) {
             crate::logging::reopen();
@@ -310,10 +334,10 @@ impl<'a> Worker<'a> {
     /// was the socket's last holder), ends keep-alive after each connection's current response,
     /// and gives idle connections a short grace before closing them.
     fn start_drain(&mut self, now: Instant) {
-        if self.draining {
+        if self.site.draining {
             return;
         }
-        self.draining = true;
+        self.site.draining = true;
         info!(connections = self.conns.len(), "draining");
         if self.paused.is_none() {
             let mut driving = Vec::new();
@@ -336,9 +360,9 @@ impl<'a> Worker<'a> {
 
     fn maybe_ask_for_recycling(&mut self) {
         if let Some(limit) = self.recycle_after {
-            if self.served.get() >= limit && !self.draining {
+            if self.site.served.get() >= limit && !self.site.draining {
                 info!(
-                    served = self.served.get(),
+                    served = self.site.served.get(),
                     "max requests reached; asking to be recycled"
                 );
                 channel::send(self.channel.as_fd(), channel::RECYCLE);
@@ -434,17 +458,7 @@ impl<'a> Worker<'a> {
     }
 
     fn drive(&mut self, token: u64, now: Instant) {
-        let ctx = Context {
-            date: self.date.as_bytes(),
-            whoami: &self.whoami,
-            high_water: config::WRITE_HIGH_WATER,
-            limits: &self.limits,
-            now,
-            draining: self.draining,
-            healthy: self.healthy,
-            debug_routes: self.debug_routes,
-            served: &self.served,
-        };
+        let ctx = self.site.context(now);
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -474,7 +488,7 @@ impl<'a> Worker<'a> {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        let deadline = conn.deadline(&self.timeouts, self.draining);
+        let deadline = conn.deadline(&self.timeouts, self.site.draining);
         let tick = self.timers.tick_of(deadline);
         if conn.scheduled_tick.is_none_or(|t| tick < t) {
             conn.scheduled_tick = Some(self.timers.schedule(token, deadline));
@@ -509,22 +523,12 @@ impl<'a> Worker<'a> {
                 continue; // stale: a newer, earlier entry superseded this one
             }
             conn.scheduled_tick = None;
-            let deadline = conn.deadline(&self.timeouts, self.draining);
+            let deadline = conn.deadline(&self.timeouts, self.site.draining);
             if deadline > now {
                 conn.scheduled_tick = Some(self.timers.schedule(token, deadline));
                 continue;
             }
-            let ctx = Context {
-                date: self.date.as_bytes(),
-                whoami: &self.whoami,
-                high_water: config::WRITE_HIGH_WATER,
-                limits: &self.limits,
-                now,
-                draining: self.draining,
-                healthy: self.healthy,
-                debug_routes: self.debug_routes,
-                served: &self.served,
-            };
+            let ctx = self.site.context(now);
             let outcome = conn.on_timeout(&ctx, &mut self.pool, now);
             self.after_drive(token, outcome);
         }

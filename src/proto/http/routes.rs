@@ -92,32 +92,27 @@ pub(super) fn respond(
                 head_only: !with_body,
             };
         }
-        Route::Root
+        // A known path with another method: 405 and the methods it does take.
+        route @ (Route::Root
         | Route::Healthz
         | Route::Whoami
         | Route::DebugCrash
         | Route::DebugHang
-        | Route::DebugSleep => {
-            let allow = Some(ALLOW_GET_HEAD);
+        | Route::DebugSleep
+        | Route::Echo) => {
+            let allow = if route == Route::Echo {
+                ALLOW_POST_PUT
+            } else {
+                ALLOW_GET_HEAD
+            };
+            let status = StatusCode::MethodNotAllowed;
             text_response(
                 output,
                 ctx,
-                StatusCode::MethodNotAllowed,
-                StatusCode::MethodNotAllowed.reason_body(),
+                status,
+                status.reason_body(),
                 connection,
-                allow,
-                with_body,
-            )
-        }
-        Route::Echo => {
-            let allow = Some(ALLOW_POST_PUT);
-            text_response(
-                output,
-                ctx,
-                StatusCode::MethodNotAllowed,
-                StatusCode::MethodNotAllowed.reason_body(),
-                connection,
-                allow,
+                Some(allow),
                 with_body,
             )
         }
