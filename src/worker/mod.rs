@@ -5,6 +5,8 @@
 //! edge-triggered and registered once. The master drives it over its channel (`channel.rs`).
 
 pub mod accept;
+mod control;
+mod listen;
 pub mod slab;
 pub mod timer;
 
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, error, info, info_span, warn};
 
-use self::accept::{AcceptStop, Acceptor};
+use self::accept::Acceptor;
 use self::slab::Slab;
 use self::timer::TimerWheel;
 use crate::buffer::BufPool;
@@ -25,10 +27,10 @@ use crate::channel;
 use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::proto::http::date::HttpDate;
-use crate::proto::{Context, Protocol};
-use crate::signals::{self, Signals};
+use crate::proto::Context;
+use crate::signals::Signals;
 use crate::sys::epoll::{Events, Interest, Poller};
-use crate::sys::{net, rlimit};
+use crate::sys::rlimit;
 
 const LISTENER: u64 = u64::MAX;
 const SIGNAL: u64 = u64::MAX - 1;
@@ -297,80 +299,6 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// SIGINT: exit now. SIGTERM, SIGQUIT: drain (a worker signalled directly, not by its master).
-    fn on_signals(&mut self, now: Instant) -> Option<Exit> {
-        let got = self.signals.take();
-        if got.contains(signals::SIGINT_NUM) {
-            return Some(Exit::Now);
-        }
-        if got.contains_any(signals::STOP) {
-            self.start_drain(now);
-        }
-        None
-    }
-
-    fn on_channel(&mut self, now: Instant) -> Option<Exit> {
-        let inbox = channel::receive(self.channel.as_fd());
-        if inbox.closed {
-            warn!("master is gone; exiting");
-            return Some(Exit::Now);
-        }
-        if inbox.has(channel::EXIT) {
-            return Some(Exit::Now);
-        }
-        if inbox.has(channel::UNHEALTHY) {
-            self.site.healthy = false;
-        }
-        if inbox.has(channel::REOPEN_LOG) {
-            crate::logging::reopen();
-        }
-        if inbox.has(channel::DRAIN) {
-            self.start_drain(now);
-        }
-        None
-    }
-
-    /// Stops accepting (taking what is already queued first, so nothing queued is reset if this
-    /// was the socket's last holder), ends keep-alive after each connection's current response,
-    /// and gives idle connections a short grace before closing them.
-    fn start_drain(&mut self, now: Instant) {
-        if self.site.draining {
-            return;
-        }
-        self.site.draining = true;
-        info!(connections = self.conns.len(), "draining");
-        if self.paused.is_none() {
-            let mut driving = Vec::new();
-            self.accept(now, &mut driving);
-            for token in driving {
-                self.drive(token, now);
-            }
-        }
-        if let Some(listener) = self.listener.take() {
-            if self.paused.is_none() {
-                let _ = self.poller.delete(&listener);
-            }
-        }
-        self.paused = None;
-        // Deadlines are shorter now: re-arm every connection.
-        for token in self.conns.tokens() {
-            self.arm(token);
-        }
-    }
-
-    fn maybe_ask_for_recycling(&mut self) {
-        if let Some(limit) = self.recycle_after {
-            if self.site.served.get() >= limit && !self.site.draining {
-                info!(
-                    served = self.site.served.get(),
-                    "max requests reached; asking to be recycled"
-                );
-                channel::send(self.channel.as_fd(), channel::RECYCLE);
-                self.recycle_after = None;
-            }
-        }
-    }
-
     fn poll_timeout(&self) -> Duration {
         if !self.again.is_empty() {
             return Duration::ZERO;
@@ -384,77 +312,6 @@ impl<'a> Worker<'a> {
             wake = wake.min(until);
         }
         wake.saturating_duration_since(now)
-    }
-
-    fn accept(&mut self, now: Instant, driving: &mut Vec<u64>) {
-        let Some(listener) = &self.listener else {
-            return;
-        };
-        let budget = config::ACCEPT_BUDGET.min(self.max_conns.saturating_sub(self.conns.len()));
-        let protocol = self.protocol;
-        let poller = &self.poller;
-        let conns = &mut self.conns;
-        let stop = self.acceptor.accept_batch(listener, budget, now, |fd| {
-            if let Err(e) = net::set_nodelay(&fd) {
-                debug!(error = %e, "could not set TCP_NODELAY");
-            }
-            let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
-            let conn = conns.get_mut(token).expect("just inserted");
-            match poller.add(conn.fd(), token, Interest::CONNECTION) {
-                Ok(()) => {
-                    // The request often arrives with the handshake: try to read at once
-                    // rather than wait a loop turn for the first edge.
-                    conn.on_event(true, true, false);
-                    conn.queued = true;
-                    driving.push(token);
-                }
-                Err(e) => {
-                    warn!(error = %e, "could not register a connection");
-                    conns.remove(token);
-                }
-            }
-        });
-        if stop == AcceptStop::Exhausted {
-            self.pause_accepting(AcceptPause::Exhausted {
-                until: now + config::ACCEPT_PAUSE,
-            });
-        } else if self.conns.len() >= self.max_conns {
-            warn!(
-                max_conns = self.max_conns,
-                "connection cap reached; pausing accept"
-            );
-            self.pause_accepting(AcceptPause::AtCap);
-        }
-    }
-
-    fn pause_accepting(&mut self, why: AcceptPause) {
-        let Some(listener) = &self.listener else {
-            return;
-        };
-        if self.paused.is_none() {
-            // Level-triggered: leaving it registered would spin on the same pending connection.
-            if let Err(e) = self.poller.delete(listener) {
-                warn!(error = %e, "could not pause accepting");
-                return;
-            }
-        }
-        self.paused = Some(why);
-    }
-
-    fn resume_accepting(&mut self) {
-        let Some(listener) = &self.listener else {
-            return;
-        };
-        if self.paused.is_none() {
-            return;
-        }
-        match self.poller.add(listener, LISTENER, self.listen_interest) {
-            Ok(()) => {
-                self.paused = None;
-                debug!(connections = self.conns.len(), "accepting again");
-            }
-            Err(e) => warn!(error = %e, "could not resume accepting"),
-        }
     }
 
     fn drive(&mut self, token: u64, now: Instant) {

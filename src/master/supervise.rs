@@ -1,0 +1,130 @@
+//! Supervision: reap exited children, decide what each exit means, respawn with backoff.
+
+use std::time::Instant;
+
+use nix::unistd::Pid;
+use tracing::{debug, error, info, warn};
+
+use super::{lifecycle, Master};
+use crate::error::Error;
+use crate::process::{self, ExitHow, WorkerProc};
+
+impl Master {
+    pub(super) fn reap(&mut self) {
+        loop {
+            match process::reap_one() {
+                Ok(Some((pid, how))) => self.on_child_exit(pid, how),
+                Ok(None) => return,
+                Err(errno) => {
+                    warn!(%errno, "waitpid failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_child_exit(&mut self, pid: Pid, how: ExitHow) {
+        if self.upgrade.as_ref().is_some_and(|u| u.pid == pid) {
+            error!(
+                pid = pid.as_raw(),
+                "binary upgrade failed: the new master {how}; carrying on"
+            );
+            self.upgrade = None;
+            return;
+        }
+        if let Some(i) = self.retiring.iter().position(|w| w.pid == pid) {
+            let w = self.retiring.swap_remove(i);
+            info!(
+                pid = pid.as_raw(),
+                generation = w.generation,
+                "retired worker {how}"
+            );
+            self.free_cells.push(w.heartbeat);
+            return;
+        }
+        for index in 0..self.slots.len() {
+            let slot = &mut self.slots[index];
+            if slot.replacing.as_ref().is_some_and(|w| w.pid == pid) {
+                let w = slot.replacing.take().expect("checked");
+                info!(
+                    pid = pid.as_raw(),
+                    slot = index,
+                    generation = w.generation,
+                    "replaced worker {how}"
+                );
+                self.free_cells.push(w.heartbeat);
+                return;
+            }
+            if slot.current.as_ref().is_some_and(|w| w.pid == pid) {
+                let w = slot.current.take().expect("checked");
+                self.free_cells.push(w.heartbeat);
+                self.on_current_exit(index, w, how);
+                return;
+            }
+        }
+        debug!(pid = pid.as_raw(), %how, "reaped an unknown child");
+    }
+
+    /// The worker serving a slot exited: respawn it, with backoff if it keeps dying young.
+    fn on_current_exit(&mut self, index: usize, w: WorkerProc, how: ExitHow) {
+        let (pid, generation) = (w.pid.as_raw(), w.generation);
+        let uptime = w.started.elapsed();
+        if self.stop.is_some() {
+            info!(pid, slot = index, generation, "worker {how}");
+            return;
+        }
+        if how.is_fatal() {
+            error!(
+                pid,
+                slot = index,
+                generation,
+                "worker {how}: fatal configuration error; stopping"
+            );
+            self.fatal = Some(Error::WorkerFatal { slot: index });
+            self.begin_stop(false);
+            return;
+        }
+        let slot = &mut self.slots[index];
+        let delay = lifecycle::respawn_delay(slot, uptime);
+        if slot.given_up {
+            error!(
+                pid,
+                slot = index,
+                generation,
+                crashes = slot.crash_streak,
+                "worker {how}; it keeps crashing: slot given up"
+            );
+            if self.slots.iter().all(|s| s.given_up || s.parked) {
+                self.fatal = Some(Error::GaveUp);
+                self.begin_stop(false);
+            }
+            return;
+        }
+        slot.respawn_at = Some(Instant::now() + delay);
+        warn!(
+            pid,
+            slot = index,
+            generation,
+            uptime_ms = uptime.as_millis() as u64,
+            respawn_in_ms = delay.as_millis() as u64,
+            "worker {how}; respawning"
+        );
+    }
+
+    pub(super) fn respawn_due(&mut self, now: Instant) {
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            let due = slot.respawn_at.is_some_and(|at| at <= now);
+            if slot.current.is_some() || slot.parked || slot.given_up || !due {
+                continue;
+            }
+            if let Err(e) = self.spawn(index) {
+                let slot = &mut self.slots[index];
+                slot.crash_streak += 1;
+                let delay = lifecycle::backoff(slot.crash_streak);
+                slot.respawn_at = Some(now + delay);
+                error!(slot = index, error = %e, retry_in_ms = delay.as_millis() as u64, "respawn failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! What the worker does when its master (over the channel) or a signal speaks: drain, exit,
+//! turn unhealthy, reopen the log, ask to be recycled.
+
+use std::os::fd::AsFd;
+use std::time::Instant;
+
+use tracing::{info, warn};
+
+use super::{Exit, Worker};
+use crate::channel;
+use crate::signals;
+
+impl Worker<'_> {
+    /// SIGINT: exit now. SIGTERM, SIGQUIT: drain (a worker signalled directly, not by its master).
+    pub(super) fn on_signals(&mut self, now: Instant) -> Option<Exit> {
+        let got = self.signals.take();
+        if got.contains(signals::SIGINT_NUM) {
+            return Some(Exit::Now);
+        }
+        if got.contains_any(signals::STOP) {
+            self.start_drain(now);
+        }
+        None
+    }
+
+    pub(super) fn on_channel(&mut self, now: Instant) -> Option<Exit> {
+        let inbox = channel::receive(self.channel.as_fd());
+        if inbox.closed {
+            warn!("master is gone; exiting");
+            return Some(Exit::Now);
+        }
+        if inbox.has(channel::EXIT) {
+            return Some(Exit::Now);
+        }
+        if inbox.has(channel::UNHEALTHY) {
+            self.site.healthy = false;
+        }
+        if inbox.has(channel::REOPEN_LOG) {
+            crate::logging::reopen();
+        }
+        if inbox.has(channel::DRAIN) {
+            self.start_drain(now);
+        }
+        None
+    }
+
+    /// Stops accepting (taking what is already queued first, so nothing queued is reset if this
+    /// was the socket's last holder), ends keep-alive after each connection's current response,
+    /// and gives idle connections a short grace before closing them.
+    pub(super) fn start_drain(&mut self, now: Instant) {
+        if self.site.draining {
+            return;
+        }
+        self.site.draining = true;
+        info!(connections = self.conns.len(), "draining");
+        if self.paused.is_none() {
+            let mut driving = Vec::new();
+            self.accept(now, &mut driving);
+            for token in driving {
+                self.drive(token, now);
+            }
+        }
+        if let Some(listener) = self.listener.take() {
+            if self.paused.is_none() {
+                let _ = self.poller.delete(&listener);
+            }
+        }
+        self.paused = None;
+        // Deadlines are shorter now: re-arm every connection.
+        for token in self.conns.tokens() {
+            self.arm(token);
+        }
+    }
+
+    pub(super) fn maybe_ask_for_recycling(&mut self) {
+        if let Some(limit) = self.recycle_after {
+            if self.site.served.get() >= limit && !self.site.draining {
+                info!(
+                    served = self.site.served.get(),
+                    "max requests reached; asking to be recycled"
+                );
+                channel::send(self.channel.as_fd(), channel::RECYCLE);
+                self.recycle_after = None;
+            }
+        }
+    }
+}

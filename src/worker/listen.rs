@@ -1,0 +1,87 @@
+//! The listener side of the worker: accept under a budget, pause at the connection cap or on
+//! descriptor exhaustion, resume (with hysteresis at the cap).
+
+use std::time::Instant;
+
+use tracing::{debug, warn};
+
+use super::accept::AcceptStop;
+use super::{AcceptPause, Worker, LISTENER};
+use crate::config;
+use crate::conn::Connection;
+use crate::proto::Protocol;
+use crate::sys::epoll::Interest;
+use crate::sys::net;
+
+impl Worker<'_> {
+    pub(super) fn accept(&mut self, now: Instant, driving: &mut Vec<u64>) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        let budget = config::ACCEPT_BUDGET.min(self.max_conns.saturating_sub(self.conns.len()));
+        let protocol = self.protocol;
+        let poller = &self.poller;
+        let conns = &mut self.conns;
+        let stop = self.acceptor.accept_batch(listener, budget, now, |fd| {
+            if let Err(e) = net::set_nodelay(&fd) {
+                debug!(error = %e, "could not set TCP_NODELAY");
+            }
+            let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
+            let conn = conns.get_mut(token).expect("just inserted");
+            match poller.add(conn.fd(), token, Interest::CONNECTION) {
+                Ok(()) => {
+                    // The request often arrives with the handshake: try to read at once
+                    // rather than wait a loop turn for the first edge.
+                    conn.on_event(true, true, false);
+                    conn.queued = true;
+                    driving.push(token);
+                }
+                Err(e) => {
+                    warn!(error = %e, "could not register a connection");
+                    conns.remove(token);
+                }
+            }
+        });
+        if stop == AcceptStop::Exhausted {
+            self.pause_accepting(AcceptPause::Exhausted {
+                until: now + config::ACCEPT_PAUSE,
+            });
+        } else if self.conns.len() >= self.max_conns {
+            warn!(
+                max_conns = self.max_conns,
+                "connection cap reached; pausing accept"
+            );
+            self.pause_accepting(AcceptPause::AtCap);
+        }
+    }
+
+    pub(super) fn pause_accepting(&mut self, why: AcceptPause) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        if self.paused.is_none() {
+            // Level-triggered: leaving it registered would spin on the same pending connection.
+            if let Err(e) = self.poller.delete(listener) {
+                warn!(error = %e, "could not pause accepting");
+                return;
+            }
+        }
+        self.paused = Some(why);
+    }
+
+    pub(super) fn resume_accepting(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        if self.paused.is_none() {
+            return;
+        }
+        match self.poller.add(listener, LISTENER, self.listen_interest) {
+            Ok(()) => {
+                self.paused = None;
+                debug!(connections = self.conns.len(), "accepting again");
+            }
+            Err(e) => warn!(error = %e, "could not resume accepting"),
+        }
+    }
+}
