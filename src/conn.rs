@@ -51,6 +51,8 @@ pub struct Connection {
     needs_input: bool,
     /// The last `on_data` is waiting for a moment in time (a deferred response).
     waiting: bool,
+    /// TCP_NODELAY is still to be set (on the first write of a connection that stays open).
+    nodelay_pending: bool,
     /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
     pub scheduled_tick: Option<u64>,
     /// Queued to be driven this turn or the next (owned by the worker), so a busy connection
@@ -81,6 +83,7 @@ impl Connection {
             lingering: false,
             needs_input: true,
             waiting: false,
+            nodelay_pending: true,
             scheduled_tick: None,
             queued: false,
             accepted_at: now,
@@ -188,7 +191,8 @@ impl Connection {
                 self.drive(ctx, pool, now)
             }
             Phase::Idle { .. } | Phase::Stream => {
-                let outcome = self.begin_close(pool);
+                // FIN first: a request racing this close is drained, not met with an RST.
+                let outcome = self.begin_close(pool, false);
                 self.settle(outcome, pool, now);
                 outcome
             }
@@ -222,7 +226,7 @@ impl Connection {
                 }
             }
             if self.closing && self.wbuf.is_empty() {
-                return self.begin_close(pool);
+                return self.begin_close(pool, true);
             }
             let can_read = self.readable && !self.closing && !self.peer_eof;
             if can_read && self.wbuf.len() < ctx.high_water {
@@ -290,6 +294,14 @@ impl Connection {
 
     /// Writes until the output is empty or the socket is full. `Some(true)` if bytes moved.
     fn flush(&mut self) -> Option<bool> {
+        if self.nodelay_pending && !self.closing {
+            // Only a connection that stays open needs Nagle off (its next response must not wait
+            // for an ACK); a one-response connection saves the syscall.
+            self.nodelay_pending = false;
+            if let Err(e) = net::set_nodelay(&self.fd) {
+                debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        }
         let mut moved = false;
         while !self.wbuf.is_empty() {
             let pending = self.wbuf.len();
@@ -330,8 +342,13 @@ impl Connection {
     /// The output is flushed and the protocol is done. If the peer may still be sending, send
     /// our FIN and drain its bytes for a while, so that closing with unread data (which makes
     /// the kernel send an RST) cannot destroy a response the client has not read yet.
-    fn begin_close(&mut self, pool: &mut BufPool) -> Drive {
-        if self.peer_eof {
+    ///
+    /// With `fast_if_clean`, a connection whose request ended cleanly (no error, nothing left
+    /// unread in the buffer or the socket) is closed at once, as nginx does: the linger would
+    /// cost a shutdown, a wake-up and a read for nothing.
+    fn begin_close(&mut self, pool: &mut BufPool, fast_if_clean: bool) -> Drive {
+        let clean = !self.proto.needs_linger() && self.rbuf.is_empty() && !self.readable;
+        if self.peer_eof || (fast_if_clean && clean) {
             return Drive::Close;
         }
         if net::shutdown_write(&self.fd).is_err() {

@@ -31,6 +31,8 @@ pub struct Context<'a> {
     pub date: &'a [u8],
     /// The `/whoami` body: `pid=<pid> slot=<n> generation=<g>`.
     pub whoami: &'a [u8],
+    /// The whole keep-alive response to `GET /`, pre-rendered with the current `Date`.
+    pub hello: &'a [u8],
     /// Unsent output above which a protocol must stop producing more.
     pub high_water: usize,
     /// HTTP limits.
@@ -57,6 +59,7 @@ impl<'a> Context<'a> {
         Context {
             date: b"Mon, 23 Nov 2026 11:04:17 GMT",
             whoami: b"pid=1 slot=0 generation=1",
+            hello: b"",
             high_water,
             limits,
             now: Instant::now(),
@@ -104,6 +107,15 @@ impl Protocol {
         match self {
             Protocol::Echo(_) => None,
             Protocol::Http(h) => h.wake_at(),
+        }
+    }
+
+    /// The connection ends on an error (or a timeout) and the peer may still be sending: close
+    /// with a linger, not at once.
+    pub fn needs_linger(&self) -> bool {
+        match self {
+            Protocol::Echo(_) => true,
+            Protocol::Http(h) => h.needs_linger(),
         }
     }
 

@@ -11,7 +11,6 @@ use crate::config;
 use crate::conn::Connection;
 use crate::proto::Protocol;
 use crate::sys::epoll::Interest;
-use crate::sys::net;
 
 impl Worker<'_> {
     pub(super) fn accept(&mut self, now: Instant, driving: &mut Vec<u64>) {
@@ -23,9 +22,6 @@ impl Worker<'_> {
         let poller = &self.poller;
         let conns = &mut self.conns;
         let stop = self.acceptor.accept_batch(listener, budget, now, |fd| {
-            if let Err(e) = net::set_nodelay(&fd) {
-                debug!(error = %e, "could not set TCP_NODELAY");
-            }
             let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
             let conn = conns.get_mut(token).expect("just inserted");
             match poller.add(conn.fd(), token, Interest::CONNECTION) {

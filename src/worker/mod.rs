@@ -22,11 +22,12 @@ use tracing::{debug, error, info, info_span, warn};
 use self::accept::Acceptor;
 use self::slab::Slab;
 use self::timer::TimerWheel;
-use crate::buffer::BufPool;
+use crate::buffer::{Buf, BufPool};
 use crate::channel;
 use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::proto::http::date::HttpDate;
+use crate::proto::http::prerender_hello;
 use crate::proto::Context;
 use crate::signals::Signals;
 use crate::sys::epoll::{Events, Interest, Poller};
@@ -67,6 +68,8 @@ enum Exit {
 /// The worker-wide facts responses are built from, refreshed by the loop (not per request).
 struct Site {
     date: HttpDate,
+    /// `GET /`'s keep-alive response, re-rendered when the date changes.
+    hello: Buf,
     whoami: Vec<u8>,
     limits: HttpLimits,
     draining: bool,
@@ -77,10 +80,18 @@ struct Site {
 }
 
 impl Site {
+    /// Advances the clock for this loop turn; re-renders what carries the date.
+    fn update_date(&mut self) {
+        if self.date.update(SystemTime::now()) {
+            prerender_hello(&mut self.hello, self.date.as_bytes());
+        }
+    }
+
     fn context(&self, now: Instant) -> Context<'_> {
         Context {
             date: self.date.as_bytes(),
             whoami: &self.whoami,
+            hello: self.hello.filled(),
             high_water: config::WRITE_HIGH_WATER,
             limits: &self.limits,
             now,
@@ -203,6 +214,9 @@ impl<'a> Worker<'a> {
         // The read buffer must hold a whole head of the largest size allowed.
         let buf_size = config::READ_BUF_BYTES.max(cfg.limits.max_head_bytes + 1);
         let life = &cfg.lifecycle;
+        let date = HttpDate::new(SystemTime::now());
+        let mut hello = Buf::new();
+        prerender_hello(&mut hello, date.as_bytes());
         debug!(max_conns, "worker limits");
         Ok(Worker {
             poller,
@@ -220,7 +234,8 @@ impl<'a> Worker<'a> {
             acceptor: Acceptor::new(),
             pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),
             site: Site {
-                date: HttpDate::new(SystemTime::now()),
+                hello,
+                date,
                 whoami: whoami.into_bytes(),
                 limits: cfg.limits,
                 draining: false,
@@ -249,7 +264,7 @@ impl<'a> Worker<'a> {
             let timeout = self.poll_timeout();
             self.poller.wait(&mut events, Some(timeout))?;
             let now = Instant::now();
-            self.site.date.update(SystemTime::now());
+            self.site.update_date();
             let mut accept_ready = false;
             for ev in events.iter() {
                 match ev.token {

@@ -18,12 +18,15 @@ impl HttpDate {
         }
     }
 
-    pub fn update(&mut self, now: SystemTime) {
+    /// Reformats if the second changed; returns whether it did.
+    pub fn update(&mut self, now: SystemTime) -> bool {
         let secs = unix_secs(now);
-        if secs != self.secs {
-            self.secs = secs;
-            self.text = format(secs);
+        if secs == self.secs {
+            return false;
         }
+        self.secs = secs;
+        self.text = format(secs);
+        true
     }
 
     pub fn as_bytes(&self) -> &[u8] {

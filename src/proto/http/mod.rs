@@ -6,6 +6,8 @@ pub mod parse;
 pub mod response;
 mod routes;
 
+pub use self::routes::prerender_hello;
+
 use std::time::Instant;
 
 use self::parse::Reject;
@@ -65,7 +67,10 @@ enum State {
 enum Step {
     Progress,
     NeedInput,
+    /// The clean end of the connection's last request.
     Close,
+    /// An error ends the connection.
+    Fail,
 }
 
 #[derive(Debug)]
@@ -73,6 +78,8 @@ pub struct Http {
     state: State,
     /// Requests answered on this connection.
     served: u64,
+    /// The connection ends on an error: close it with a linger.
+    linger: bool,
 }
 
 impl Default for Http {
@@ -86,6 +93,7 @@ impl Http {
         Http {
             state: State::Head { scanned: None },
             served: 0,
+            linger: false,
         }
     }
 
@@ -102,6 +110,12 @@ impl Http {
         }
     }
 
+    /// The connection ends on an error, a timeout or an unread body: the peer may still be
+    /// sending, so it must be closed with a linger.
+    pub fn needs_linger(&self) -> bool {
+        self.linger || !matches!(self.state, State::Head { .. } | State::Done)
+    }
+
     /// When a deferred response is due.
     pub fn wake_at(&self) -> Option<Instant> {
         match self.state {
@@ -115,6 +129,7 @@ impl Http {
         if let State::Head { .. } = self.state {
             routes::write_error(output, ctx, StatusCode::RequestTimeout);
             self.state = State::Done;
+            self.linger = true;
         }
     }
 
@@ -156,6 +171,12 @@ impl Http {
                 Step::Progress => continue,
                 Step::NeedInput => return Next::NeedInput,
                 Step::Close => {
+                    self.state = State::Done;
+                    return Next::Close;
+                }
+                Step::Fail => {
+                    // The peer may still be sending (a rejected head, a bad body): linger.
+                    self.linger = true;
                     self.state = State::Done;
                     return Next::Close;
                 }
@@ -254,7 +275,7 @@ impl Http {
                     let total = total.saturating_add(size);
                     if total > ctx.limits.max_body_bytes {
                         // The response head went out already; closing is the only honest end.
-                        return Step::Close;
+                        return Step::Fail;
                     }
                     let next = if size == 0 {
                         ChunkPhase::Trailers
@@ -266,7 +287,7 @@ impl Http {
                 Ok(httparse::Status::Partial) if buf.len() < MAX_CHUNK_LINE => {
                     return Step::NeedInput
                 }
-                _ => return Step::Close,
+                _ => return Step::Fail,
             },
             ChunkPhase::Data(remaining) => {
                 let n = take_body(remaining, sink, true, input, output, ctx);
@@ -290,7 +311,7 @@ impl Http {
             ChunkPhase::DataEnd => match buf {
                 [b'\r', b'\n', ..] => (2, ChunkPhase::Size, total),
                 [] | [b'\r'] => return Step::NeedInput,
-                _ => return Step::Close,
+                _ => return Step::Fail,
             },
             ChunkPhase::Trailers => match buf.iter().position(|&b| b == b'\n') {
                 // The blank line ends the body; any other line is a trailer field, dropped.
@@ -305,7 +326,7 @@ impl Http {
                     (i + 1, ChunkPhase::Trailers, total)
                 }
                 None if buf.len() < MAX_CHUNK_LINE => return Step::NeedInput,
-                _ => return Step::Close,
+                _ => return Step::Fail,
             },
         };
         input.consume(consumed);
@@ -394,7 +415,7 @@ fn reject_request(reject: Reject, output: &mut Buf, ctx: &Context<'_>) -> Step {
         Reject::VersionNotSupported => StatusCode::VersionNotSupported,
     };
     routes::write_error(output, ctx, status);
-    Step::Close
+    Step::Fail
 }
 
 #[cfg(test)]

@@ -317,3 +317,30 @@ fn fuzz_regression_oversized_head_judged_on_its_first_bytes_only() {
     let (split, _) = run_chunks(&pieces, 1 << 20);
     assert_eq!(whole, split);
 }
+
+#[test]
+fn the_prerendered_hello_is_byte_for_byte_the_regular_response() {
+    let limits = Limits::default();
+    let served = std::cell::Cell::new(0);
+    let plain = Context::for_tests(&limits, &served, 1 << 20);
+    let mut hello = Buf::new();
+    prerender_hello(&mut hello, plain.date);
+    let fast = Context {
+        hello: hello.filled(),
+        ..plain
+    };
+    let raw = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let respond = |ctx: &Context<'_>| {
+        let mut http = Http::new();
+        let mut input = Buf::from_slice(raw);
+        let mut output = Buf::new();
+        http.on_data(&mut input, &mut output, ctx);
+        output.filled().to_vec()
+    };
+    assert_eq!(respond(&fast), respond(&plain));
+    // Only the keep-alive GET takes the fast path; HEAD and Connection: close do not.
+    let mut input = Buf::from_slice(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut output = Buf::new();
+    Http::new().on_data(&mut input, &mut output, &fast);
+    assert!(String::from_utf8_lossy(output.filled()).contains("Connection: close"));
+}
