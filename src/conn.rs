@@ -331,6 +331,15 @@ impl Connection {
         Some(moved)
     }
 
+    /// Hands the buffers back to the pool before the connection is dropped, so the next
+    /// connection reuses them instead of allocating and zeroing new ones.
+    pub fn release(mut self, pool: &mut BufPool) {
+        self.rbuf.consume(self.rbuf.len());
+        self.wbuf.consume(self.wbuf.len());
+        pool.reclaim(&mut self.rbuf);
+        pool.reclaim(&mut self.wbuf);
+    }
+
     /// Whether the connection sits between requests with nothing pending: a draining worker
     /// may close it at once.
     pub fn is_idle(&self) -> bool {

@@ -370,9 +370,10 @@ impl<'a> Worker<'a> {
     fn close(&mut self, token: u64) {
         // Dropping the fd closes it, which also removes it from epoll: workers never fork, so
         // no other copy of the descriptor keeps the registration alive.
-        if self.conns.remove(token).is_none() {
+        let Some(conn) = self.conns.remove(token) else {
             return;
-        }
+        };
+        conn.release(&mut self.pool);
         let resume = match self.paused {
             Some(AcceptPause::Exhausted { .. }) => true,
             Some(AcceptPause::AtCap) => {
