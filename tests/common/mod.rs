@@ -38,7 +38,7 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn prefork-server");
+        let mut child = spawn_retrying(&mut cmd);
         let pid = child.id();
         let log = capture(child.stderr.take().expect("piped stderr"));
         let mut server = Server {
@@ -114,6 +114,22 @@ impl Drop for Server {
                 let _ = child.kill();
                 let _ = child.wait();
             }
+        }
+    }
+}
+
+/// Spawns `cmd`, retrying ETXTBSY: a binary copied by one test can still be open for writing
+/// in a child another test thread is forking at that moment (until that child execs).
+fn spawn_retrying(cmd: &mut Command) -> Child {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Ok(child) => return child,
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("spawn prefork-server: {e}"),
         }
     }
 }
