@@ -10,6 +10,9 @@ use tracing::debug;
 pub struct Notifier {
     socket: UnixDatagram,
     addr: SocketAddr,
+    /// `$NOTIFY_SOCKET` and `$WATCHDOG_USEC` as received, for a binary upgrade's new master,
+    /// which becomes the main process and must go on notifying (and pinging the watchdog).
+    pub inherit: Vec<(&'static str, std::ffi::OsString)>,
     /// Half of `$WATCHDOG_USEC`, when the watchdog is on for this process.
     pub watchdog_every: Option<Duration>,
 }
@@ -25,6 +28,10 @@ impl Notifier {
         let watchdog_pid: Option<u32> = std::env::var("WATCHDOG_PID")
             .ok()
             .and_then(|v| v.parse().ok());
+        let mut inherit = vec![("NOTIFY_SOCKET", path.clone())];
+        if let Some(usec) = std::env::var_os("WATCHDOG_USEC") {
+            inherit.push(("WATCHDOG_USEC", usec));
+        }
         for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
             std::env::remove_var(var);
         }
@@ -41,6 +48,7 @@ impl Notifier {
         Some(Notifier {
             socket,
             addr,
+            inherit,
             watchdog_every,
         })
     }

@@ -503,3 +503,24 @@ fn sigusr1_reopens_the_log_file() {
     assert!(logged.is_some(), "later lines did not go to the new file");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn removing_a_worker_under_load_fails_no_request() {
+    let server = Server::start(&["--workers", "3"]);
+    let load = Load::start(server.addr);
+    thread::sleep(Duration::from_millis(300));
+    server.signal(Signal::SIGTTOU);
+    let two = wait_until(Duration::from_secs(5), || {
+        (server.workers().len() == 2).then_some(())
+    });
+    assert!(two.is_some(), "still {} workers", server.workers().len());
+    thread::sleep(Duration::from_millis(300));
+    let (ok, failed) = load.finish();
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed while a worker was removed",
+        ok + failed
+    );
+    assert!(ok > 50);
+}

@@ -49,6 +49,10 @@ impl Master {
     /// SIGTERM/SIGQUIT (graceful) or SIGINT (fast). A second graceful request during a graceful
     /// stop makes it fast.
     pub(super) fn begin_stop(&mut self, graceful: bool) {
+        self.begin_stop_with(graceful, self.config.lifecycle.drain_delay);
+    }
+
+    fn begin_stop_with(&mut self, graceful: bool, drain_delay: Duration) {
         let now = Instant::now();
         if let Some(stop) = self.stop {
             if stop.graceful {
@@ -63,9 +67,8 @@ impl Master {
             return;
         }
         self.notify("STOPPING=1");
-        let life = &self.config.lifecycle;
         let delay = if graceful {
-            life.drain_delay
+            drain_delay
         } else {
             Duration::ZERO
         };
@@ -155,6 +158,9 @@ impl Master {
                 error!(slot = index, error = %e, "reload: could not fork; keeping the old worker");
                 let slot = &mut self.slots[index];
                 slot.current = slot.replacing.take();
+                if slot.current.is_none() {
+                    slot.respawn_at = Some(Instant::now() + backoff(1));
+                }
             }
         }
     }
@@ -247,6 +253,11 @@ impl Master {
         if self.stop.is_some() || self.slots.len() <= 1 {
             return;
         }
+        if self.slots.last().is_some_and(|s| s.current.is_none()) {
+            // Its worker would accept what is queued before the socket closes; without one,
+            // closing now would reset the queue. Try again once it has been respawned.
+            return warn!("cannot remove a worker while the last slot has none running; try again");
+        }
         let mut slot = self.slots.pop().expect("more than one slot");
         self.config.workers = self.slots.len();
         for w in [slot.current.take(), slot.replacing.take()]
@@ -270,7 +281,12 @@ impl Master {
             return warn!("binary upgrade refused: a stop or another upgrade is under way");
         }
         let listeners = self.slots.iter().filter_map(|s| s.listener.as_ref());
-        match upgrade::start(&self.exe, &self.args, listeners) {
+        // The new master takes over as systemd's main process: it must keep notifying.
+        let env = self
+            .notifier
+            .as_ref()
+            .map_or(Vec::new(), |n| n.inherit.clone());
+        match upgrade::start(&self.exe, &self.args, listeners, &env) {
             Ok(u) => {
                 info!(pid = u.pid.as_raw(), exe = %self.exe.display(), "binary upgrade: new master started");
                 if let Err(e) = self
@@ -303,7 +319,10 @@ impl Master {
             self.notify(&format!("MAINPID={}", new_pid.as_raw()));
             let u = self.upgrade.take().expect("checked");
             let _ = self.poller.delete(&u.ready);
-            self.begin_stop(true);
+            if self.stop.is_none() {
+                // No drain delay: the new master serves the same sockets, healthy.
+                self.begin_stop_with(true, Duration::ZERO);
+            }
         } else if inbox.closed {
             let u = self.upgrade.take().expect("checked");
             let _ = self.poller.delete(&u.ready);

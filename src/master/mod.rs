@@ -50,13 +50,20 @@ pub fn run(config: Config) -> Result<(), Error> {
     let listeners = startup::listeners(&config)?;
     let notifier = Notifier::from_env();
     let upgrade_ready = startup::upgrade_ready_fd();
-    let pid_file = match &config.lifecycle.pid_file {
-        Some(path) => Some(PidFile::write(path).map_err(|source| Error::Setup {
-            what: "the pid file",
-            source,
-        })?),
-        None => None,
-    };
+    if let Some(dir) = config
+        .lifecycle
+        .pid_file
+        .as_deref()
+        .and_then(|p| p.parent())
+    {
+        // The file itself is written once the workers serve; its folder must exist now.
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            return Err(Error::Setup {
+                what: "the pid file (its folder does not exist)",
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+    }
     let setup = |what| move |source| Error::Setup { what, source };
     let signals = Signals::register(signals::MASTER).map_err(Error::Signals)?;
     let poller = Poller::new().map_err(setup("the master's epoll instance"))?;
@@ -91,7 +98,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         next_watchdog: None,
         exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
         args: std::env::args_os().skip(1).collect(),
-        _pid_file: pid_file,
+        pid_file: None,
     };
     if let Err(e) = master.start_all() {
         master.kill_all(Signal::SIGKILL);
@@ -140,7 +147,9 @@ struct Master {
     /// The binary and arguments to start on SIGUSR2 (the file on disk then).
     exe: PathBuf,
     args: Vec<OsString>,
-    _pid_file: Option<PidFile>,
+    /// Written once every worker serves (so during a binary upgrade the file names the old
+    /// master until the new one is ready, and a new master that fails never replaces it).
+    pid_file: Option<PidFile>,
 }
 
 impl Master {
@@ -345,12 +354,12 @@ impl Master {
             return;
         };
         let inbox = channel::receive(w.channel.as_fd());
-        if inbox.closed {
+        if inbox.closed && !w.channel_closed {
             w.channel_closed = true;
-            let fd = w.channel.as_fd().try_clone_to_owned().ok();
-            // Level-triggered: an EOF left registered would wake the master for ever.
-            if let Some(fd) = fd {
-                let _ = self.poller.delete(&fd);
+            // Level-triggered: an EOF left registered would wake the master until the reap.
+            // (The delete must name the registered fd itself, not a duplicate.)
+            if let Some(w) = self.workers().find(|w| w.pid == pid) {
+                let _ = self.poller.delete(&w.channel);
             }
         }
         if inbox.has(channel::READY) {
@@ -394,6 +403,7 @@ impl Master {
                 self.addr
             );
             self.notify(&format!("READY=1\n{status}"));
+            self.write_pid_file();
             if let Some(fd) = self.upgrade_ready.take() {
                 // We are the new master of a binary upgrade: the old one may drain now.
                 channel::send(fd.as_fd(), channel::READY);
@@ -406,6 +416,16 @@ impl Master {
                 "reload complete"
             );
             self.notify(&format!("READY=1\n{status}"));
+        }
+    }
+
+    fn write_pid_file(&mut self) {
+        let Some(path) = self.config.lifecycle.pid_file.clone() else {
+            return;
+        };
+        match PidFile::write(&path) {
+            Ok(f) => self.pid_file = Some(f),
+            Err(e) => error!(path = %path.display(), error = %e, "could not write the pid file"),
         }
     }
 

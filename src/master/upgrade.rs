@@ -33,6 +33,7 @@ pub fn start<'a>(
     exe: &Path,
     args: &[OsString],
     listeners: impl Iterator<Item = &'a OwnedFd>,
+    env: &[(&str, OsString)],
 ) -> io::Result<Upgrade> {
     let (ours, theirs) = UnixStream::pair()?;
     ours.set_nonblocking(true)?;
@@ -47,6 +48,7 @@ pub fn start<'a>(
         .args(args)
         .env(UPGRADE_FDS, numbers.join(","))
         .env(UPGRADE_READY_FD, ready.as_raw_fd().to_string())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .spawn()?;
     // The master reaps its children with waitpid(-1); the `Child` handle is not needed.
     let pid = Pid::from_raw(child.id() as i32);

@@ -53,12 +53,12 @@ impl Worker<'_> {
         }
         self.site.draining = true;
         info!(connections = self.conns.len(), "draining");
-        if self.paused.is_none() {
-            let mut driving = Vec::new();
-            self.accept(now, &mut driving);
-            for token in driving {
-                self.drive(token, now);
-            }
+        // Take everything already queued: this worker may hold the socket's last reference, and
+        // closing it would reset what waits in its queue.
+        let mut driving = Vec::new();
+        self.accept_all(now, &mut driving);
+        for token in driving {
+            self.drive(token, now);
         }
         if let Some(listener) = self.listener.take() {
             if self.paused.is_none() {

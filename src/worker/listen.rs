@@ -13,11 +13,44 @@ use crate::proto::Protocol;
 use crate::sys::epoll::Interest;
 
 impl Worker<'_> {
+    /// Accepts until the queue is empty (or descriptors run out), past the budget and the cap:
+    /// for a drain, which must leave nothing queued on a socket about to close.
+    pub(super) fn accept_all(&mut self, now: Instant, driving: &mut Vec<u64>) {
+        loop {
+            let before = self.conns.len();
+            if self.accept_with_budget(now, driving, config::ACCEPT_BUDGET) != AcceptStop::Drained
+                || self.conns.len() == before
+            {
+                return;
+            }
+        }
+    }
+
     pub(super) fn accept(&mut self, now: Instant, driving: &mut Vec<u64>) {
-        let Some(listener) = &self.listener else {
-            return;
-        };
         let budget = config::ACCEPT_BUDGET.min(self.max_conns.saturating_sub(self.conns.len()));
+        let stop = self.accept_with_budget(now, driving, budget);
+        if stop == AcceptStop::Exhausted {
+            self.pause_accepting(AcceptPause::Exhausted {
+                until: now + config::ACCEPT_PAUSE,
+            });
+        } else if self.conns.len() >= self.max_conns {
+            warn!(
+                max_conns = self.max_conns,
+                "connection cap reached; pausing accept"
+            );
+            self.pause_accepting(AcceptPause::AtCap);
+        }
+    }
+
+    fn accept_with_budget(
+        &mut self,
+        now: Instant,
+        driving: &mut Vec<u64>,
+        budget: usize,
+    ) -> AcceptStop {
+        let Some(listener) = &self.listener else {
+            return AcceptStop::Drained;
+        };
         let protocol = self.protocol;
         let poller = &self.poller;
         let conns = &mut self.conns;
@@ -38,17 +71,7 @@ impl Worker<'_> {
                 }
             }
         });
-        if stop == AcceptStop::Exhausted {
-            self.pause_accepting(AcceptPause::Exhausted {
-                until: now + config::ACCEPT_PAUSE,
-            });
-        } else if self.conns.len() >= self.max_conns {
-            warn!(
-                max_conns = self.max_conns,
-                "connection cap reached; pausing accept"
-            );
-            self.pause_accepting(AcceptPause::AtCap);
-        }
+        stop
     }
 
     pub(super) fn pause_accepting(&mut self, why: AcceptPause) {

@@ -207,6 +207,9 @@ impl Http {
             Err(reject) => return reject_request(reject, output, ctx),
         };
         let body_in_buffer = buf.len() > consumed;
+        // A client that wanted keep-alive but is refused it (the worker drains) may already be
+        // sending its next request: close with a linger, not at once.
+        self.linger |= head.keep_alive && ctx.draining;
         let next = routes::respond(&head, body_in_buffer, output, ctx);
         self.served += 1;
         ctx.served.set(ctx.served.get() + 1);
