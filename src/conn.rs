@@ -55,6 +55,8 @@ pub struct Connection {
     nodelay_pending: bool,
     /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
     pub scheduled_tick: Option<u64>,
+    /// Registered with the worker's epoll (after its first drive, if it outlived it).
+    pub registered: bool,
     /// Queued to be driven this turn or the next (owned by the worker), so a busy connection
     /// gets one budget per turn however many reasons it has to run.
     pub queued: bool,
@@ -85,6 +87,7 @@ impl Connection {
             waiting: false,
             nodelay_pending: true,
             scheduled_tick: None,
+            registered: false,
             queued: false,
             accepted_at: now,
             last_read: now,

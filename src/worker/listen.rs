@@ -10,7 +10,6 @@ use super::{AcceptPause, Worker, LISTENER};
 use crate::config;
 use crate::conn::Connection;
 use crate::proto::Protocol;
-use crate::sys::epoll::Interest;
 
 impl Worker<'_> {
     /// Accepts until the queue is empty (or descriptors run out), past the budget and the cap:
@@ -52,24 +51,16 @@ impl Worker<'_> {
             return AcceptStop::Drained;
         };
         let protocol = self.protocol;
-        let poller = &self.poller;
         let conns = &mut self.conns;
         let stop = self.acceptor.accept_batch(listener, budget, now, |fd| {
             let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
             let conn = conns.get_mut(token).expect("just inserted");
-            match poller.add(conn.fd(), token, Interest::CONNECTION) {
-                Ok(()) => {
-                    // The request often arrives with the handshake: try to read at once
-                    // rather than wait a loop turn for the first edge.
-                    conn.on_event(true, true, false);
-                    conn.queued = true;
-                    driving.push(token);
-                }
-                Err(e) => {
-                    warn!(error = %e, "could not register a connection");
-                    conns.remove(token);
-                }
-            }
+            // The request usually arrives with the handshake: serve it at once. The connection
+            // joins epoll only if it outlives this first drive (see `Worker::after_drive`), so
+            // a one-request connection never costs an epoll_ctl.
+            conn.on_event(true, true, false);
+            conn.queued = true;
+            driving.push(token);
         });
         stop
     }

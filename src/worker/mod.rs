@@ -347,6 +347,15 @@ impl<'a> Worker<'a> {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        if !conn.registered {
+            // Edge-triggered ADD still reports readiness that already exists, so nothing
+            // that arrived since the first drive is missed.
+            if let Err(e) = self.poller.add(conn.fd(), token, Interest::CONNECTION) {
+                warn!(error = %e, "could not register a connection");
+                return self.close(token);
+            }
+            conn.registered = true;
+        }
         if outcome == Drive::Again && !conn.queued {
             conn.queued = true;
             self.again.push(token);
