@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 use crate::buffer::{Buf, BufPool};
 use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
 use crate::proto::{Context, Next, Phase, Protocol};
+use crate::stats::WorkerStats;
 use crate::sys::net::{self, IoOutcome};
 
 /// Rounds of read → process → write one `drive` call may do before yielding to other
@@ -174,6 +175,26 @@ impl Connection {
         }
     }
 
+    /// Which timeout (an index into `stats::TIMEOUT_KINDS`) fires if the deadline has passed;
+    /// `None` for a deferred response coming due, which is no timeout.
+    pub fn timeout_kind(&self, now: Instant) -> Option<usize> {
+        if self.proto.wake_at().is_some_and(|at| at <= now) {
+            return None;
+        }
+        if self.lingering {
+            return Some(5);
+        }
+        if !self.wbuf.is_empty() {
+            return Some(3);
+        }
+        match self.proto.phase(self.rbuf.len()) {
+            Phase::Idle { served: false } | Phase::Head => Some(0),
+            Phase::Body | Phase::Waiting => Some(1),
+            Phase::Idle { served: true } => Some(2),
+            Phase::Stream => Some(4),
+        }
+    }
+
     /// The deadline passed. A deferred response that is due is written; a half-received head
     /// gets its 408; an idle connection is closed gracefully (FIN first, so a request racing
     /// the close is not met with an RST); anything else is closed.
@@ -217,7 +238,7 @@ impl Connection {
                 progressed |= before != (self.rbuf.len(), self.wbuf.len()) || self.closing;
             }
             if self.writable && !self.wbuf.is_empty() {
-                match self.flush() {
+                match self.flush(ctx.stats) {
                     Some(moved) => {
                         if moved {
                             self.last_write = now;
@@ -233,7 +254,7 @@ impl Connection {
             }
             let can_read = self.readable && !self.closing && !self.peer_eof;
             if can_read && self.wbuf.len() < ctx.high_water {
-                match self.fill(pool) {
+                match self.fill(pool, ctx.stats) {
                     Some(moved) => {
                         if moved {
                             self.last_read = now;
@@ -257,7 +278,7 @@ impl Connection {
     }
 
     /// Reads once into the read buffer. `Some(true)` if bytes or EOF arrived, `None` to close.
-    fn fill(&mut self, pool: &mut BufPool) -> Option<bool> {
+    fn fill(&mut self, pool: &mut BufPool, stats: &WorkerStats) -> Option<bool> {
         pool.fill(&mut self.rbuf);
         let spare = self.rbuf.spare_mut();
         let room = spare.len();
@@ -268,6 +289,7 @@ impl Connection {
         match net::read_some(self.fd.as_fd(), spare) {
             IoOutcome::Done(n) => {
                 self.rbuf.commit(n);
+                WorkerStats::add(&stats.bytes_in, n as u64);
                 self.needs_input = false;
                 // A short read drained the socket, unless a FIN is pending: then read on to the 0.
                 if n < room && !self.read_closed {
@@ -296,7 +318,7 @@ impl Connection {
     }
 
     /// Writes until the output is empty or the socket is full. `Some(true)` if bytes moved.
-    fn flush(&mut self) -> Option<bool> {
+    fn flush(&mut self, stats: &WorkerStats) -> Option<bool> {
         if self.nodelay_pending && !self.closing {
             // Only a connection that stays open needs Nagle off (its next response must not wait
             // for an ACK); a one-response connection saves the syscall.
@@ -311,6 +333,7 @@ impl Connection {
             match net::write_some(self.fd.as_fd(), self.wbuf.filled()) {
                 IoOutcome::Done(n) => {
                     self.wbuf.consume(n);
+                    WorkerStats::add(&stats.bytes_out, n as u64);
                     moved = true;
                     if n < pending {
                         self.writable = false;

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
@@ -14,6 +13,7 @@ use nix::unistd::{fork, getppid, ForkResult, Pid};
 use crate::config::Config;
 use crate::error::{exit, Error};
 use crate::signals::{self, Signals};
+use crate::stats::{MasterStats, WorkerStats};
 use crate::worker::{self, WorkerInit};
 
 /// One running worker process, as the master sees it.
@@ -29,7 +29,7 @@ pub struct WorkerProc {
     pub started: Instant,
     /// The worker said it polls its listener.
     pub ready: bool,
-    /// Its cell in the shared heartbeat mapping.
+    /// Its slot in the shared stats mapping (which holds its heartbeat).
     pub heartbeat: usize,
     /// The last heartbeat value seen, and when it last changed.
     pub last_beat: (u64, Instant),
@@ -71,6 +71,15 @@ impl WorkerSlot {
             given_up: false,
         }
     }
+}
+
+/// The shared stats a worker is handed: every slot (for `/metrics`), which one is its own, and
+/// the master's figures.
+#[derive(Clone, Copy)]
+pub struct SharedStats<'a> {
+    pub all: &'a [WorkerStats],
+    pub own: usize,
+    pub master: &'a MasterStats,
 }
 
 /// How a worker ended, decoded from `waitpid`.
@@ -141,7 +150,7 @@ pub fn spawn(
     config: &Config,
     master_signals: &Signals,
     inherited: &[RawFd],
-    heartbeat: &AtomicU64,
+    stats: SharedStats<'_>,
 ) -> Result<(Pid, UnixStream), Error> {
     let Some(listener) = &slot.listener else {
         return Err(Error::Setup {
@@ -189,7 +198,7 @@ pub fn spawn(
             let code = child_main(
                 slot.index,
                 listener,
-                heartbeat,
+                stats,
                 generation,
                 config,
                 master_signals,
@@ -209,7 +218,7 @@ pub fn spawn(
 fn child_main(
     slot: usize,
     slot_listener: &OwnedFd,
-    heartbeat: &AtomicU64,
+    stats: SharedStats<'_>,
     generation: u64,
     config: &Config,
     master_signals: &Signals,
@@ -248,7 +257,9 @@ fn child_main(
     // the worker holds exactly one descriptor for its listener.
     crate::sys::close_inherited(&[slot_listener.as_raw_fd()]);
     let init = WorkerInit {
-        heartbeat,
+        stats: &stats.all[stats.own],
+        all_stats: stats.all,
+        master_stats: stats.master,
         slot,
         generation,
         listener,

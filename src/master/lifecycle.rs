@@ -197,6 +197,7 @@ impl Master {
             slot = index,
             "recycling worker after --max-requests"
         );
+        self.master_stats.slots()[0].restarts[2].fetch_add(1, Ordering::Relaxed);
         let slot = &mut self.slots[index];
         slot.replacing = slot.current.take();
         if let Err(e) = self.spawn(index) {
@@ -336,14 +337,15 @@ impl Master {
     /// Kills (and so replaces) any worker whose heartbeat has not moved for `--worker-timeout`.
     pub(super) fn check_heartbeats(&mut self, now: Instant) {
         let timeout = self.config.lifecycle.worker_timeout;
-        let cells = self.heartbeats.cells();
+        let cells = self.stats.slots();
+        let restarts = &self.master_stats.slots()[0].restarts;
         let all = self
             .slots
             .iter_mut()
             .flat_map(|s| s.current.iter_mut().chain(s.replacing.iter_mut()))
             .chain(self.retiring.iter_mut());
         for w in all {
-            let beat = cells[w.heartbeat].0.load(Ordering::Relaxed);
+            let beat = cells[w.heartbeat].heartbeat.load(Ordering::Relaxed);
             if beat != w.last_beat.0 {
                 w.last_beat = (beat, now);
             } else if !w.killed && now.duration_since(w.last_beat.1) >= timeout {
@@ -355,6 +357,7 @@ impl Master {
                     "worker hung (its event loop stopped turning); killing it"
                 );
                 let _ = kill(w.pid, Signal::SIGKILL);
+                restarts[1].fetch_add(1, Ordering::Relaxed);
             }
         }
     }

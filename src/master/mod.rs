@@ -14,7 +14,6 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -29,15 +28,16 @@ use crate::notify::Notifier;
 use crate::pidfile::PidFile;
 use crate::process::{self, WorkerProc, WorkerSlot};
 use crate::signals::{self, Signals};
+use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
-use crate::sys::shm::SharedCells;
+use crate::sys::shm::Shared;
 
 const SIGNAL: u64 = u64::MAX;
 const UPGRADE: u64 = u64::MAX - 1;
 
-/// Heartbeat cells in the shared mapping: enough for every slot twice over (a reload runs two
-/// generations side by side) plus the workers still draining.
-const HEARTBEAT_CELLS: usize = 4096;
+/// Stats slots in the shared mapping (one per live worker process): enough for every slot twice
+/// over (a reload runs two generations side by side) plus the workers still draining.
+const STATS_SLOTS: usize = 4096;
 
 /// Runs the master until it stops; `Ok` means every worker exited and the master may exit 0.
 ///
@@ -70,7 +70,8 @@ pub fn run(config: Config) -> Result<(), Error> {
     poller
         .add(signals.fd(), SIGNAL, Interest::READABLE)
         .map_err(setup("the master's signal registration"))?;
-    let heartbeats = SharedCells::new(HEARTBEAT_CELLS).map_err(setup("the heartbeat mapping"))?;
+    let stats = Shared::new(STATS_SLOTS).map_err(setup("the stats mapping"))?;
+    let master_stats = Shared::new(1).map_err(setup("the stats mapping"))?;
     let slots = listeners
         .fds
         .into_iter()
@@ -86,8 +87,9 @@ pub fn run(config: Config) -> Result<(), Error> {
         slots,
         retiring: Vec::new(),
         generation: 1,
-        heartbeats,
-        free_cells: (0..HEARTBEAT_CELLS).rev().collect(),
+        stats,
+        master_stats,
+        free_cells: (0..STATS_SLOTS).rev().collect(),
         stop: None,
         announced: false,
         reloading: false,
@@ -129,7 +131,10 @@ struct Master {
     /// Workers told to drain (old generations, removed slots, recycled), until they exit.
     retiring: Vec<WorkerProc>,
     generation: u64,
-    heartbeats: SharedCells,
+    /// Every worker's figures (and heartbeat), one slot per live worker process.
+    stats: Shared<WorkerStats>,
+    /// The master's own figures (restarts by reason).
+    master_stats: Shared<MasterStats>,
     free_cells: Vec<usize>,
     stop: Option<Stop>,
     /// The "listening on" line was logged.
@@ -185,17 +190,21 @@ impl Master {
         let Some(cell) = self.free_cells.pop() else {
             return Err(Error::Fork(std::io::Error::other("no free heartbeat cell")));
         };
-        let beat = &self.heartbeats.cells()[cell].0;
-        beat.store(0, Ordering::Relaxed);
+        self.stats.slots()[cell].reset();
         let mut config = self.config.clone();
         config.shared_listener = self.shared_listeners;
+        let shared = process::SharedStats {
+            all: self.stats.slots(),
+            own: cell,
+            master: &self.master_stats.slots()[0],
+        };
         let spawned = process::spawn(
             &self.slots[index],
             self.generation,
             &config,
             &self.signals,
             &inherited,
-            beat,
+            shared,
         );
         let (pid, channel) = match spawned {
             Ok(s) => s,

@@ -1,5 +1,6 @@
 //! Supervision: reap exited children, decide what each exit means, respawn with backoff.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use nix::unistd::Pid;
@@ -10,6 +11,12 @@ use crate::error::Error;
 use crate::process::{self, ExitHow, WorkerProc};
 
 impl Master {
+    /// Returns a worker's stats slot; pid 0 marks it free, so `/metrics` stops listing it.
+    pub(super) fn free_cell(&mut self, cell: usize) {
+        self.stats.slots()[cell].pid.store(0, Ordering::Relaxed);
+        self.free_cells.push(cell);
+    }
+
     pub(super) fn reap(&mut self) {
         loop {
             match process::reap_one() {
@@ -39,7 +46,7 @@ impl Master {
                 generation = w.generation,
                 "retired worker {how}"
             );
-            self.free_cells.push(w.heartbeat);
+            self.free_cell(w.heartbeat);
             return;
         }
         for index in 0..self.slots.len() {
@@ -52,12 +59,12 @@ impl Master {
                     generation = w.generation,
                     "replaced worker {how}"
                 );
-                self.free_cells.push(w.heartbeat);
+                self.free_cell(w.heartbeat);
                 return;
             }
             if slot.current.as_ref().is_some_and(|w| w.pid == pid) {
                 let w = slot.current.take().expect("checked");
-                self.free_cells.push(w.heartbeat);
+                self.free_cell(w.heartbeat);
                 self.on_current_exit(index, w, how);
                 return;
             }
@@ -101,6 +108,10 @@ impl Master {
             return;
         }
         slot.respawn_at = Some(Instant::now() + delay);
+        if !w.killed {
+            // A worker killed for hanging was counted as "hung" when it was killed.
+            self.master_stats.slots()[0].restarts[0].fetch_add(1, Ordering::Relaxed);
+        }
         warn!(
             pid,
             slot = index,

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::buffer::Buf;
 use crate::config::ProtocolKind;
+use crate::stats::{MasterStats, WorkerStats};
 
 /// What a protocol wants after [`Protocol::on_data`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,18 @@ pub struct Context<'a> {
     pub debug_routes: bool,
     /// Requests answered by this worker, counted by the protocol.
     pub served: &'a Cell<u64>,
+    /// This worker's figures (responses by class, bytes, parse errors).
+    pub stats: &'a WorkerStats,
+    /// Every worker's figures, for `/metrics` and `/status`.
+    pub all_stats: &'a [WorkerStats],
+    pub master_stats: &'a MasterStats,
+    /// RLIMIT_NOFILE, for `/metrics`.
+    pub open_files_limit: u64,
 }
+
+/// Figures for contexts that belong to no worker (tests, benchmarks, the fuzzer).
+static DETACHED_STATS: WorkerStats = WorkerStats::zeroed();
+static DETACHED_MASTER: MasterStats = MasterStats::zeroed();
 
 impl<'a> Context<'a> {
     /// A context for tests and tools: fixed date, default limits, not draining.
@@ -67,6 +79,10 @@ impl<'a> Context<'a> {
             healthy: true,
             debug_routes: false,
             served,
+            stats: &DETACHED_STATS,
+            all_stats: std::slice::from_ref(&DETACHED_STATS),
+            master_stats: &DETACHED_MASTER,
+            open_files_limit: 0,
         }
     }
 }

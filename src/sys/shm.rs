@@ -1,33 +1,36 @@
-//! Counters in a shared anonymous mapping, created by the master before it forks, so each worker
-//! can bump its own heartbeat and the master can read it without a syscall on either side.
+//! Typed arrays in a shared anonymous mapping, created by the master before it forks, so each
+//! worker can update its own slot and any process can read every slot, without a syscall.
 
 use std::io;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicU64;
 
 use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
 
-/// One counter on its own cache line, so workers bumping neighbours do not share a line.
-#[repr(align(64))]
-pub struct Cell(pub AtomicU64);
+/// Types that may live in a shared mapping.
+///
+/// # Safety
+/// All-zero bytes must be a valid value, and every field must be accessed only through atomics
+/// (the processes sharing the mapping update it concurrently).
+pub unsafe trait ShmSafe {}
 
-/// A fixed array of [`Cell`]s shared by the master and every process forked after it.
-pub struct SharedCells {
-    ptr: NonNull<Cell>,
+/// A fixed array of `T` shared by the master and every process forked after it.
+pub struct Shared<T: ShmSafe> {
+    ptr: NonNull<T>,
     len: usize,
 }
 
-impl SharedCells {
-    /// Maps `len` zeroed cells, shared across `fork`.
+impl<T: ShmSafe> Shared<T> {
+    /// Maps `len` zeroed values, shared across `fork`.
     ///
     /// # Errors
     /// If `mmap` fails.
-    pub fn new(len: usize) -> io::Result<SharedCells> {
+    pub fn new(len: usize) -> io::Result<Shared<T>> {
+        let len = len.max(1);
         let bytes =
-            NonZeroUsize::new(len.max(1) * std::mem::size_of::<Cell>()).expect("at least one cell");
+            NonZeroUsize::new(len * std::mem::size_of::<T>().max(1)).expect("non-zero size");
         // SAFETY: a fresh anonymous mapping aliases no Rust object; the kernel zero-fills it and
-        // aligns it to a page, which satisfies `Cell`'s 64-byte alignment.
+        // aligns it to a page, which satisfies any `T`'s alignment up to 4096.
         let ptr = unsafe {
             mmap_anonymous(
                 None,
@@ -36,24 +39,25 @@ impl SharedCells {
                 MapFlags::MAP_SHARED,
             )
         }?;
-        Ok(SharedCells {
+        assert!(std::mem::align_of::<T>() <= 4096, "page alignment suffices");
+        Ok(Shared {
             ptr: ptr.cast(),
-            len: len.max(1),
+            len,
         })
     }
 
-    /// The cells; all-zero bytes are a valid `AtomicU64`, and every access goes through atomics,
-    /// which is what makes sharing them across processes sound.
-    pub fn cells(&self) -> &[Cell] {
-        // SAFETY: `ptr` points to `len` initialised (zeroed) cells that stay mapped until `self`
-        // is dropped; the returned borrow cannot outlive `self`.
+    /// The values (zero-initialised, which `ShmSafe` makes valid).
+    pub fn slots(&self) -> &[T] {
+        // SAFETY: `ptr` points to `len` initialised values that stay mapped until `self` is
+        // dropped; the borrow cannot outlive `self`; `ShmSafe` types are only accessed through
+        // atomics, so sharing them with other processes is sound.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
-impl Drop for SharedCells {
+impl<T: ShmSafe> Drop for Shared<T> {
     fn drop(&mut self) {
-        let bytes = self.len * std::mem::size_of::<Cell>();
+        let bytes = self.len * std::mem::size_of::<T>().max(1);
         // SAFETY: the mapping was created by `new` with this length and is not used after drop.
         let _ = unsafe { munmap(self.ptr.cast(), bytes) };
     }
@@ -62,14 +66,18 @@ impl Drop for SharedCells {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    struct Counter(AtomicU64);
+    // SAFETY: an AtomicU64 of zero bytes is 0, and it is only accessed atomically.
+    unsafe impl ShmSafe for Counter {}
 
     #[test]
-    fn cells_start_at_zero_and_count() {
-        let shm = SharedCells::new(3).unwrap();
-        assert_eq!(shm.cells().len(), 3);
-        assert!(shm.cells().iter().all(|c| c.0.load(Ordering::Relaxed) == 0));
-        shm.cells()[1].0.fetch_add(5, Ordering::Relaxed);
-        assert_eq!(shm.cells()[1].0.load(Ordering::Relaxed), 5);
+    fn slots_start_at_zero_and_count() {
+        let shm: Shared<Counter> = Shared::new(3).unwrap();
+        assert_eq!(shm.slots().len(), 3);
+        assert!(shm.slots().iter().all(|c| c.0.load(Ordering::Relaxed) == 0));
+        shm.slots()[1].0.fetch_add(5, Ordering::Relaxed);
+        assert_eq!(shm.slots()[1].0.load(Ordering::Relaxed), 5);
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use tracing::{debug, warn};
 
+use crate::stats::WorkerStats;
 use crate::sys::net;
 
 /// Why `accept4` gave nothing this time.
@@ -38,6 +39,7 @@ impl Acceptor {
         listener: &OwnedFd,
         budget: usize,
         now: Instant,
+        stats: &WorkerStats,
         mut on_conn: impl FnMut(OwnedFd),
     ) -> AcceptStop {
         for _ in 0..budget {
@@ -49,10 +51,17 @@ impl Acceptor {
                     debug!("accepted connection was already gone");
                 }
                 Err(e @ (Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM)) => {
+                    let kind = match e {
+                        Errno::EMFILE => 0,
+                        Errno::ENFILE => 1,
+                        _ => 2,
+                    };
+                    WorkerStats::add(&stats.accept_errors[kind], 1);
                     self.warn_exhausted(e, now);
                     return AcceptStop::Exhausted;
                 }
                 Err(errno) => {
+                    WorkerStats::add(&stats.accept_errors[2], 1);
                     warn!(%errno, "accept4 failed");
                     return AcceptStop::Drained;
                 }

@@ -52,16 +52,20 @@ impl Worker<'_> {
         };
         let protocol = self.protocol;
         let conns = &mut self.conns;
-        let stop = self.acceptor.accept_batch(listener, budget, now, |fd| {
-            let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
-            let conn = conns.get_mut(token).expect("just inserted");
-            // The request usually arrives with the handshake: serve it at once. The connection
-            // joins epoll only if it outlives this first drive (see `Worker::after_drive`), so
-            // a one-request connection never costs an epoll_ctl.
-            conn.on_event(true, true, false);
-            conn.queued = true;
-            driving.push(token);
-        });
+        let stats = self.stats;
+        let stop = self
+            .acceptor
+            .accept_batch(listener, budget, now, stats, |fd| {
+                stats.on_accept();
+                let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
+                let conn = conns.get_mut(token).expect("just inserted");
+                // The request usually arrives with the handshake: serve it at once. The connection
+                // joins epoll only if it outlives this first drive (see `Worker::after_drive`), so
+                // a one-request connection never costs an epoll_ctl.
+                conn.on_event(true, true, false);
+                conn.queued = true;
+                driving.push(token);
+            });
         stop
     }
 

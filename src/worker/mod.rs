@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, error, info, info_span, warn};
@@ -30,6 +30,7 @@ use crate::proto::http::date::HttpDate;
 use crate::proto::http::prerender_hello;
 use crate::proto::Context;
 use crate::signals::Signals;
+use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
 use crate::sys::rlimit;
 
@@ -46,8 +47,11 @@ pub struct WorkerInit<'a> {
     pub channel: UnixStream,
     pub signals: Signals,
     pub config: Config,
-    /// This worker's heartbeat cell in the master's shared mapping.
-    pub heartbeat: &'a AtomicU64,
+    /// This worker's slot in the shared stats mapping (its heartbeat included).
+    pub stats: &'a WorkerStats,
+    /// Every worker's slot, for `/metrics` and `/status`.
+    pub all_stats: &'a [WorkerStats],
+    pub master_stats: &'a MasterStats,
 }
 
 /// Why the listener is out of the poll set.
@@ -66,7 +70,11 @@ enum Exit {
 }
 
 /// The worker-wide facts responses are built from, refreshed by the loop (not per request).
-struct Site {
+struct Site<'a> {
+    open_files_limit: u64,
+    stats: &'a WorkerStats,
+    all_stats: &'a [WorkerStats],
+    master_stats: &'a MasterStats,
     date: HttpDate,
     /// `GET /`'s keep-alive response, re-rendered when the date changes.
     hello: Buf,
@@ -79,7 +87,7 @@ struct Site {
     served: Cell<u64>,
 }
 
-impl Site {
+impl Site<'_> {
     /// Advances the clock for this loop turn; re-renders what carries the date.
     fn update_date(&mut self) {
         if self.date.update(SystemTime::now()) {
@@ -99,6 +107,10 @@ impl Site {
             healthy: self.healthy,
             debug_routes: self.debug_routes,
             served: &self.served,
+            stats: self.stats,
+            all_stats: self.all_stats,
+            master_stats: self.master_stats,
+            open_files_limit: self.open_files_limit,
         }
     }
 }
@@ -121,10 +133,11 @@ struct Worker<'a> {
     acceptor: Acceptor,
     pool: BufPool,
     /// What every response may draw on.
-    site: Site,
+    site: Site<'a>,
     /// Ask the master for a replacement after this many requests.
     recycle_after: Option<u64>,
-    heartbeat: &'a AtomicU64,
+    /// This worker's figures in shared memory (its heartbeat included).
+    stats: &'a WorkerStats,
     /// The loop wakes at least this often, so an idle worker's heartbeat still moves.
     heartbeat_every: Duration,
 }
@@ -208,6 +221,19 @@ impl<'a> Worker<'a> {
             init.generation
         );
         let cfg = &init.config;
+        let started = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        init.stats
+            .pid
+            .store(u64::from(std::process::id()), Ordering::Relaxed);
+        init.stats.slot.store(init.slot as u64, Ordering::Relaxed);
+        init.stats
+            .generation
+            .store(init.generation, Ordering::Relaxed);
+        init.stats
+            .started_unix_secs
+            .store(started, Ordering::Relaxed);
         let max_conns = cfg
             .max_conns
             .unwrap_or_else(|| default_max_conns(cfg.workers));
@@ -234,6 +260,10 @@ impl<'a> Worker<'a> {
             acceptor: Acceptor::new(),
             pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),
             site: Site {
+                open_files_limit: rlimit::nofile_soft(),
+                stats: init.stats,
+                all_stats: init.all_stats,
+                master_stats: init.master_stats,
                 hello,
                 date,
                 whoami: whoami.into_bytes(),
@@ -244,7 +274,7 @@ impl<'a> Worker<'a> {
                 served: Cell::new(0),
             },
             recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
-            heartbeat: init.heartbeat,
+            stats: init.stats,
             heartbeat_every: (life.worker_timeout / 4)
                 .clamp(Duration::from_millis(10), Duration::from_secs(1)),
         })
@@ -260,7 +290,7 @@ impl<'a> Worker<'a> {
         let mut driving = Vec::new();
         let mut expired = Vec::new();
         loop {
-            self.heartbeat.fetch_add(1, Ordering::Relaxed);
+            self.stats.heartbeat.fetch_add(1, Ordering::Relaxed);
             let timeout = self.poll_timeout();
             self.poller.wait(&mut events, Some(timeout))?;
             let now = Instant::now();
@@ -300,6 +330,7 @@ impl<'a> Worker<'a> {
             }
             self.expire(now, &mut expired);
             self.maybe_ask_for_recycling();
+            self.stats.on_loop_turn(now.elapsed().as_nanos() as u64);
             if self.site.draining && self.conns.is_empty() {
                 return self.exit(Exit::Drained);
             }
@@ -383,6 +414,7 @@ impl<'a> Worker<'a> {
             return;
         };
         conn.release(&mut self.pool);
+        self.stats.on_close();
         let resume = match self.paused {
             Some(AcceptPause::Exhausted { .. }) => true,
             Some(AcceptPause::AtCap) => {
@@ -409,6 +441,9 @@ impl<'a> Worker<'a> {
             if deadline > now {
                 conn.scheduled_tick = Some(self.timers.schedule(token, deadline));
                 continue;
+            }
+            if let Some(kind) = conn.timeout_kind(now) {
+                WorkerStats::add(&self.stats.timeouts[kind], 1);
             }
             let ctx = self.site.context(now);
             let outcome = conn.on_timeout(&ctx, &mut self.pool, now);

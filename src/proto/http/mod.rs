@@ -417,6 +417,7 @@ fn reject_request(reject: Reject, output: &mut Buf, ctx: &Context<'_>) -> Step {
         Reject::NotImplemented => StatusCode::NotImplemented,
         Reject::VersionNotSupported => StatusCode::VersionNotSupported,
     };
+    crate::stats::WorkerStats::add(&ctx.stats.parse_errors, 1);
     routes::write_error(output, ctx, status);
     Step::Fail
 }

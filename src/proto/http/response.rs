@@ -35,6 +35,14 @@ impl StatusCode {
         }
     }
 
+    /// The numeric code.
+    pub fn code(self) -> u16 {
+        let line = self.line();
+        line[9..12]
+            .iter()
+            .fold(0, |n, d| n * 10 + u16::from(d - b'0'))
+    }
+
     /// The short text body of an error status.
     pub fn reason_body(self) -> &'static [u8] {
         match self {

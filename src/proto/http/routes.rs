@@ -20,6 +20,8 @@ enum Route {
     DebugCrash,
     DebugHang,
     DebugSleep,
+    Metrics,
+    Status,
     Unknown,
 }
 
@@ -49,6 +51,8 @@ fn route_of(path: &[u8], debug_routes: bool) -> Route {
         b"/echo" => Route::Echo,
         b"/healthz" => Route::Healthz,
         b"/whoami" => Route::Whoami,
+        b"/metrics" => Route::Metrics,
+        b"/status" => Route::Status,
         b"/debug/crash" if debug_routes => Route::DebugCrash,
         b"/debug/hang" if debug_routes => Route::DebugHang,
         b"/debug/sleep" if debug_routes => Route::DebugSleep,
@@ -80,16 +84,39 @@ pub(super) fn respond(
                 && connection == ConnectionHeader::Omit
                 && !ctx.hello.is_empty() =>
         {
+            ctx.stats.on_response(200);
             output.extend_from_slice(ctx.hello)
         }
         Route::Root if get_like => text(output, StatusCode::Ok, HELLO),
         Route::Healthz if get_like && ctx.healthy => text(output, StatusCode::Ok, b"ok"),
         Route::Healthz if get_like => text(output, StatusCode::ServiceUnavailable, b"draining\n"),
         Route::Whoami if get_like => text(output, StatusCode::Ok, ctx.whoami),
+        Route::Metrics if get_like => {
+            let body = crate::metrics::render_prometheus(
+                ctx.all_stats,
+                ctx.master_stats,
+                ctx.open_files_limit,
+            );
+            let ct: &[u8] = b"text/plain; version=0.0.4; charset=utf-8";
+            typed_response(output, ctx, ct, body.as_bytes(), connection, with_body);
+        }
+        Route::Status if get_like => {
+            let body = crate::metrics::render_status_json(ctx.all_stats, ctx.master_stats);
+            typed_response(
+                output,
+                ctx,
+                b"application/json",
+                body.as_bytes(),
+                connection,
+                with_body,
+            );
+        }
         Route::Echo if matches!(head.method, Method::Post | Method::Put) => {
             if head.expect_continue && head.body != BodyLen::Empty && !body_in_buffer {
+                ctx.stats.on_response(100);
                 output.extend_from_slice(response::CONTINUE);
             }
+            ctx.stats.on_response(200);
             ResponseHead {
                 status: StatusCode::Ok,
                 content_type: Some(head.content_type.unwrap_or(b"application/octet-stream")),
@@ -124,6 +151,8 @@ pub(super) fn respond(
         | Route::DebugCrash
         | Route::DebugHang
         | Route::DebugSleep
+        | Route::Metrics
+        | Route::Status
         | Route::Echo) => {
             let allow = if route == Route::Echo {
                 ALLOW_POST_PUT
@@ -212,12 +241,36 @@ fn text_response(
     allow: Option<&'static [u8]>,
     with_body: bool,
 ) {
+    ctx.stats.on_response(status.code());
     ResponseHead {
         status,
         content_type: Some(b"text/plain"),
         framing: Framing::Length(body.len() as u64),
         connection,
         allow,
+    }
+    .write(output, ctx.date);
+    if with_body {
+        output.extend_from_slice(body);
+    }
+}
+
+/// A 200 with the given content type (`/metrics`, `/status`).
+fn typed_response(
+    output: &mut Buf,
+    ctx: &Context<'_>,
+    content_type: &[u8],
+    body: &[u8],
+    connection: ConnectionHeader,
+    with_body: bool,
+) {
+    ctx.stats.on_response(200);
+    ResponseHead {
+        status: StatusCode::Ok,
+        content_type: Some(content_type),
+        framing: Framing::Length(body.len() as u64),
+        connection,
+        allow: None,
     }
     .write(output, ctx.date);
     if with_body {

@@ -1,0 +1,201 @@
+//! Per-worker statistics in shared memory: one cache-aligned slot per worker process, written
+//! only by that worker with relaxed atomics (no syscall, no lock, no allocation), read by any
+//! worker answering `/metrics` or `/status`, and by the master (heartbeats, restarts).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::sys::shm::ShmSafe;
+
+/// Buckets of the loop-turn latency histogram: turns taking at most 2^i µs, i = 0..15
+/// (1 µs … 32.8 ms); longer turns land in the last bucket.
+pub const LOOP_BUCKETS: usize = 16;
+
+/// Timeouts by kind, in this order.
+pub const TIMEOUT_KINDS: [&str; 6] = ["header", "body", "keepalive", "send", "idle", "linger"];
+
+/// Accept errors by kind, in this order.
+pub const ACCEPT_ERROR_KINDS: [&str; 3] = ["emfile", "enfile", "other"];
+
+const fn zeros<const N: usize>() -> [AtomicU64; N] {
+    [const { AtomicU64::new(0) }; N]
+}
+
+/// One worker's figures. A respawned worker's slot is reset by the master before the fork.
+#[derive(Debug)]
+#[repr(C, align(64))]
+pub struct WorkerStats {
+    /// 0 while the slot is free.
+    pub pid: AtomicU64,
+    pub slot: AtomicU64,
+    pub generation: AtomicU64,
+    pub started_unix_secs: AtomicU64,
+    /// Bumped on every loop turn; the master kills a worker whose heartbeat stands still.
+    pub heartbeat: AtomicU64,
+    pub conns_open: AtomicU64,
+    pub conns_high_water: AtomicU64,
+    pub accepted: AtomicU64,
+    pub closed: AtomicU64,
+    /// Responses by status class: 1xx, 2xx, 3xx, 4xx, 5xx.
+    pub responses: [AtomicU64; 5],
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub accept_errors: [AtomicU64; 3],
+    pub timeouts: [AtomicU64; 6],
+    pub parse_errors: AtomicU64,
+    pub loop_turns: AtomicU64,
+    pub loop_turn_buckets: [AtomicU64; LOOP_BUCKETS],
+    pub loop_turn_nanos: AtomicU64,
+}
+
+// SAFETY: every field is an AtomicU64 (all-zero bytes are 0) and is only accessed atomically.
+#[allow(unsafe_code)]
+unsafe impl ShmSafe for WorkerStats {}
+
+impl WorkerStats {
+    pub const fn zeroed() -> WorkerStats {
+        WorkerStats {
+            pid: AtomicU64::new(0),
+            slot: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            started_unix_secs: AtomicU64::new(0),
+            heartbeat: AtomicU64::new(0),
+            conns_open: AtomicU64::new(0),
+            conns_high_water: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+            responses: zeros(),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            accept_errors: zeros(),
+            timeouts: zeros(),
+            parse_errors: AtomicU64::new(0),
+            loop_turns: AtomicU64::new(0),
+            loop_turn_buckets: zeros(),
+            loop_turn_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Clears every figure (the master, before forking a worker into this slot).
+    pub fn reset(&self) {
+        let all = self.counters();
+        for c in all {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn counters(&self) -> impl Iterator<Item = &AtomicU64> {
+        [
+            &self.pid,
+            &self.slot,
+            &self.generation,
+            &self.started_unix_secs,
+            &self.heartbeat,
+            &self.conns_open,
+            &self.conns_high_water,
+            &self.accepted,
+            &self.closed,
+            &self.bytes_in,
+            &self.bytes_out,
+            &self.parse_errors,
+            &self.loop_turns,
+            &self.loop_turn_nanos,
+        ]
+        .into_iter()
+        .chain(&self.responses)
+        .chain(&self.accept_errors)
+        .chain(&self.timeouts)
+        .chain(&self.loop_turn_buckets)
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// A connection opened: open count, its high-water mark, and the accepted total.
+    pub fn on_accept(&self) {
+        let open = self.conns_open.fetch_add(1, Ordering::Relaxed) + 1;
+        self.conns_high_water.fetch_max(open, Ordering::Relaxed);
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn on_close(&self) {
+        self.conns_open.fetch_sub(1, Ordering::Relaxed);
+        self.closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A response with this status code was written.
+    pub fn on_response(&self, status: u16) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One event-loop turn took `nanos`.
+    pub fn on_loop_turn(&self, nanos: u64) {
+        self.loop_turns.fetch_add(1, Ordering::Relaxed);
+        self.loop_turn_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let micros = nanos.div_ceil(1000).max(1);
+        let bucket = (64 - (micros - 1).leading_zeros() as usize).min(LOOP_BUCKETS - 1);
+        self.loop_turn_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The master's figures, shared the same way (one instance).
+#[derive(Debug)]
+#[repr(C, align(64))]
+pub struct MasterStats {
+    /// Worker restarts by reason: crashed, hung, recycled.
+    pub restarts: [AtomicU64; 3],
+}
+
+/// Restart reasons, in the order of `MasterStats::restarts`.
+pub const RESTART_REASONS: [&str; 3] = ["crashed", "hung", "recycled"];
+
+// SAFETY: only AtomicU64 fields, only accessed atomically.
+#[allow(unsafe_code)]
+unsafe impl ShmSafe for MasterStats {}
+
+impl MasterStats {
+    pub const fn zeroed() -> MasterStats {
+        MasterStats { restarts: zeros() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loop_turn_buckets_are_log2_microseconds() {
+        let s = WorkerStats::zeroed();
+        s.on_loop_turn(500); // ≤ 1 µs
+        s.on_loop_turn(1_500); // ≤ 2 µs
+        s.on_loop_turn(3_000); // ≤ 4 µs
+        s.on_loop_turn(10_000_000_000); // 10 s: the last bucket
+        let b: Vec<u64> = s.loop_turn_buckets.iter().map(WorkerStats::get).collect();
+        assert_eq!(&b[..3], &[1, 1, 1]);
+        assert_eq!(b[LOOP_BUCKETS - 1], 1);
+        assert_eq!(WorkerStats::get(&s.loop_turns), 4);
+    }
+
+    #[test]
+    fn connections_and_responses() {
+        let s = WorkerStats::zeroed();
+        s.on_accept();
+        s.on_accept();
+        s.on_close();
+        s.on_response(200);
+        s.on_response(404);
+        s.on_response(503);
+        assert_eq!(WorkerStats::get(&s.conns_open), 1);
+        assert_eq!(WorkerStats::get(&s.conns_high_water), 2);
+        assert_eq!(WorkerStats::get(&s.closed), 1);
+        let r: Vec<u64> = s.responses.iter().map(WorkerStats::get).collect();
+        assert_eq!(r, [0, 1, 0, 1, 1]);
+        s.reset();
+        assert_eq!(WorkerStats::get(&s.accepted), 0);
+    }
+}

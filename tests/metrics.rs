@@ -1,0 +1,189 @@
+//! `/metrics` and `/status` from the shared stats, checked with a strict exposition-format parser.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use common::{get, read_response, Server};
+
+/// One sample: metric name, labels, value.
+type Sample = (String, HashMap<String, String>, f64);
+
+/// Parses the Prometheus text format (0.0.4) strictly: every sample belongs to a family whose
+/// TYPE came first, names and labels are well-formed, values are numbers, no duplicates.
+fn parse_exposition(text: &str) -> (HashMap<String, String>, Vec<Sample>) {
+    let valid_name = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    let mut types = HashMap::new();
+    let mut samples = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines() {
+        assert!(!line.is_empty(), "empty line in exposition");
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(valid_name(name), "bad HELP name {name}");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
+            assert!(["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind));
+            assert!(
+                types.insert(name.to_string(), kind.to_string()).is_none(),
+                "TYPE twice: {name}"
+            );
+            continue;
+        }
+        assert!(!line.starts_with('#'), "stray comment {line}");
+        let (series, value) = line.rsplit_once(' ').expect("name and value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line}"));
+        let (name, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.strip_suffix('}').expect("closing brace")),
+            None => (series, ""),
+        };
+        assert!(valid_name(name), "bad metric name {name}");
+        let mut map = HashMap::new();
+        if !labels.is_empty() {
+            for pair in labels.split(',') {
+                let (k, v) = pair.split_once('=').expect("label=value");
+                assert!(valid_name(k) && !k.starts_with("__"), "bad label {k}");
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .expect("quoted value");
+                assert!(!v.contains('"') && !v.contains('\n'));
+                map.insert(k.to_string(), v.to_string());
+            }
+        }
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| types.get(*f).is_some_and(|t| t == "histogram"))
+            })
+            .unwrap_or(name);
+        assert!(types.contains_key(family), "sample before its TYPE: {name}");
+        assert!(seen.insert(series.to_string()), "duplicate series {series}");
+        samples.push((name.to_string(), map, value));
+    }
+    (types, samples)
+}
+
+fn sum(samples: &[Sample], name: &str, label: Option<(&str, &str)>) -> f64 {
+    samples
+        .iter()
+        .filter(|(n, l, _)| {
+            n == name && label.is_none_or(|(k, v)| l.get(k).is_some_and(|x| x == v))
+        })
+        .map(|(_, _, v)| v)
+        .sum()
+}
+
+#[test]
+fn metrics_count_what_happened_and_parse_strictly() {
+    let server = Server::start(&["--workers", "2"]);
+    for _ in 0..10 {
+        assert_eq!(get(server.addr, "/").status, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(get(server.addr, "/nope").status, 404);
+    }
+    for _ in 0..2 {
+        let mut s = server.connect();
+        s.write_all(b"BROKEN\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut s, &mut Vec::new(), false).status, 400);
+    }
+    let resp = get(server.addr, "/metrics");
+    assert_eq!(resp.status, 200);
+    assert!(resp
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let (types, samples) = parse_exposition(resp.body_str());
+    assert_eq!(types["prefork_loop_turn_seconds"], "histogram");
+    assert_eq!(sum(&samples, "prefork_workers", None), 2.0);
+    assert!(sum(&samples, "prefork_responses_total", Some(("class", "2xx"))) >= 10.0);
+    assert!(sum(&samples, "prefork_responses_total", Some(("class", "4xx"))) >= 5.0);
+    assert_eq!(sum(&samples, "prefork_parse_errors_total", None), 2.0);
+    let accepted = sum(&samples, "prefork_connections_accepted_total", None);
+    assert!(accepted >= 16.0, "accepted {accepted}");
+    // Per-worker series carry worker and generation labels.
+    let workers: std::collections::HashSet<_> = samples
+        .iter()
+        .filter(|(n, _, _)| n == "prefork_connections_accepted_total")
+        .map(|(_, l, _)| (l["worker"].clone(), l["generation"].clone()))
+        .collect();
+    assert_eq!(workers.len(), 2);
+    // Histogram buckets are cumulative and end at _count.
+    for (_, labels, count) in samples
+        .iter()
+        .filter(|(n, _, _)| n == "prefork_loop_turn_seconds_count")
+    {
+        let mut last = 0.0;
+        for (_, l, v) in samples.iter().filter(|(n, l2, _)| {
+            n == "prefork_loop_turn_seconds_bucket" && l2["pid"] == labels["pid"]
+        }) {
+            assert!(*v >= last, "buckets not cumulative at le={}", l["le"]);
+            last = *v;
+        }
+        assert_eq!(last, *count);
+    }
+}
+
+#[test]
+fn status_is_json_with_workers_and_totals() {
+    let server = Server::start(&["--workers", "2"]);
+    for _ in 0..5 {
+        get(server.addr, "/");
+    }
+    let resp = get(server.addr, "/status");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), Some("application/json"));
+    let body = resp.body_str();
+    assert!(body.starts_with("{\"workers\":[{\"slot\":"), "{body}");
+    assert_eq!(body.matches("\"pid\":").count(), 2);
+    assert!(body.contains("\"totals\":{\"workers\":2,"));
+    assert!(body.contains("\"restarts\":{\"crashed\":0,\"hung\":0,\"recycled\":0}"));
+    assert_eq!(body.matches('{').count(), body.matches('}').count());
+}
+
+#[test]
+fn a_killed_worker_counts_as_a_crash_restart_and_leaves_the_listing() {
+    let server = Server::start(&["--workers", "2"]);
+    let victim = server.workers()[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let replaced = common::wait_until(std::time::Duration::from_secs(5), || {
+        let w = server.workers();
+        (w.len() == 2 && !w.contains(&victim)).then_some(())
+    });
+    assert!(replaced.is_some());
+    let seen = common::wait_until(std::time::Duration::from_secs(5), || {
+        let (_, samples) = parse_exposition(get(server.addr, "/metrics").body_str());
+        let crashed = sum(
+            &samples,
+            "prefork_worker_restarts_total",
+            Some(("reason", "crashed")),
+        );
+        let listed_victim = samples
+            .iter()
+            .any(|(_, l, _)| l.get("pid") == Some(&victim.to_string()));
+        (crashed == 1.0 && !listed_victim).then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "restart not counted or the dead worker still listed"
+    );
+}
