@@ -120,9 +120,27 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_DEFER_ACCEPT", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub defer_accept: Option<u32>,
 
+    /// `status`: print a running server's per-worker figures instead of starting one.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Validate the options and that the address can be bound, then exit (0, or the error's code).
     #[arg(long)]
     pub check: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Fetch /status from a running server and print a table (per worker, plus totals).
+    Status {
+        /// The server's port.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The server's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: IpAddr,
+    },
 }
 
 /// `--workers`: a fixed count or the CPUs available.

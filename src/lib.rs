@@ -38,5 +38,6 @@ pub mod process;
 pub mod proto;
 pub mod signals;
 pub mod stats;
+pub mod status_cmd;
 pub mod sys;
 pub mod worker;

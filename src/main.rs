@@ -4,12 +4,15 @@
 use clap::Parser;
 use tracing::error;
 
-use prefork_server::cli::Cli;
+use prefork_server::cli::{Cli, Command};
 use prefork_server::{logging, master};
 
 fn main() {
     // clap prints usage errors and exits 2; --help and --version exit 0.
     let cli = Cli::parse();
+    if let Some(Command::Status { port, host }) = cli.command {
+        std::process::exit(prefork_server::status_cmd::run(host, port));
+    }
     let check_only = cli.check;
     let config = match cli.into_config() {
         Ok(c) => c,

@@ -81,7 +81,7 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
         "RLIMIT_NOFILE soft limit of the workers.",
     );
     let _ = writeln!(out, "prefork_open_files_limit {nofile}");
-    let simple: [Gauge; 11] = [
+    let simple: [Gauge; 10] = [
         (
             "prefork_worker_start_time_seconds",
             "gauge",
@@ -141,12 +141,6 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
             "counter",
             "Heartbeats (loop turns seen by the master's hang check).",
             |s| g(&s.heartbeat),
-        ),
-        (
-            "prefork_open_fds_estimate",
-            "gauge",
-            "Descriptors held for connections (excluding the few fixed ones).",
-            |s| g(&s.conns_open),
         ),
     ];
     for (name, kind, help, value) in simple {

@@ -187,3 +187,38 @@ fn a_killed_worker_counts_as_a_crash_restart_and_leaves_the_listing() {
         "restart not counted or the dead worker still listed"
     );
 }
+
+#[test]
+fn status_subcommand_prints_a_table() {
+    let server = Server::start(&["--workers", "2"]);
+    get(server.addr, "/");
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--port", &server.port().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with("slot"),
+        "{table}"
+    );
+    assert!(table.contains("total  2 workers"), "{table}");
+    assert!(table.contains("restarts: 0 crashed"));
+    // Nothing listening: a clear error and a non-zero exit.
+    drop(server);
+    let out = std::process::Command::new(common::BIN)
+        .args(["status", "--port", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:1"));
+}
