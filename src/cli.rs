@@ -116,6 +116,10 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_CPU_AFFINITY", default_value = "none", value_parser = parse_affinity)]
     pub cpu_affinity: CpuAffinity,
 
+    /// Serve /metrics and /status on this port only (same --bind address), not on the main port.
+    #[arg(long, env = "PREFORK_METRICS_PORT")]
+    pub metrics_port: Option<u16>,
+
     /// Set TCP_DEFER_ACCEPT (seconds): wake a worker only once a new connection has data.
     #[arg(long, env = "PREFORK_DEFER_ACCEPT", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub defer_accept: Option<u32>,
@@ -273,6 +277,7 @@ impl Cli {
             },
             cpu_affinity: self.cpu_affinity,
             defer_accept: self.defer_accept,
+            metrics_port: self.metrics_port,
             shared_listener: false,
         })
     }

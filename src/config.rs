@@ -54,6 +54,8 @@ pub struct Config {
     pub lifecycle: Lifecycle,
     /// Which CPU each worker is pinned to.
     pub cpu_affinity: CpuAffinity,
+    /// Serve /metrics and /status on this port (same address) instead of the main one.
+    pub metrics_port: Option<u16>,
     /// TCP_DEFER_ACCEPT on the listeners, in seconds.
     pub defer_accept: Option<u32>,
     /// Workers share listening sockets (fewer were passed than workers): register them with

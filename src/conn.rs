@@ -56,6 +56,8 @@ pub struct Connection {
     nodelay_pending: bool,
     /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
     pub scheduled_tick: Option<u64>,
+    /// Accepted on the metrics port: only `/metrics` and `/status` are served.
+    pub metrics_only: bool,
     /// Registered with the worker's epoll (after its first drive, if it outlived it).
     pub registered: bool,
     /// Queued to be driven this turn or the next (owned by the worker), so a busy connection
@@ -89,6 +91,7 @@ impl Connection {
             nodelay_pending: true,
             scheduled_tick: None,
             registered: false,
+            metrics_only: false,
             queued: false,
             accepted_at: now,
             last_read: now,
@@ -112,6 +115,16 @@ impl Connection {
 
     /// Reads, lets the protocol work, and writes, until nothing more can be done now.
     pub fn drive(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
+        let metrics_ctx;
+        let ctx = if self.metrics_only {
+            metrics_ctx = Context {
+                metrics: crate::proto::MetricsAccess::Only,
+                ..*ctx
+            };
+            &metrics_ctx
+        } else {
+            ctx
+        };
         let outcome = if self.lingering {
             self.drain_lingering(pool)
         } else {

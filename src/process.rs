@@ -151,6 +151,7 @@ pub fn spawn(
     master_signals: &Signals,
     inherited: &[RawFd],
     stats: SharedStats<'_>,
+    metrics_listener: Option<&OwnedFd>,
 ) -> Result<(Pid, UnixStream), Error> {
     let Some(listener) = &slot.listener else {
         return Err(Error::Setup {
@@ -206,6 +207,7 @@ pub fn spawn(
                 master_pid,
                 worker_end,
                 &old_mask,
+                metrics_listener,
             );
             std::process::exit(code)
         }
@@ -226,12 +228,24 @@ fn child_main(
     master_pid: Pid,
     channel: UnixStream,
     old_mask: &SigSet,
+    metrics_listener: Option<&OwnedFd>,
 ) -> i32 {
     // Our own handlers first, then drop the master's, so no stop signal falls in between.
     let signals = match Signals::register(signals::WORKER) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("prefork-server worker: could not set up signal handling: {e}");
+            return exit::OSERR;
+        }
+    };
+    // Take our own copy of the shared metrics socket before the master's copies are closed.
+    let metrics_listener = match metrics_listener
+        .map(|fd| fd.as_fd().try_clone_to_owned())
+        .transpose()
+    {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("prefork-server worker: could not take the metrics listener: {e}");
             return exit::OSERR;
         }
     };
@@ -257,6 +271,7 @@ fn child_main(
     // the worker holds exactly one descriptor for its listener.
     crate::sys::close_inherited(&[slot_listener.as_raw_fd()]);
     let init = WorkerInit {
+        metrics_listener,
         stats: &stats.all[stats.own],
         all_stats: stats.all,
         master_stats: stats.master,

@@ -222,3 +222,46 @@ fn status_subcommand_prints_a_table() {
     assert_eq!(out.status.code(), Some(69));
     assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:1"));
 }
+
+#[test]
+fn metrics_port_serves_metrics_only_and_the_main_port_no_longer_does() {
+    let server = Server::start(&[
+        "--workers",
+        "2",
+        "--protocol",
+        "echo",
+        "--metrics-port",
+        "0",
+    ]);
+    let line = server
+        .wait_for_log(
+            "serving /metrics and /status on ",
+            std::time::Duration::from_secs(5),
+        )
+        .expect("metrics address logged");
+    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let resp = get(addr, "/metrics");
+    assert_eq!(resp.status, 200);
+    let (_, samples) = parse_exposition(resp.body_str());
+    assert_eq!(sum(&samples, "prefork_workers", None), 2.0);
+    assert_eq!(get(addr, "/status").status, 200);
+    assert_eq!(
+        get(addr, "/").status,
+        404,
+        "the metrics port serves nothing else"
+    );
+    // The main port speaks echo, and never answers /metrics.
+    let mut s = server.connect();
+    s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    let mut back = [0u8; 25];
+    std::io::Read::read_exact(&mut s, &mut back).unwrap();
+    assert_eq!(&back, b"GET /metrics HTTP/1.1\r\n\r\n");
+}
+
+#[test]
+fn with_a_metrics_port_the_main_port_answers_404_for_metrics() {
+    let server = Server::start(&["--workers", "1", "--metrics-port", "0"]);
+    assert_eq!(get(server.addr, "/metrics").status, 404);
+    assert_eq!(get(server.addr, "/status").status, 404);
+    assert_eq!(get(server.addr, "/").status, 200);
+}

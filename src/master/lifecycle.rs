@@ -126,6 +126,7 @@ impl Master {
         for slot in &mut self.slots {
             slot.listener = None;
         }
+        self.metrics_listener = None;
     }
 
     /// SIGHUP: a new generation of workers on the same sockets; each old worker drains once

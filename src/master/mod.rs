@@ -48,6 +48,7 @@ pub fn run(config: Config) -> Result<(), Error> {
     startup::raise_nofile_limit(&config);
     startup::warn_if_backlog_capped(config.backlog);
     let listeners = startup::listeners(&config)?;
+    let metrics_listener = startup::metrics_listener(&config, listeners.addr)?;
     let notifier = Notifier::from_env();
     let upgrade_ready = startup::upgrade_ready_fd();
     if let Some(dir) = config
@@ -82,6 +83,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         config,
         addr: listeners.addr,
         shared_listeners: listeners.shared,
+        metrics_listener,
         poller,
         signals,
         slots,
@@ -125,6 +127,8 @@ struct Master {
     config: Config,
     addr: SocketAddr,
     shared_listeners: bool,
+    /// `--metrics-port`'s socket, shared by every worker.
+    metrics_listener: Option<OwnedFd>,
     poller: Poller,
     signals: Signals,
     slots: Vec<WorkerSlot>,
@@ -172,6 +176,7 @@ impl Master {
         let mut fds = vec![self.poller.as_raw_fd()];
         fds.extend(self.upgrade.as_ref().map(|u| u.ready.as_raw_fd()));
         fds.extend(self.upgrade_ready.as_ref().map(|fd| fd.as_raw_fd()));
+        fds.extend(self.metrics_listener.as_ref().map(|fd| fd.as_raw_fd()));
         for s in &self.slots {
             if s.index != except_slot {
                 fds.extend(s.listener.as_ref().map(|l| l.as_raw_fd()));
@@ -205,6 +210,7 @@ impl Master {
             &self.signals,
             &inherited,
             shared,
+            self.metrics_listener.as_ref(),
         );
         let (pid, channel) = match spawned {
             Ok(s) => s,

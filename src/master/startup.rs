@@ -177,6 +177,23 @@ fn bind_all(config: &Config) -> Result<Listeners, Error> {
     })
 }
 
+/// `--metrics-port`'s listener on the same address, SO_REUSEPORT so that a binary upgrade's new
+/// master can bind it too while the old one still holds it.
+///
+/// # Errors
+/// The bind failure, naming the address.
+pub fn metrics_listener(config: &Config, main: SocketAddr) -> Result<Option<OwnedFd>, Error> {
+    let Some(port) = config.metrics_port else {
+        return Ok(None);
+    };
+    let addr = SocketAddr::new(main.ip(), port);
+    let fd =
+        net::bind_reuseport(addr, config.backlog).map_err(|source| Error::Bind { addr, source })?;
+    let bound = net::local_addr(&fd).map_err(|source| Error::Bind { addr, source })?;
+    info!("serving /metrics and /status on {bound}");
+    Ok(Some(fd))
+}
+
 /// `--check`: the configuration parsed, and the address can be bound (the socket is closed
 /// again at once). Returns the address checked.
 ///

@@ -55,6 +55,19 @@ pub struct Context<'a> {
     pub master_stats: &'a MasterStats,
     /// RLIMIT_NOFILE, for `/metrics`.
     pub open_files_limit: u64,
+    /// Where `/metrics` and `/status` are served, relative to this connection.
+    pub metrics: MetricsAccess,
+}
+
+/// Whether this connection may see `/metrics` and `/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// No separate metrics port: every connection may.
+    Anywhere,
+    /// A connection on the main port while `--metrics-port` is set: they are 404 here.
+    Elsewhere,
+    /// A connection on the metrics port: only they are served.
+    Only,
 }
 
 /// Figures for contexts that belong to no worker (tests, benchmarks, the fuzzer).
@@ -83,6 +96,7 @@ impl<'a> Context<'a> {
             all_stats: std::slice::from_ref(&DETACHED_STATS),
             master_stats: &DETACHED_MASTER,
             open_files_limit: 0,
+            metrics: MetricsAccess::Anywhere,
         }
     }
 }

@@ -60,6 +60,9 @@ impl Worker<'_> {
         for token in driving {
             self.drive(token, now);
         }
+        if let Some(metrics) = self.metrics_listener.take() {
+            let _ = self.poller.delete(&metrics);
+        }
         if let Some(listener) = self.listener.take() {
             if self.paused.is_none() {
                 let _ = self.poller.delete(&listener);

@@ -7,7 +7,7 @@ use tracing::{debug, warn};
 
 use super::accept::AcceptStop;
 use super::{AcceptPause, Worker, LISTENER};
-use crate::config;
+use crate::config::{self, ProtocolKind};
 use crate::conn::Connection;
 use crate::proto::Protocol;
 
@@ -39,6 +39,25 @@ impl Worker<'_> {
             );
             self.pause_accepting(AcceptPause::AtCap);
         }
+    }
+
+    /// Accepts a few connections from the metrics port; they are served only `/metrics` and
+    /// `/status` (and not counted against `--max-conns`: an operator must get through).
+    pub(super) fn accept_metrics(&mut self, now: Instant, driving: &mut Vec<u64>) {
+        let Some(listener) = &self.metrics_listener else {
+            return;
+        };
+        let conns = &mut self.conns;
+        let stats = self.stats;
+        self.acceptor.accept_batch(listener, 16, now, stats, |fd| {
+            stats.on_accept();
+            // HTTP whatever the main protocol is: an echo server's metrics are HTTP too.
+            let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), now);
+            conn.metrics_only = true;
+            conn.on_event(true, true, false);
+            conn.queued = true;
+            driving.push(conns.insert(conn));
+        });
     }
 
     fn accept_with_budget(

@@ -28,7 +28,7 @@ use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::proto::http::date::HttpDate;
 use crate::proto::http::prerender_hello;
-use crate::proto::Context;
+use crate::proto::{Context, MetricsAccess};
 use crate::signals::Signals;
 use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
@@ -37,12 +37,15 @@ use crate::sys::rlimit;
 const LISTENER: u64 = u64::MAX;
 const SIGNAL: u64 = u64::MAX - 1;
 const CHANNEL: u64 = u64::MAX - 2;
+const METRICS: u64 = u64::MAX - 3;
 
 /// What a forked worker is handed.
 pub struct WorkerInit<'a> {
     pub slot: usize,
     pub generation: u64,
     pub listener: OwnedFd,
+    /// `--metrics-port`'s socket, shared by every worker (EPOLLEXCLUSIVE).
+    pub metrics_listener: Option<OwnedFd>,
     /// The worker's end of its channel to the master; EOF means the master is gone.
     pub channel: UnixStream,
     pub signals: Signals,
@@ -72,6 +75,8 @@ enum Exit {
 /// The worker-wide facts responses are built from, refreshed by the loop (not per request).
 struct Site<'a> {
     open_files_limit: u64,
+    /// Main-port connections' access to `/metrics` (`Elsewhere` with `--metrics-port`).
+    metrics: MetricsAccess,
     stats: &'a WorkerStats,
     all_stats: &'a [WorkerStats],
     master_stats: &'a MasterStats,
@@ -111,6 +116,7 @@ impl Site<'_> {
             all_stats: self.all_stats,
             master_stats: self.master_stats,
             open_files_limit: self.open_files_limit,
+            metrics: self.metrics,
         }
     }
 }
@@ -119,6 +125,8 @@ struct Worker<'a> {
     poller: Poller,
     /// `None` once draining: the worker no longer accepts.
     listener: Option<OwnedFd>,
+    /// `--metrics-port`'s socket; dropped when draining.
+    metrics_listener: Option<OwnedFd>,
     paused: Option<AcceptPause>,
     channel: UnixStream,
     signals: Signals,
@@ -214,6 +222,9 @@ impl<'a> Worker<'a> {
             Interest::READABLE
         };
         poller.add(init.listener.as_fd(), LISTENER, listen_interest)?;
+        if let Some(fd) = &init.metrics_listener {
+            poller.add(fd.as_fd(), METRICS, Interest::EXCLUSIVE_READABLE)?;
+        }
         let whoami = format!(
             "pid={} slot={} generation={}",
             std::process::id(),
@@ -247,6 +258,7 @@ impl<'a> Worker<'a> {
         Ok(Worker {
             poller,
             listener: Some(init.listener),
+            metrics_listener: init.metrics_listener,
             paused: None,
             channel: init.channel,
             signals: init.signals,
@@ -261,6 +273,11 @@ impl<'a> Worker<'a> {
             pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),
             site: Site {
                 open_files_limit: rlimit::nofile_soft(),
+                metrics: if cfg.metrics_port.is_some() {
+                    MetricsAccess::Elsewhere
+                } else {
+                    MetricsAccess::Anywhere
+                },
                 stats: init.stats,
                 all_stats: init.all_stats,
                 master_stats: init.master_stats,
@@ -299,6 +316,7 @@ impl<'a> Worker<'a> {
             for ev in events.iter() {
                 match ev.token {
                     LISTENER => accept_ready = true,
+                    METRICS => self.accept_metrics(now, &mut driving),
                     SIGNAL => {
                         if let Some(exit) = self.on_signals(now) {
                             return self.exit(exit);

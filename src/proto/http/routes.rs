@@ -6,7 +6,7 @@ use super::parse::{BodyLen, Head, Method};
 use super::response::{self, ConnectionHeader, Framing, ResponseHead, StatusCode};
 use super::{Sink, State};
 use crate::buffer::Buf;
-use crate::proto::Context;
+use crate::proto::{Context, MetricsAccess};
 
 /// The longest `/debug/sleep` accepted, so a test aid cannot park a connection for ever.
 const MAX_SLEEP_MS: u64 = 60_000;
@@ -68,6 +68,28 @@ pub(super) fn respond(
     output: &mut Buf,
     ctx: &Context<'_>,
 ) -> State {
+    respond_route(route_for(head.path, ctx), head, body_in_buffer, output, ctx)
+}
+
+/// The route, with `--metrics-port` applied: the metrics port serves only `/metrics` and
+/// `/status`, and the main port then does not serve them.
+fn route_for(path: &[u8], ctx: &Context<'_>) -> Route {
+    let route = route_of(path, ctx.debug_routes);
+    let is_metrics = matches!(route, Route::Metrics | Route::Status);
+    match ctx.metrics {
+        MetricsAccess::Elsewhere if is_metrics => Route::Unknown,
+        MetricsAccess::Only if !is_metrics => Route::Unknown,
+        _ => route,
+    }
+}
+
+fn respond_route(
+    route: Route,
+    head: &Head<'_>,
+    body_in_buffer: bool,
+    output: &mut Buf,
+    ctx: &Context<'_>,
+) -> State {
     // A draining worker ends each connection after its current response.
     let keep_alive = head.keep_alive && !ctx.draining;
     let connection = connection_header(keep_alive, head.minor_version);
@@ -77,7 +99,7 @@ pub(super) fn respond(
     let text = |output: &mut Buf, status, body: &[u8]| {
         text_response(output, ctx, status, body, connection, None, with_body)
     };
-    match route_of(head.path, ctx.debug_routes) {
+    match route {
         // The hot path: one copy of the response pre-rendered for this second.
         Route::Root
             if head.method == Method::Get
