@@ -120,6 +120,10 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_METRICS_PORT")]
     pub metrics_port: Option<u16>,
 
+    /// Log one line per request to this file, or "-" for stdout (combined format, or JSON with --log-format json).
+    #[arg(long, env = "PREFORK_ACCESS_LOG")]
+    pub access_log: Option<String>,
+
     /// Set TCP_DEFER_ACCEPT (seconds): wake a worker only once a new connection has data.
     #[arg(long, env = "PREFORK_DEFER_ACCEPT", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub defer_accept: Option<u32>,
@@ -278,6 +282,7 @@ impl Cli {
             cpu_affinity: self.cpu_affinity,
             defer_accept: self.defer_accept,
             metrics_port: self.metrics_port,
+            access_log: self.access_log,
             shared_listener: false,
         })
     }

@@ -54,6 +54,8 @@ pub struct Config {
     pub lifecycle: Lifecycle,
     /// Which CPU each worker is pinned to.
     pub cpu_affinity: CpuAffinity,
+    /// `--access-log`: a file path, or `-` for stdout.
+    pub access_log: Option<String>,
     /// Serve /metrics and /status on this port (same address) instead of the main one.
     pub metrics_port: Option<u16>,
     /// TCP_DEFER_ACCEPT on the listeners, in seconds.

@@ -56,6 +56,8 @@ pub struct Connection {
     nodelay_pending: bool,
     /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
     pub scheduled_tick: Option<u64>,
+    /// The client's address, looked up only for the access log.
+    pub peer: Option<std::net::SocketAddr>,
     /// Accepted on the metrics port: only `/metrics` and `/status` are served.
     pub metrics_only: bool,
     /// Registered with the worker's epoll (after its first drive, if it outlived it).
@@ -92,6 +94,7 @@ impl Connection {
             scheduled_tick: None,
             registered: false,
             metrics_only: false,
+            peer: None,
             queued: false,
             accepted_at: now,
             last_read: now,
@@ -115,13 +118,18 @@ impl Connection {
 
     /// Reads, lets the protocol work, and writes, until nothing more can be done now.
     pub fn drive(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
-        let metrics_ctx;
-        let ctx = if self.metrics_only {
-            metrics_ctx = Context {
-                metrics: crate::proto::MetricsAccess::Only,
+        let own_ctx;
+        let ctx = if self.metrics_only || self.peer.is_some() {
+            own_ctx = Context {
+                metrics: if self.metrics_only {
+                    crate::proto::MetricsAccess::Only
+                } else {
+                    ctx.metrics
+                },
+                peer: self.peer,
                 ..*ctx
             };
-            &metrics_ctx
+            &own_ctx
         } else {
             ctx
         };

@@ -23,6 +23,7 @@
     clippy::missing_safety_doc
 )]
 
+pub mod access_log;
 pub mod buffer;
 pub mod channel;
 pub mod cli;

@@ -21,6 +21,14 @@ fn main() {
             std::process::exit(e.exit_code());
         }
     };
+    if let Some(spec) = &config.access_log {
+        // Fail here, once, rather than in every worker.
+        let json = config.log_format == prefork_server::config::LogFormat::Json;
+        if let Err(e) = prefork_server::access_log::AccessLog::open(spec, json) {
+            eprintln!("prefork-server: could not open the access log {spec}: {e}");
+            std::process::exit(prefork_server::error::exit::CONFIG);
+        }
+    }
     if check_only {
         // Like `nginx -t`: validate, try the bind, say so, exit with the code a start would.
         match master::startup::check(&config) {

@@ -265,3 +265,56 @@ fn with_a_metrics_port_the_main_port_answers_404_for_metrics() {
     assert_eq!(get(server.addr, "/status").status, 404);
     assert_eq!(get(server.addr, "/").status, 200);
 }
+
+#[test]
+fn access_log_writes_one_combined_line_per_request() {
+    let dir = std::env::temp_dir().join(format!("prefork-access-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("access.log");
+    let server = Server::start(&["--workers", "1", "--access-log", path.to_str().unwrap()]);
+    assert_eq!(get(server.addr, "/").status, 200);
+    assert_eq!(get(server.addr, "/nope").status, 404);
+    let mut s = server.connect();
+    s.write_all(b"GARBAGE\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s, &mut Vec::new(), false).status, 400);
+    // Flushed at least once a second.
+    let text = common::wait_until(std::time::Duration::from_secs(5), || {
+        let t = std::fs::read_to_string(&path).ok()?;
+        (t.lines().count() >= 3).then_some(t)
+    })
+    .expect("three lines within a few seconds");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("127.0.0.1 - - ["), "{}", lines[0]);
+    assert!(
+        lines[0].contains("\"GET / HTTP/1.1\" 200 13 \"-\" \"-\""),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("\"GET /nope HTTP/1.1\" 404 10 "),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].contains("\"-\" 400 12 "), "{}", lines[2]);
+    // SIGUSR1 (logrotate): later lines go to a new file at the same path.
+    std::fs::rename(&path, dir.join("access.log.1")).unwrap();
+    server.signal(nix::sys::signal::Signal::SIGUSR1);
+    let rotated = common::wait_until(std::time::Duration::from_secs(5), || {
+        get(server.addr, "/healthz");
+        let t = std::fs::read_to_string(&path).ok()?;
+        t.contains("\"GET /healthz HTTP/1.1\" 200").then_some(())
+    });
+    assert!(rotated.is_some(), "no new access log after SIGUSR1");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_access_log_that_cannot_be_opened_is_a_configuration_error() {
+    let out = std::process::Command::new(common::BIN)
+        .args(["--port", "0", "--access-log", "/nonexistent-dir/access.log"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-dir/access.log"));
+}

@@ -5,9 +5,11 @@
 pub mod echo;
 pub mod http;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::access_log::AccessLog;
 use crate::buffer::Buf;
 use crate::config::ProtocolKind;
 use crate::stats::{MasterStats, WorkerStats};
@@ -57,6 +59,12 @@ pub struct Context<'a> {
     pub open_files_limit: u64,
     /// Where `/metrics` and `/status` are served, relative to this connection.
     pub metrics: MetricsAccess,
+    /// The access log, when `--access-log` is on.
+    pub access_log: Option<&'a RefCell<AccessLog>>,
+    /// The client's address (known only when the access log is on).
+    pub peer: Option<SocketAddr>,
+    /// Where the last response's status and body length are noted, for the access log.
+    pub reply: Option<&'a Cell<(u16, u64)>>,
 }
 
 /// Whether this connection may see `/metrics` and `/status`.
@@ -97,6 +105,9 @@ impl<'a> Context<'a> {
             master_stats: &DETACHED_MASTER,
             open_files_limit: 0,
             metrics: MetricsAccess::Anywhere,
+            access_log: None,
+            peer: None,
+            reply: None,
         }
     }
 }

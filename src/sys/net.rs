@@ -207,6 +207,11 @@ pub fn set_defer_accept(fd: &OwnedFd, secs: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// The peer's address, if the socket still has one.
+pub fn peer_addr(fd: &OwnedFd) -> Option<SocketAddr> {
+    SockRef::from(fd).peer_addr().ok()?.as_socket()
+}
+
 /// Disables Nagle's algorithm: responses go out as soon as they are written.
 pub fn set_nodelay(fd: impl AsFd) -> io::Result<()> {
     SockRef::from(&fd).set_nodelay(true)

@@ -37,6 +37,9 @@ impl Worker<'_> {
         }
         if inbox.has(channel::REOPEN_LOG) {
             crate::logging::reopen();
+            if let Some(log) = &self.site.access_log {
+                log.borrow_mut().reopen();
+            }
         }
         if inbox.has(channel::DRAIN) {
             self.start_drain(now);

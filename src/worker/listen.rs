@@ -10,6 +10,7 @@ use super::{AcceptPause, Worker, LISTENER};
 use crate::config::{self, ProtocolKind};
 use crate::conn::Connection;
 use crate::proto::Protocol;
+use crate::sys::net;
 
 impl Worker<'_> {
     /// Accepts until the queue is empty (or descriptors run out), past the budget and the cap:
@@ -72,11 +73,16 @@ impl Worker<'_> {
         let protocol = self.protocol;
         let conns = &mut self.conns;
         let stats = self.stats;
+        let want_peer = self.site.access_log.is_some();
         let stop = self
             .acceptor
             .accept_batch(listener, budget, now, stats, |fd| {
                 stats.on_accept();
-                let token = conns.insert(Connection::new(fd, Protocol::new(protocol), now));
+                // One more syscall per connection, only when the access log needs the address.
+                let peer = if want_peer { net::peer_addr(&fd) } else { None };
+                let mut conn = Connection::new(fd, Protocol::new(protocol), now);
+                conn.peer = peer;
+                let token = conns.insert(conn);
                 let conn = conns.get_mut(token).expect("just inserted");
                 // The request usually arrives with the handshake: serve it at once. The connection
                 // joins epoll only if it outlives this first drive (see `Worker::after_drive`), so

@@ -10,7 +10,7 @@ mod listen;
 pub mod slab;
 pub mod timer;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -22,9 +22,10 @@ use tracing::{debug, error, info, info_span, warn};
 use self::accept::Acceptor;
 use self::slab::Slab;
 use self::timer::TimerWheel;
+use crate::access_log::AccessLog;
 use crate::buffer::{Buf, BufPool};
 use crate::channel;
-use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
+use crate::config::{self, Config, HttpLimits, LogFormat, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::proto::http::date::HttpDate;
 use crate::proto::http::prerender_hello;
@@ -74,6 +75,10 @@ enum Exit {
 
 /// The worker-wide facts responses are built from, refreshed by the loop (not per request).
 struct Site<'a> {
+    /// `--access-log`, opened by this worker.
+    access_log: Option<RefCell<AccessLog>>,
+    /// The last response's status and length, noted by the protocol for the access log.
+    reply: Cell<(u16, u64)>,
     open_files_limit: u64,
     /// Main-port connections' access to `/metrics` (`Elsewhere` with `--metrics-port`).
     metrics: MetricsAccess,
@@ -117,6 +122,9 @@ impl Site<'_> {
             master_stats: self.master_stats,
             open_files_limit: self.open_files_limit,
             metrics: self.metrics,
+            access_log: self.access_log.as_ref(),
+            peer: None,
+            reply: Some(&self.reply),
         }
     }
 }
@@ -251,6 +259,13 @@ impl<'a> Worker<'a> {
         // The read buffer must hold a whole head of the largest size allowed.
         let buf_size = config::READ_BUF_BYTES.max(cfg.limits.max_head_bytes + 1);
         let life = &cfg.lifecycle;
+        let access_log = match &cfg.access_log {
+            Some(spec) => Some(RefCell::new(AccessLog::open(
+                spec,
+                cfg.log_format == LogFormat::Json,
+            )?)),
+            None => None,
+        };
         let date = HttpDate::new(SystemTime::now());
         let mut hello = Buf::new();
         prerender_hello(&mut hello, date.as_bytes());
@@ -272,6 +287,8 @@ impl<'a> Worker<'a> {
             acceptor: Acceptor::new(),
             pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),
             site: Site {
+                access_log,
+                reply: Cell::new((0, 0)),
                 open_files_limit: rlimit::nofile_soft(),
                 metrics: if cfg.metrics_port.is_some() {
                     MetricsAccess::Elsewhere
@@ -348,6 +365,9 @@ impl<'a> Worker<'a> {
             }
             self.expire(now, &mut expired);
             self.maybe_ask_for_recycling();
+            if let Some(log) = &self.site.access_log {
+                log.borrow_mut().maybe_flush(now);
+            }
             self.stats.on_loop_turn(now.elapsed().as_nanos() as u64);
             if self.site.draining && self.conns.is_empty() {
                 return self.exit(Exit::Drained);
@@ -356,6 +376,9 @@ impl<'a> Worker<'a> {
     }
 
     fn exit(&self, how: Exit) -> io::Result<()> {
+        if let Some(log) = &self.site.access_log {
+            log.borrow_mut().flush();
+        }
         match how {
             Exit::Drained => info!(served = self.site.served.get(), "drained; exiting"),
             Exit::Now => info!(connections = self.conns.len(), "exiting now"),

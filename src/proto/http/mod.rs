@@ -211,6 +211,11 @@ impl Http {
         // sending its next request: close with a linger, not at once.
         self.linger |= head.keep_alive && ctx.draining;
         let next = routes::respond(&head, body_in_buffer, output, ctx);
+        if let (Some(log), Some(reply)) = (ctx.access_log, ctx.reply) {
+            let (status, bytes) = reply.get();
+            log.borrow_mut()
+                .record(ctx.peer, Some(&buf[..consumed]), status, bytes);
+        }
         self.served += 1;
         ctx.served.set(ctx.served.get() + 1);
         input.consume(consumed);
@@ -419,6 +424,14 @@ fn reject_request(reject: Reject, output: &mut Buf, ctx: &Context<'_>) -> Step {
     };
     crate::stats::WorkerStats::add(&ctx.stats.parse_errors, 1);
     routes::write_error(output, ctx, status);
+    if let Some(log) = ctx.access_log {
+        log.borrow_mut().record(
+            ctx.peer,
+            None,
+            status.code(),
+            status.reason_body().len() as u64,
+        );
+    }
     Step::Fail
 }
 

@@ -106,7 +106,7 @@ fn respond_route(
                 && connection == ConnectionHeader::Omit
                 && !ctx.hello.is_empty() =>
         {
-            ctx.stats.on_response(200);
+            note_reply(ctx, 200, HELLO.len() as u64);
             output.extend_from_slice(ctx.hello)
         }
         Route::Root if get_like => text(output, StatusCode::Ok, HELLO),
@@ -138,7 +138,11 @@ fn respond_route(
                 ctx.stats.on_response(100);
                 output.extend_from_slice(response::CONTINUE);
             }
-            ctx.stats.on_response(200);
+            let length = match head.body {
+                BodyLen::Length(n) => n,
+                _ => 0,
+            };
+            note_reply(ctx, 200, length);
             ResponseHead {
                 status: StatusCode::Ok,
                 content_type: Some(head.content_type.unwrap_or(b"application/octet-stream")),
@@ -160,6 +164,9 @@ fn respond_route(
         },
         Route::DebugSleep if get_like && head.body == BodyLen::Empty => {
             let ms = query_u64(head.query, b"ms").unwrap_or(0).min(MAX_SLEEP_MS);
+            if let Some(reply) = ctx.reply {
+                reply.set((200, 6));
+            }
             return State::Sleeping {
                 until: ctx.now + Duration::from_millis(ms),
                 keep_alive,
@@ -263,7 +270,7 @@ fn text_response(
     allow: Option<&'static [u8]>,
     with_body: bool,
 ) {
-    ctx.stats.on_response(status.code());
+    note_reply(ctx, status.code(), body.len() as u64);
     ResponseHead {
         status,
         content_type: Some(b"text/plain"),
@@ -277,6 +284,14 @@ fn text_response(
     }
 }
 
+/// Counts a response and notes it for the access log.
+fn note_reply(ctx: &Context<'_>, status: u16, body_len: u64) {
+    ctx.stats.on_response(status);
+    if let Some(reply) = ctx.reply {
+        reply.set((status, body_len));
+    }
+}
+
 /// A 200 with the given content type (`/metrics`, `/status`).
 fn typed_response(
     output: &mut Buf,
@@ -286,7 +301,7 @@ fn typed_response(
     connection: ConnectionHeader,
     with_body: bool,
 ) {
-    ctx.stats.on_response(200);
+    note_reply(ctx, 200, body.len() as u64);
     ResponseHead {
         status: StatusCode::Ok,
         content_type: Some(content_type),
