@@ -180,6 +180,16 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
             }
         }
     }
+    family(
+        &mut out,
+        "prefork_open_fds",
+        "gauge",
+        "Open file descriptors of the worker (from /proc).",
+    );
+    for s in &workers {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", g(&s.pid))).map_or(0, |d| d.count());
+        let _ = writeln!(out, "prefork_open_fds{{{}}} {fds}", labels(s));
+    }
     let name = "prefork_loop_turn_seconds";
     family(
         &mut out,

@@ -139,6 +139,40 @@ fn metrics_count_what_happened_and_parse_strictly() {
     }
 }
 
+/// `promtool check metrics` (Debian's `prometheus` package; CI installs it) agrees with the
+/// strict parser above. Without promtool on the machine the strict parser is the check.
+#[test]
+fn promtool_accepts_the_metrics_when_available() {
+    let server = Server::start(&["--workers", "2"]);
+    get(server.addr, "/");
+    let body = get(server.addr, "/metrics").body_str().to_string();
+    parse_exposition(&body);
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed: checked with the strict parser only");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool: {report}");
+    assert!(report.trim().is_empty(), "promtool warnings: {report}");
+}
+
 #[test]
 fn status_is_json_with_workers_and_totals() {
     let server = Server::start(&["--workers", "2"]);
