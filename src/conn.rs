@@ -387,14 +387,6 @@ impl Connection {
         pool.reclaim(&mut self.wbuf);
     }
 
-    /// Whether the connection sits between requests with nothing pending: a draining worker
-    /// may close it at once.
-    pub fn is_idle(&self) -> bool {
-        !self.lingering
-            && self.wbuf.is_empty()
-            && matches!(self.proto.phase(self.rbuf.len()), Phase::Idle { .. })
-    }
-
     /// The output is flushed and the protocol is done. If the peer may still be sending, send
     /// our FIN and drain its bytes for a while, so that closing with unread data (which makes
     /// the kernel send an RST) cannot destroy a response the client has not read yet.
