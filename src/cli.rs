@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::config::{
-    Config, CpuAffinity, HttpLimits, Lifecycle, LogFormat, ProtocolKind, Timeouts,
+    self, Config, CpuAffinity, HttpLimits, Lifecycle, LogFormat, ProtocolKind, Timeouts,
 };
 use crate::error::Error;
 use crate::sys::cpus;
@@ -124,9 +124,11 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_ACCESS_LOG")]
     pub access_log: Option<String>,
 
-    /// Set TCP_DEFER_ACCEPT (seconds): wake a worker only once a new connection has data.
-    #[arg(long, env = "PREFORK_DEFER_ACCEPT", value_parser = clap::value_parser!(u32).range(1..=3600))]
-    pub defer_accept: Option<u32>,
+    /// TCP_DEFER_ACCEPT in seconds (0 = off): the kernel hands a worker a new connection only
+    /// once its first bytes arrive, so accepting it never costs an extra wake-up.
+    #[arg(long, env = "PREFORK_DEFER_ACCEPT", default_value_t = config::DEFAULT_DEFER_ACCEPT_SECS,
+          value_parser = clap::value_parser!(u32).range(0..=3600))]
+    pub defer_accept: u32,
 
     /// `status`: print a running server's per-worker figures instead of starting one.
     #[command(subcommand)]

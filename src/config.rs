@@ -58,8 +58,8 @@ pub struct Config {
     pub access_log: Option<String>,
     /// Serve /metrics and /status on this port (same address) instead of the main one.
     pub metrics_port: Option<u16>,
-    /// TCP_DEFER_ACCEPT on the listeners, in seconds.
-    pub defer_accept: Option<u32>,
+    /// TCP_DEFER_ACCEPT on the listeners, in seconds; 0 turns it off (also on inherited ones).
+    pub defer_accept: u32,
     /// Workers share listening sockets (fewer were passed than workers): register them with
     /// EPOLLEXCLUSIVE against the thundering herd. Set by the master, not by the command line.
     pub shared_listener: bool,
@@ -173,6 +173,13 @@ pub const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a closing connection may keep sending us bytes after our final response.
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// TCP_DEFER_ACCEPT by default, as nginx's `listen ... deferred` (which also uses 1 s): both our
+/// protocols have the client speak first, so a worker is woken once per connection, with the
+/// request already there, instead of once for the handshake and again for the request. A client
+/// that connects and says nothing is handed over after about this long anyway, when the kernel's
+/// SYN-ACK retransmission is answered.
+pub const DEFAULT_DEFER_ACCEPT_SECS: u32 = 1;
 
 /// How long accepting stays paused after EMFILE/ENFILE unless a connection closes first.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(500);

@@ -89,12 +89,13 @@ pub fn listeners(config: &Config) -> Result<Listeners, Error> {
 }
 
 /// Options set on every listener, bound or inherited.
+///
+/// TCP_DEFER_ACCEPT is set even when it is 0, so an inherited socket (an upgrade's, or
+/// systemd's with `DeferAcceptSec=`) ends up as the command line says.
 pub fn apply_socket_options(fds: &[OwnedFd], config: &Config) {
-    if let Some(secs) = config.defer_accept {
-        for fd in fds {
-            if let Err(e) = net::set_defer_accept(fd, secs) {
-                warn!(error = %e, "could not set TCP_DEFER_ACCEPT");
-            }
+    for fd in fds {
+        if let Err(e) = net::set_defer_accept(fd, config.defer_accept) {
+            warn!(error = %e, "could not set TCP_DEFER_ACCEPT");
         }
     }
 }

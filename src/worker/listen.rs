@@ -74,6 +74,7 @@ impl Worker<'_> {
         let conns = &mut self.conns;
         let stats = self.stats;
         let want_peer = self.site.access_log.is_some();
+        let read_now = self.read_on_accept;
         let stop = self
             .acceptor
             .accept_batch(listener, budget, now, stats, |fd| {
@@ -84,10 +85,12 @@ impl Worker<'_> {
                 conn.peer = peer;
                 let token = conns.insert(conn);
                 let conn = conns.get_mut(token).expect("just inserted");
-                // The request usually arrives with the handshake: serve it at once. The connection
-                // joins epoll only if it outlives this first drive (see `Worker::after_drive`), so
-                // a one-request connection never costs an epoll_ctl.
-                conn.on_event(true, true, false);
+                // With TCP_DEFER_ACCEPT the request came with the connection: serve it at once.
+                // The connection joins epoll only if it outlives this first drive (see
+                // `Worker::after_drive`), so a one-request connection never costs an epoll_ctl.
+                // Without it, the drive does nothing and the connection is registered, as in
+                // nginx: a read before the request arrives would be one more wasted syscall.
+                conn.on_event(read_now, true, false);
                 conn.queued = true;
                 driving.push(token);
             });

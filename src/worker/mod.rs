@@ -142,6 +142,9 @@ struct Worker<'a> {
     conns: Slab<Connection>,
     max_conns: usize,
     listen_interest: Interest,
+    /// Read a new connection at once (TCP_DEFER_ACCEPT is on, so its request is already there),
+    /// or let epoll say when it arrives (it is off: a read now would almost always be EAGAIN).
+    read_on_accept: bool,
     /// Connections whose `drive` ran out of budget, to drive again next turn.
     again: Vec<u64>,
     timers: TimerWheel,
@@ -281,6 +284,7 @@ impl<'a> Worker<'a> {
             conns: Slab::default(),
             max_conns,
             listen_interest,
+            read_on_accept: cfg.defer_accept > 0,
             again: Vec::new(),
             timers: TimerWheel::new(Instant::now()),
             timeouts: cfg.timeouts,

@@ -1,0 +1,79 @@
+//! How a new connection reaches a worker. By default the listeners have TCP_DEFER_ACCEPT (1 s):
+//! the kernel keeps a silent connection until its first bytes arrive, or until about a second
+//! has passed, so a worker is woken once per connection with the request already there.
+//! `--defer-accept 0` hands every connection over as soon as its handshake completes.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{get, read_response, wait_until, Server};
+
+/// Connections the workers hold open, from /status (the /status request itself counts as one).
+fn open_connections(server: &Server) -> u64 {
+    let body = get(server.addr, "/status").body_str().to_owned();
+    let totals = &body[body.find("\"totals\":{").expect("totals in /status")..];
+    let field = "\"connections\":";
+    let from = totals.find(field).expect("connections in totals") + field.len();
+    let digits: String = totals[from..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().expect("a count")
+}
+
+fn ask(stream: &mut TcpStream) -> u16 {
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    read_response(stream, &mut Vec::new(), false).status
+}
+
+#[test]
+fn by_default_a_silent_connection_waits_in_the_kernel_then_is_served() {
+    let server = Server::start(&["--workers", "1"]);
+    assert_eq!(open_connections(&server), 1);
+    let connected = Instant::now();
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    if connected.elapsed() < Duration::from_millis(800) {
+        assert_eq!(
+            open_connections(&server),
+            1,
+            "a connection that has sent nothing is not handed to a worker yet"
+        );
+    }
+    // A client that connects and says nothing still reaches a worker (and its timeouts) once
+    // the kernel's SYN-ACK retransmission, about a second in, is answered.
+    let handed_over = wait_until(Duration::from_secs(5), || {
+        (open_connections(&server) == 2).then_some(())
+    });
+    assert!(handed_over.is_some(), "the silent connection never arrived");
+    assert!(connected.elapsed() >= Duration::from_millis(800));
+    assert_eq!(ask(&mut silent), 200);
+    // A client that speaks at once is served at once.
+    let mut prompt = TcpStream::connect(server.addr).unwrap();
+    assert_eq!(ask(&mut prompt), 200);
+}
+
+#[test]
+fn with_defer_accept_off_a_connection_is_handed_over_at_once() {
+    let server = Server::start(&["--workers", "1", "--defer-accept", "0"]);
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    let connected = Instant::now();
+    let handed_over = wait_until(Duration::from_secs(5), || {
+        (open_connections(&server) == 2).then_some(())
+    });
+    assert!(handed_over.is_some(), "the connection never arrived");
+    assert!(
+        connected.elapsed() < Duration::from_millis(900),
+        "took {:?}: was accept deferred anyway?",
+        connected.elapsed()
+    );
+    assert_eq!(ask(&mut silent), 200);
+}
