@@ -1,5 +1,5 @@
 //! Per-worker statistics in shared memory: one cache-aligned slot per worker process, written
-//! only by that worker with relaxed atomics (no syscall, no lock, no allocation), read by any
+//! only by that worker with relaxed loads and stores (no syscall, no lock, no allocation), read by any
 //! worker answering `/metrics` or `/status`, and by the master (heartbeats, restarts).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,8 +107,15 @@ impl WorkerStats {
         .chain(&self.loop_turn_buckets)
     }
 
+    /// Adds to a counter of this worker's own slot. A slot has one writer (its worker; the
+    /// master touches it only before the fork and after the reap), so a plain load and store
+    /// does: no locked read-modify-write on the per-request path, and readers still see whole,
+    /// never-decreasing values.
     pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
     }
 
     pub fn get(counter: &AtomicU64) -> u64 {
@@ -117,29 +124,32 @@ impl WorkerStats {
 
     /// A connection opened: open count, its high-water mark, and the accepted total.
     pub fn on_accept(&self) {
-        let open = self.conns_open.fetch_add(1, Ordering::Relaxed) + 1;
-        self.conns_high_water.fetch_max(open, Ordering::Relaxed);
-        self.accepted.fetch_add(1, Ordering::Relaxed);
+        Self::add(&self.conns_open, 1);
+        let open = Self::get(&self.conns_open);
+        if open > Self::get(&self.conns_high_water) {
+            self.conns_high_water.store(open, Ordering::Relaxed);
+        }
+        Self::add(&self.accepted, 1);
     }
 
     pub fn on_close(&self) {
-        self.conns_open.fetch_sub(1, Ordering::Relaxed);
-        self.closed.fetch_add(1, Ordering::Relaxed);
+        Self::add(&self.conns_open, u64::MAX); // wrapping: minus one
+        Self::add(&self.closed, 1);
     }
 
     /// A response with this status code was written.
     pub fn on_response(&self, status: u16) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.responses[class].fetch_add(1, Ordering::Relaxed);
+        Self::add(&self.responses[class], 1);
     }
 
     /// One event-loop turn took `nanos`.
     pub fn on_loop_turn(&self, nanos: u64) {
-        self.loop_turns.fetch_add(1, Ordering::Relaxed);
-        self.loop_turn_nanos.fetch_add(nanos, Ordering::Relaxed);
+        Self::add(&self.loop_turns, 1);
+        Self::add(&self.loop_turn_nanos, nanos);
         let micros = nanos.div_ceil(1000).max(1);
         let bucket = (64 - (micros - 1).leading_zeros() as usize).min(LOOP_BUCKETS - 1);
-        self.loop_turn_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        Self::add(&self.loop_turn_buckets[bucket], 1);
     }
 }
 

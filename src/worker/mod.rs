@@ -328,7 +328,7 @@ impl<'a> Worker<'a> {
         let mut driving = Vec::new();
         let mut expired = Vec::new();
         loop {
-            self.stats.heartbeat.fetch_add(1, Ordering::Relaxed);
+            WorkerStats::add(&self.stats.heartbeat, 1);
             let timeout = self.poll_timeout();
             self.poller.wait(&mut events, Some(timeout))?;
             let now = Instant::now();
