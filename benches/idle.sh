@@ -21,9 +21,11 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [-n N] [--workers W] [--procs K] [--peers]" >&2; exit 2 ;;
   esac
 done
-(cd "$top" && cargo build --release --quiet && cargo bench --bench hold --no-run --quiet 2>/dev/null)
+(cd "$top" && cargo build --release --quiet && cargo bench --bench hold --no-run --quiet)
 port=65200
 results=()
+live=""  # the server being measured, stopped on any exit
+trap '[ -n "$live" ] && kill $live 2>/dev/null; true' EXIT INT TERM
 
 wait_port() {
   for _ in $(seq 1 100); do
@@ -45,16 +47,16 @@ measure() {
 
 echo "== prefork-server" >&2
 "$top/target/release/prefork-server" --bind 127.0.0.1 --port $port --workers "$workers" 2>/dev/null &
-ours=$!
+ours=$!; live=$ours
 wait_port $port
 measure prefork-server $ours
-kill $ours; wait $ours 2>/dev/null || true
+kill $ours; wait $ours 2>/dev/null || true; live=""
 port=$((port + 1))
 
 echo "== nginx" >&2
-nginx=$("$top/benches/load/serve-nginx.sh" $port "$workers")
+nginx=$("$top/benches/load/serve-nginx.sh" $port "$workers"); live=$nginx
 measure "nginx (plus ≈ 429 B preallocated per worker_connections slot)" "$nginx"
-kill "$nginx"
+kill "$nginx"; live=""
 port=$((port + 1))
 
 if [ $peers = 1 ]; then
@@ -63,10 +65,10 @@ if [ $peers = 1 ]; then
     [ -x "$bin" ] || { echo "   $name: not built (benches/load.sh --peers builds it)" >&2; continue; }
     echo "== $name" >&2
     "$bin" $port "$workers" 2>/dev/null &
-    pid=$!
+    pid=$!; live=$pid
     wait_port $port
     measure "$name" $pid
-    kill $pid; wait $pid 2>/dev/null || true
+    kill $pid; wait $pid 2>/dev/null || true; live=""
     port=$((port + 1))
   done
 fi

@@ -13,7 +13,10 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 peers=0
-if [ "${1:-}" = --peers ]; then peers=1; shift; fi
+args=()
+for a in "$@"; do
+  if [ "$a" = --peers ]; then peers=1; else args+=("$a"); fi
+done
 if ! command -v wrk >/dev/null || [ ! -x /usr/sbin/nginx ]; then
   apt-get update -qq && apt-get install -y -qq nginx wrk libnginx-mod-http-echo >/dev/null
 fi
@@ -38,4 +41,4 @@ if [ $peers = 1 ]; then
     servers+=("$name=$dst/target/release/peer-$name {PORT} {WORKERS}")
   done
 fi
-exec python3 "$top/benches/load/lib/bench_http.py" "$@" "${servers[@]}"
+exec python3 "$top/benches/load/lib/bench_http.py" ${args[@]+"${args[@]}"} "${servers[@]}"

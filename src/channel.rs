@@ -10,6 +10,10 @@ use crate::sys::net::{self, IoOutcome};
 
 /// Master → worker: stop accepting, finish what is in flight, exit.
 pub const DRAIN: u8 = b'Q';
+/// Master → worker: drain, and this socket is being closed for good (one worker fewer): keep
+/// accepting until the connections the kernel still defers on it (TCP_DEFER_ACCEPT) are handed
+/// over, because closing the last reference would reset them.
+pub const RELEASE: u8 = b'D';
 /// Master → worker: exit now.
 pub const EXIT: u8 = b'X';
 /// Master → worker: answer `/healthz` with 503 (a graceful stop's drain delay).

@@ -262,11 +262,24 @@ impl Master {
         }
         let mut slot = self.slots.pop().expect("more than one slot");
         self.config.workers = self.slots.len();
+        // Connections the kernel still defers on this socket would be reset when it closes: stop
+        // deferring, so each is handed over at its next SYN-ACK retransmission, and have the
+        // worker accept until then (`channel::RELEASE`).
+        let mut message = channel::DRAIN;
+        if let (Some(fd), true) = (&slot.listener, self.config.defer_accept > 0) {
+            match net::set_defer_accept(fd, 0) {
+                Ok(()) => message = channel::RELEASE,
+                Err(e) => {
+                    warn!(error = %e, "could not turn TCP_DEFER_ACCEPT off on the released socket")
+                }
+            }
+        }
         for w in [slot.current.take(), slot.replacing.take()]
             .into_iter()
             .flatten()
         {
-            retire(&mut self.retiring, w);
+            channel::send(w.channel.as_fd(), message);
+            self.retiring.push(w);
         }
         info!(workers = self.slots.len(), "removed a worker");
     }

@@ -2,13 +2,17 @@
 //! turn unhealthy, reopen the log, ask to be recycled.
 
 use std::os::fd::AsFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
 use super::{Exit, Worker};
 use crate::channel;
 use crate::signals;
+
+/// How long past the deferral period a released socket is still accepted from: the handshake's
+/// last ACK, or the first bytes, must still arrive and be accepted.
+const RELEASE_MARGIN: Duration = Duration::from_millis(250);
 
 impl Worker<'_> {
     /// SIGINT: exit now. SIGTERM, SIGQUIT: drain (a worker signalled directly, not by its master).
@@ -41,7 +45,13 @@ impl Worker<'_> {
                 log.borrow_mut().reopen();
             }
         }
-        if inbox.has(channel::DRAIN) {
+        if inbox.has(channel::RELEASE) && !self.site.draining {
+            // The master has turned deferral off on the socket, so every connection still
+            // deferred is handed over at its next SYN-ACK retransmission (or its first bytes),
+            // within the deferral period.
+            self.release_at = Some(now + self.defer_accept + RELEASE_MARGIN);
+        }
+        if inbox.has(channel::DRAIN) || inbox.has(channel::RELEASE) {
             self.start_drain(now);
         }
         None
@@ -56,15 +66,33 @@ impl Worker<'_> {
         }
         self.site.draining = true;
         info!(connections = self.conns.len(), "draining");
-        // Take everything already queued: this worker may hold the socket's last reference, and
-        // closing it would reset what waits in its queue.
+        if let Some(metrics) = self.metrics_listener.take() {
+            let _ = self.poller.delete(&metrics);
+        }
+        if self.release_at.is_none() {
+            self.close_listener(now);
+        }
+        // Deadlines are shorter now: re-arm every connection.
+        for token in self.conns.tokens() {
+            self.arm(token);
+        }
+    }
+
+    /// Ends a release (see `channel::RELEASE`) once its grace is over.
+    pub(super) fn maybe_finish_release(&mut self, now: Instant) {
+        if self.release_at.is_some_and(|at| at <= now) {
+            self.release_at = None;
+            self.close_listener(now);
+        }
+    }
+
+    /// Takes everything already queued, then lets go of the listener: this worker may hold the
+    /// socket's last reference, and closing it would reset what waits in its queue.
+    fn close_listener(&mut self, now: Instant) {
         let mut driving = Vec::new();
         self.accept_all(now, &mut driving);
         for token in driving {
             self.drive(token, now);
-        }
-        if let Some(metrics) = self.metrics_listener.take() {
-            let _ = self.poller.delete(&metrics);
         }
         if let Some(listener) = self.listener.take() {
             if self.paused.is_none() {
@@ -72,10 +100,6 @@ impl Worker<'_> {
             }
         }
         self.paused = None;
-        // Deadlines are shorter now: re-arm every connection.
-        for token in self.conns.tokens() {
-            self.arm(token);
-        }
     }
 
     pub(super) fn maybe_ask_for_recycling(&mut self) {

@@ -145,6 +145,10 @@ struct Worker<'a> {
     /// Read a new connection at once (TCP_DEFER_ACCEPT is on, so its request is already there),
     /// or let epoll say when it arrives (it is off: a read now would almost always be EAGAIN).
     read_on_accept: bool,
+    /// `--defer-accept`: how long the kernel may hold a connection back from `accept4`.
+    defer_accept: Duration,
+    /// Draining a socket that closes for good: when to stop accepting from it.
+    release_at: Option<Instant>,
     /// Connections whose `drive` ran out of budget, to drive again next turn.
     again: Vec<u64>,
     timers: TimerWheel,
@@ -285,6 +289,8 @@ impl<'a> Worker<'a> {
             max_conns,
             listen_interest,
             read_on_accept: cfg.defer_accept > 0,
+            defer_accept: Duration::from_secs(cfg.defer_accept.into()),
+            release_at: None,
             again: Vec::new(),
             timers: TimerWheel::new(Instant::now()),
             timeouts: cfg.timeouts,
@@ -368,12 +374,13 @@ impl<'a> Worker<'a> {
                 self.drive(token, now);
             }
             self.expire(now, &mut expired);
+            self.maybe_finish_release(now);
             self.maybe_ask_for_recycling();
             if let Some(log) = &self.site.access_log {
                 log.borrow_mut().maybe_flush(now);
             }
             self.stats.on_loop_turn(now.elapsed().as_nanos() as u64);
-            if self.site.draining && self.conns.is_empty() {
+            if self.site.draining && self.conns.is_empty() && self.listener.is_none() {
                 return self.exit(Exit::Drained);
             }
         }
@@ -401,6 +408,9 @@ impl<'a> Worker<'a> {
         }
         if let Some(AcceptPause::Exhausted { until }) = self.paused {
             wake = wake.min(until);
+        }
+        if let Some(at) = self.release_at {
+            wake = wake.min(at);
         }
         wake.saturating_duration_since(now)
     }
