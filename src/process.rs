@@ -163,6 +163,14 @@ pub fn spawn(
         what: "a worker channel",
         source,
     })?;
+    // Before the fork: once a child exists, nothing may fail on the parent's side, or the
+    // master would forget a live worker (and hand its stats slot to the next one).
+    master_end
+        .set_nonblocking(true)
+        .map_err(|source| Error::Setup {
+            what: "a worker channel",
+            source,
+        })?;
     let master_pid = nix::unistd::getpid();
     // Hold the signals back across the fork: until the child has its own handlers, a stop
     // signal would run the master's handlers in the child and be lost there.
@@ -186,12 +194,6 @@ pub fn spawn(
     match forked {
         Ok(ForkResult::Parent { child }) => {
             drop(worker_end);
-            master_end
-                .set_nonblocking(true)
-                .map_err(|source| Error::Setup {
-                    what: "a worker channel",
-                    source,
-                })?;
             Ok((child, master_end))
         }
         Ok(ForkResult::Child) => {
