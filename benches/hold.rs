@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use prefork_server::sys::epoll::{Events, Interest, Poller};
 use prefork_server::sys::net::{read_some, write_some, IoOutcome};
+use prefork_server::sys::procfs;
 use socket2::{Domain, SockRef, Socket, Type};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: hold\r\n\r\n";
@@ -202,32 +203,9 @@ fn tree_pss_kib(pid: u32) -> u64 {
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
                 .unwrap_or(0);
         }
-        stack.extend(children_of(p));
+        stack.extend(procfs::children_of(p).unwrap_or_default());
     }
     total
-}
-
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut kids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rfind(')')
-            .and_then(|i| stat[i + 2..].split_whitespace().nth(1)?.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            kids.push(child);
-        }
-    }
-    kids
 }
 
 /// The oldest process with a listening socket on `port` (the master), from /proc.

@@ -6,6 +6,7 @@
 pub mod cpus;
 pub mod epoll;
 pub mod net;
+pub mod procfs;
 pub mod rlimit;
 pub mod shm;
 

@@ -163,33 +163,9 @@ pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
     }
 }
 
-/// Direct children of `pid`, read from /proc/*/stat.
+/// Live direct children of `pid`, from /proc.
 pub fn children_of(pid: u32) -> Vec<u32> {
-    let mut kids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        // The command name is in parentheses and may contain spaces: parse after the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(pid) && state != Some("Z") {
-            kids.push(child);
-        }
-    }
-    kids.sort_unstable();
-    kids
+    prefork_server::sys::procfs::children_of(pid).expect("/proc is readable")
 }
 
 pub fn process_exists(pid: u32) -> bool {

@@ -1,0 +1,58 @@
+//! Process facts from /proc, for the tools around the server: the integration tests find the
+//! workers of a master with it, and the idle-connection bench sums memory over the process tree.
+
+use std::io;
+
+/// The live (not zombie) direct children of `pid`, in pid order, from /proc/*/stat.
+///
+/// # Errors
+/// If /proc cannot be listed. A process that exits while it is being read is skipped.
+pub fn children_of(pid: u32) -> io::Result<Vec<u32>> {
+    let mut kids = Vec::new();
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        if parent_if_alive(&stat) == Some(pid) {
+            kids.push(child);
+        }
+    }
+    kids.sort_unstable();
+    Ok(kids)
+}
+
+/// The parent pid in a /proc/PID/stat line, unless the process is a zombie. The command name is
+/// in parentheses and may contain spaces and parentheses: the fields start after the last ')'.
+fn parent_if_alive(stat: &str) -> Option<u32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    (state != "Z").then_some(ppid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_parent_after_an_awkward_name() {
+        assert_eq!(parent_if_alive("42 (a) b (c)) S 7 42 42 0"), Some(7));
+        assert_eq!(parent_if_alive("42 (worker) Z 7 42 42 0"), None);
+        assert_eq!(parent_if_alive("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_a_child_of_its_parent() {
+        let me = std::process::id();
+        let parent = std::os::unix::process::parent_id();
+        assert!(children_of(parent).unwrap().contains(&me));
+    }
+}
