@@ -191,6 +191,8 @@ pub fn metrics_listener(config: &Config, main: SocketAddr) -> Result<Option<Owne
     let fd =
         net::bind_reuseport(addr, config.backlog).map_err(|source| Error::Bind { addr, source })?;
     let bound = net::local_addr(&fd).map_err(|source| Error::Bind { addr, source })?;
+    // Deferred like the main listeners, so the workers accept from both the same way.
+    apply_socket_options(std::slice::from_ref(&fd), config);
     info!("serving /metrics and /status on {bound}");
     Ok(Some(fd))
 }

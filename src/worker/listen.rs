@@ -6,10 +6,12 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use super::accept::AcceptStop;
+use super::slab::Slab;
 use super::{AcceptPause, Worker, LISTENER};
 use crate::config::{self, ProtocolKind};
 use crate::conn::Connection;
 use crate::proto::Protocol;
+use crate::stats::WorkerStats;
 use crate::sys::net;
 
 impl Worker<'_> {
@@ -50,14 +52,12 @@ impl Worker<'_> {
         };
         let conns = &mut self.conns;
         let stats = self.stats;
+        let read_now = self.read_on_accept;
         self.acceptor.accept_batch(listener, 16, now, stats, |fd| {
-            stats.on_accept();
             // HTTP whatever the main protocol is: an echo server's metrics are HTTP too.
             let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), now);
             conn.metrics_only = true;
-            conn.on_event(true, true, false);
-            conn.queued = true;
-            driving.push(conns.insert(conn));
+            admit(conns, conn, read_now, stats, driving);
         });
     }
 
@@ -75,26 +75,14 @@ impl Worker<'_> {
         let stats = self.stats;
         let want_peer = self.site.access_log.is_some();
         let read_now = self.read_on_accept;
-        let stop = self
-            .acceptor
+        self.acceptor
             .accept_batch(listener, budget, now, stats, |fd| {
-                stats.on_accept();
                 // One more syscall per connection, only when the access log needs the address.
                 let peer = if want_peer { net::peer_addr(&fd) } else { None };
                 let mut conn = Connection::new(fd, Protocol::new(protocol), now);
                 conn.peer = peer;
-                let token = conns.insert(conn);
-                let conn = conns.get_mut(token).expect("just inserted");
-                // With TCP_DEFER_ACCEPT the request came with the connection: serve it at once.
-                // The connection joins epoll only if it outlives this first drive (see
-                // `Worker::after_drive`), so a one-request connection never costs an epoll_ctl.
-                // Without it, the drive does nothing and the connection is registered, as in
-                // nginx: a read before the request arrives would be one more wasted syscall.
-                conn.on_event(read_now, true, false);
-                conn.queued = true;
-                driving.push(token);
-            });
-        stop
+                admit(conns, conn, read_now, stats, driving);
+            })
     }
 
     pub(super) fn pause_accepting(&mut self, why: AcceptPause) {
@@ -126,4 +114,24 @@ impl Worker<'_> {
             Err(e) => warn!(error = %e, "could not resume accepting"),
         }
     }
+}
+
+/// Takes a just-accepted connection in and queues its first drive.
+///
+/// With TCP_DEFER_ACCEPT (`read_now`) the request came with the connection: the drive serves it
+/// at once, and the connection joins epoll only if it outlives that drive (see
+/// `Worker::after_drive`), so a one-request connection never costs an epoll_ctl. Without it, the
+/// drive does nothing and the connection is registered, as in nginx: a read before the request
+/// arrives would be one more wasted syscall.
+fn admit(
+    conns: &mut Slab<Connection>,
+    mut conn: Connection,
+    read_now: bool,
+    stats: &WorkerStats,
+    driving: &mut Vec<u64>,
+) {
+    stats.on_accept();
+    conn.on_event(read_now, true, false);
+    conn.queued = true;
+    driving.push(conns.insert(conn));
 }
