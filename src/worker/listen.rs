@@ -52,7 +52,7 @@ impl Worker<'_> {
         };
         let conns = &mut self.conns;
         let stats = self.stats;
-        let read_now = self.read_on_accept;
+        let read_now = !self.defer_accept.is_zero();
         self.acceptor.accept_batch(listener, 16, now, stats, |fd| {
             // HTTP whatever the main protocol is: an echo server's metrics are HTTP too.
             let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), now);
@@ -74,7 +74,7 @@ impl Worker<'_> {
         let conns = &mut self.conns;
         let stats = self.stats;
         let want_peer = self.site.access_log.is_some();
-        let read_now = self.read_on_accept;
+        let read_now = !self.defer_accept.is_zero();
         self.acceptor
             .accept_batch(listener, budget, now, stats, |fd| {
                 // One more syscall per connection, only when the access log needs the address.

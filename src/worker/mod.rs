@@ -7,6 +7,7 @@
 pub mod accept;
 mod control;
 mod listen;
+mod setup;
 pub mod slab;
 pub mod timer;
 
@@ -14,7 +15,6 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, error, info, info_span, warn};
@@ -25,7 +25,7 @@ use self::timer::TimerWheel;
 use crate::access_log::AccessLog;
 use crate::buffer::{Buf, BufPool};
 use crate::channel;
-use crate::config::{self, Config, HttpLimits, LogFormat, ProtocolKind, Timeouts};
+use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::proto::http::date::HttpDate;
 use crate::proto::http::prerender_hello;
@@ -33,7 +33,6 @@ use crate::proto::{Context, MetricsAccess};
 use crate::signals::Signals;
 use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
-use crate::sys::rlimit;
 
 const LISTENER: u64 = u64::MAX;
 const SIGNAL: u64 = u64::MAX - 1;
@@ -142,10 +141,9 @@ struct Worker<'a> {
     conns: Slab<Connection>,
     max_conns: usize,
     listen_interest: Interest,
-    /// Read a new connection at once (TCP_DEFER_ACCEPT is on, so its request is already there),
-    /// or let epoll say when it arrives (it is off: a read now would almost always be EAGAIN).
-    read_on_accept: bool,
-    /// `--defer-accept`: how long the kernel may hold a connection back from `accept4`.
+    /// `--defer-accept`: how long the kernel may hold a connection back from `accept4`. When it
+    /// is on, a new connection is read at once (its request is already there); when off, epoll
+    /// says when the request arrives (a read now would almost always be EAGAIN).
     defer_accept: Duration,
     /// Draining a socket that closes for good: when to stop accepting from it.
     release_at: Option<Instant>,
@@ -201,129 +199,7 @@ pub fn run(init: WorkerInit<'_>) -> i32 {
     }
 }
 
-/// The connection cap when none is given: what the fd limit leaves after the reserved
-/// descriptors, and no more than this worker's share of the system-wide file table.
-fn default_max_conns(workers: usize) -> usize {
-    let by_rlimit = rlimit::nofile_soft().saturating_sub(config::RESERVED_FDS as u64);
-    let by_system = rlimit::file_max() / workers.max(1) as u64;
-    usize::try_from(by_rlimit.min(by_system))
-        .unwrap_or(usize::MAX)
-        .max(1)
-}
-
-/// `--max-requests` plus a jitter drawn from this process's pid and the clock, so workers
-/// started together do not all recycle together.
-fn recycle_threshold(max: Option<u64>, jitter: u64) -> Option<u64> {
-    let max = max?;
-    if jitter == 0 {
-        return Some(max);
-    }
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let seed = (u64::from(std::process::id()) << 32) ^ u64::from(nanos);
-    Some(max + seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (jitter + 1))
-}
-
-impl<'a> Worker<'a> {
-    fn new(init: WorkerInit<'a>) -> io::Result<Worker<'a>> {
-        let poller = Poller::new()?;
-        poller.add(init.signals.fd(), SIGNAL, Interest::READABLE)?;
-        init.channel.set_nonblocking(true)?;
-        poller.add(init.channel.as_fd(), CHANNEL, Interest::READABLE)?;
-        let listen_interest = if init.config.shared_listener {
-            Interest::EXCLUSIVE_READABLE
-        } else {
-            Interest::READABLE
-        };
-        poller.add(init.listener.as_fd(), LISTENER, listen_interest)?;
-        if let Some(fd) = &init.metrics_listener {
-            poller.add(fd.as_fd(), METRICS, Interest::EXCLUSIVE_READABLE)?;
-        }
-        let whoami = format!(
-            "pid={} slot={} generation={}",
-            std::process::id(),
-            init.slot,
-            init.generation
-        );
-        let cfg = &init.config;
-        let started = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        init.stats
-            .pid
-            .store(u64::from(std::process::id()), Ordering::Relaxed);
-        init.stats.slot.store(init.slot as u64, Ordering::Relaxed);
-        init.stats
-            .generation
-            .store(init.generation, Ordering::Relaxed);
-        init.stats
-            .started_unix_secs
-            .store(started, Ordering::Relaxed);
-        let max_conns = cfg
-            .max_conns
-            .unwrap_or_else(|| default_max_conns(cfg.workers));
-        // The read buffer must hold a whole head of the largest size allowed.
-        let buf_size = config::READ_BUF_BYTES.max(cfg.limits.max_head_bytes + 1);
-        let life = &cfg.lifecycle;
-        let access_log = match &cfg.access_log {
-            Some(spec) => Some(RefCell::new(AccessLog::open(
-                spec,
-                cfg.log_format == LogFormat::Json,
-            )?)),
-            None => None,
-        };
-        let date = HttpDate::new(SystemTime::now());
-        let mut hello = Buf::new();
-        prerender_hello(&mut hello, date.as_bytes());
-        debug!(max_conns, "worker limits");
-        Ok(Worker {
-            poller,
-            listener: Some(init.listener),
-            metrics_listener: init.metrics_listener,
-            paused: None,
-            channel: init.channel,
-            signals: init.signals,
-            protocol: cfg.protocol,
-            conns: Slab::default(),
-            max_conns,
-            listen_interest,
-            read_on_accept: cfg.defer_accept > 0,
-            defer_accept: Duration::from_secs(cfg.defer_accept.into()),
-            release_at: None,
-            again: Vec::new(),
-            timers: TimerWheel::new(Instant::now()),
-            timeouts: cfg.timeouts,
-            acceptor: Acceptor::new(),
-            pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),
-            site: Site {
-                access_log,
-                reply: Cell::new((0, 0)),
-                open_files_limit: rlimit::nofile_soft(),
-                metrics: if cfg.metrics_port.is_some() {
-                    MetricsAccess::Elsewhere
-                } else {
-                    MetricsAccess::Anywhere
-                },
-                stats: init.stats,
-                all_stats: init.all_stats,
-                master_stats: init.master_stats,
-                hello,
-                date,
-                whoami: whoami.into_bytes(),
-                limits: cfg.limits,
-                draining: false,
-                healthy: true,
-                debug_routes: life.debug_routes,
-                served: Cell::new(0),
-            },
-            recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
-            stats: init.stats,
-            heartbeat_every: (life.worker_timeout / 4)
-                .clamp(Duration::from_millis(10), Duration::from_secs(1)),
-        })
-    }
-
+impl Worker<'_> {
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         if !channel::send(self.channel.as_fd(), channel::READY) {

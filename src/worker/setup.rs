@@ -1,0 +1,148 @@
+//! Building a worker from what the master handed it: its descriptors in epoll, its stats slot
+//! stamped, its limits, buffers and pre-rendered response.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use tracing::debug;
+
+use super::accept::Acceptor;
+use super::slab::Slab;
+use super::timer::TimerWheel;
+use super::{Site, Worker, WorkerInit, CHANNEL, LISTENER, METRICS, SIGNAL};
+use crate::access_log::AccessLog;
+use crate::buffer::{Buf, BufPool};
+use crate::config::{self, LogFormat};
+use crate::proto::http::date::HttpDate;
+use crate::proto::http::prerender_hello;
+use crate::proto::MetricsAccess;
+use crate::sys::epoll::{Interest, Poller};
+use crate::sys::rlimit;
+
+/// The connection cap when none is given: what the fd limit leaves after the reserved
+/// descriptors, and no more than this worker's share of the system-wide file table.
+fn default_max_conns(workers: usize) -> usize {
+    let by_rlimit = rlimit::nofile_soft().saturating_sub(config::RESERVED_FDS as u64);
+    let by_system = rlimit::file_max() / workers.max(1) as u64;
+    usize::try_from(by_rlimit.min(by_system))
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
+/// `--max-requests` plus a jitter drawn from this process's pid and the clock, so workers
+/// started together do not all recycle together.
+fn recycle_threshold(max: Option<u64>, jitter: u64) -> Option<u64> {
+    let max = max?;
+    if jitter == 0 {
+        return Some(max);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let seed = (u64::from(std::process::id()) << 32) ^ u64::from(nanos);
+    Some(max + seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (jitter + 1))
+}
+
+impl<'a> Worker<'a> {
+    /// Registers the worker's descriptors, stamps its stats slot and prepares what every
+    /// response draws on.
+    pub(super) fn new(init: WorkerInit<'a>) -> io::Result<Worker<'a>> {
+        let poller = Poller::new()?;
+        poller.add(init.signals.fd(), SIGNAL, Interest::READABLE)?;
+        init.channel.set_nonblocking(true)?;
+        poller.add(init.channel.as_fd(), CHANNEL, Interest::READABLE)?;
+        let listen_interest = if init.config.shared_listener {
+            Interest::EXCLUSIVE_READABLE
+        } else {
+            Interest::READABLE
+        };
+        poller.add(init.listener.as_fd(), LISTENER, listen_interest)?;
+        if let Some(fd) = &init.metrics_listener {
+            poller.add(fd.as_fd(), METRICS, Interest::EXCLUSIVE_READABLE)?;
+        }
+        let whoami = format!(
+            "pid={} slot={} generation={}",
+            std::process::id(),
+            init.slot,
+            init.generation
+        );
+        let cfg = &init.config;
+        let started = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        init.stats
+            .pid
+            .store(u64::from(std::process::id()), Ordering::Relaxed);
+        init.stats.slot.store(init.slot as u64, Ordering::Relaxed);
+        init.stats
+            .generation
+            .store(init.generation, Ordering::Relaxed);
+        init.stats
+            .started_unix_secs
+            .store(started, Ordering::Relaxed);
+        let max_conns = cfg
+            .max_conns
+            .unwrap_or_else(|| default_max_conns(cfg.workers));
+        // The read buffer must hold a whole head of the largest size allowed.
+        let buf_size = config::READ_BUF_BYTES.max(cfg.limits.max_head_bytes + 1);
+        let life = &cfg.lifecycle;
+        let access_log = match &cfg.access_log {
+            Some(spec) => Some(RefCell::new(AccessLog::open(
+                spec,
+                cfg.log_format == LogFormat::Json,
+            )?)),
+            None => None,
+        };
+        let date = HttpDate::new(SystemTime::now());
+        let mut hello = Buf::new();
+        prerender_hello(&mut hello, date.as_bytes());
+        debug!(max_conns, "worker limits");
+        Ok(Worker {
+            poller,
+            listener: Some(init.listener),
+            metrics_listener: init.metrics_listener,
+            paused: None,
+            channel: init.channel,
+            signals: init.signals,
+            protocol: cfg.protocol,
+            conns: Slab::default(),
+            max_conns,
+            listen_interest,
+            defer_accept: Duration::from_secs(cfg.defer_accept.into()),
+            release_at: None,
+            again: Vec::new(),
+            timers: TimerWheel::new(Instant::now()),
+            timeouts: cfg.timeouts,
+            acceptor: Acceptor::new(),
+            pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),
+            site: Site {
+                access_log,
+                reply: Cell::new((0, 0)),
+                open_files_limit: rlimit::nofile_soft(),
+                metrics: if cfg.metrics_port.is_some() {
+                    MetricsAccess::Elsewhere
+                } else {
+                    MetricsAccess::Anywhere
+                },
+                stats: init.stats,
+                all_stats: init.all_stats,
+                master_stats: init.master_stats,
+                hello,
+                date,
+                whoami: whoami.into_bytes(),
+                limits: cfg.limits,
+                draining: false,
+                healthy: true,
+                debug_routes: life.debug_routes,
+                served: Cell::new(0),
+            },
+            recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
+            stats: init.stats,
+            heartbeat_every: (life.worker_timeout / 4)
+                .clamp(Duration::from_millis(10), Duration::from_secs(1)),
+        })
+    }
+}
