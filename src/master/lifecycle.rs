@@ -265,21 +265,21 @@ impl Master {
         // Connections the kernel still defers on this socket would be reset when it closes: stop
         // deferring, so each is handed over at its next SYN-ACK retransmission, and have the
         // worker accept until then (`channel::RELEASE`).
-        let mut message = channel::DRAIN;
-        if let (Some(fd), true) = (&slot.listener, self.config.defer_accept > 0) {
-            match net::set_defer_accept(fd, 0) {
-                Ok(()) => message = channel::RELEASE,
+        let message = match &slot.listener {
+            Some(fd) if self.config.defer_accept > 0 => match net::set_defer_accept(fd, 0) {
+                Ok(()) => channel::RELEASE,
                 Err(e) => {
-                    warn!(error = %e, "could not turn TCP_DEFER_ACCEPT off on the released socket")
+                    warn!(error = %e, "could not turn TCP_DEFER_ACCEPT off on the released socket");
+                    channel::DRAIN
                 }
-            }
-        }
+            },
+            _ => channel::DRAIN,
+        };
         for w in [slot.current.take(), slot.replacing.take()]
             .into_iter()
             .flatten()
         {
-            channel::send(w.channel.as_fd(), message);
-            self.retiring.push(w);
+            retire_with(&mut self.retiring, w, message);
         }
         info!(workers = self.slots.len(), "removed a worker");
     }
@@ -379,7 +379,13 @@ impl Master {
 
 /// Tells `w` to drain and keeps it among the retiring until it exits.
 fn retire(retiring: &mut Vec<WorkerProc>, w: WorkerProc) {
-    channel::send(w.channel.as_fd(), channel::DRAIN);
+    retire_with(retiring, w, channel::DRAIN);
+}
+
+/// Tells a worker to drain (`DRAIN`, or `RELEASE` when its socket closes for good) and keeps it
+/// among the retiring until it exits.
+fn retire_with(retiring: &mut Vec<WorkerProc>, w: WorkerProc, message: u8) {
+    channel::send(w.channel.as_fd(), message);
     retiring.push(w);
 }
 
