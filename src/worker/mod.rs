@@ -209,9 +209,12 @@ impl Worker<'_> {
         debug!("worker ready");
         let mut driving = Vec::new();
         let mut expired = Vec::new();
+        // The end of the previous turn: one clock read serves both the turn's duration and the
+        // next poll timeout.
+        let mut turn_end = Instant::now();
         loop {
             WorkerStats::add(&self.stats.heartbeat, 1);
-            let timeout = self.poll_timeout();
+            let timeout = self.poll_timeout(turn_end);
             self.poller.wait(&mut events, Some(timeout))?;
             let now = Instant::now();
             self.site.update_date();
@@ -255,7 +258,9 @@ impl Worker<'_> {
             if let Some(log) = &self.site.access_log {
                 log.borrow_mut().maybe_flush(now);
             }
-            self.stats.on_loop_turn(now.elapsed().as_nanos() as u64);
+            turn_end = Instant::now();
+            self.stats
+                .on_loop_turn(turn_end.duration_since(now).as_nanos() as u64);
             if self.site.draining && self.conns.is_empty() && self.listener.is_none() {
                 return self.exit(Exit::Drained);
             }
@@ -273,11 +278,11 @@ impl Worker<'_> {
         Ok(())
     }
 
-    fn poll_timeout(&self) -> Duration {
+    /// How long the next wait may sleep, counted from `now` (the end of the turn just done).
+    fn poll_timeout(&self, now: Instant) -> Duration {
         if !self.again.is_empty() {
             return Duration::ZERO;
         }
-        let now = Instant::now();
         let mut wake = now + self.heartbeat_every;
         if let Some(at) = self.timers.next_wakeup() {
             wake = wake.min(at);
