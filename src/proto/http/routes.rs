@@ -164,8 +164,9 @@ fn respond_route(
         },
         Route::DebugSleep if get_like && head.body == BodyLen::Empty => {
             let ms = query_u64(head.query, b"ms").unwrap_or(0).min(MAX_SLEEP_MS);
+            // Logged now, with the length of the body `write_slept` will send.
             if let Some(reply) = ctx.reply {
-                reply.set((200, 6));
+                reply.set((200, SLEPT.len() as u64));
             }
             return State::Sleeping {
                 until: ctx.now + Duration::from_millis(ms),
@@ -223,6 +224,9 @@ fn respond_route(
 }
 
 /// The deferred response of `/debug/sleep`, once its time has come.
+/// The body of `/debug/sleep`'s answer.
+const SLEPT: &[u8] = b"slept\n";
+
 pub(super) fn write_slept(output: &mut Buf, ctx: &Context<'_>, keep_alive: bool, head_only: bool) {
     let connection = if keep_alive && !ctx.draining {
         ConnectionHeader::Omit
@@ -233,7 +237,7 @@ pub(super) fn write_slept(output: &mut Buf, ctx: &Context<'_>, keep_alive: bool,
         output,
         ctx,
         StatusCode::Ok,
-        b"slept\n",
+        SLEPT,
         connection,
         None,
         !head_only,
@@ -270,15 +274,27 @@ fn text_response(
     allow: Option<&'static [u8]>,
     with_body: bool,
 ) {
-    note_reply(ctx, status.code(), body.len() as u64);
-    ResponseHead {
+    let head = ResponseHead {
         status,
         content_type: Some(b"text/plain"),
         framing: Framing::Length(body.len() as u64),
         connection,
         allow,
-    }
-    .write(output, ctx.date);
+    };
+    fixed_response(output, ctx, head, body, with_body);
+}
+
+/// Writes `head` (its framing is the body's length) and the body unless `with_body` is false
+/// (HEAD), counted and noted for the access log.
+fn fixed_response(
+    output: &mut Buf,
+    ctx: &Context<'_>,
+    head: ResponseHead<'_>,
+    body: &[u8],
+    with_body: bool,
+) {
+    note_reply(ctx, head.status.code(), body.len() as u64);
+    head.write(output, ctx.date);
     if with_body {
         output.extend_from_slice(body);
     }
@@ -301,18 +317,14 @@ fn typed_response(
     connection: ConnectionHeader,
     with_body: bool,
 ) {
-    note_reply(ctx, 200, body.len() as u64);
-    ResponseHead {
+    let head = ResponseHead {
         status: StatusCode::Ok,
         content_type: Some(content_type),
         framing: Framing::Length(body.len() as u64),
         connection,
         allow: None,
-    }
-    .write(output, ctx.date);
-    if with_body {
-        output.extend_from_slice(body);
-    }
+    };
+    fixed_response(output, ctx, head, body, with_body);
 }
 
 /// The value of `name` in a query string (`a=1&ms=200`), as a decimal number.
