@@ -118,21 +118,8 @@ impl Connection {
 
     /// Reads, lets the protocol work, and writes, until nothing more can be done now.
     pub fn drive(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
-        let own_ctx;
-        let ctx = if self.metrics_only || self.peer.is_some() {
-            own_ctx = Context {
-                metrics: if self.metrics_only {
-                    crate::proto::MetricsAccess::Only
-                } else {
-                    ctx.metrics
-                },
-                peer: self.peer,
-                ..*ctx
-            };
-            &own_ctx
-        } else {
-            ctx
-        };
+        let own = self.own_context(ctx);
+        let ctx = own.as_ref().unwrap_or(ctx);
         let outcome = if self.lingering {
             self.drain_lingering(pool)
         } else {
@@ -140,6 +127,24 @@ impl Connection {
         };
         self.settle(outcome, pool, now);
         outcome
+    }
+
+    /// The worker's context as this connection must see it, if it differs: its peer (for the
+    /// access log) and, on the metrics port, access to the metrics only. `None` on the common
+    /// path, which then copies nothing.
+    fn own_context<'c>(&self, ctx: &Context<'c>) -> Option<Context<'c>> {
+        if !self.metrics_only && self.peer.is_none() {
+            return None;
+        }
+        Some(Context {
+            metrics: if self.metrics_only {
+                crate::proto::MetricsAccess::Only
+            } else {
+                ctx.metrics
+            },
+            peer: self.peer,
+            ..*ctx
+        })
     }
 
     /// Bookkeeping after a drive: buffers back to the pool when idle, and the instants the
@@ -229,7 +234,10 @@ impl Connection {
         match self.proto.phase(self.rbuf.len()) {
             Phase::Head => {
                 pool.fill(&mut self.wbuf);
-                self.proto.on_header_timeout(&mut self.wbuf, ctx);
+                // The 408 is logged like any response: with this connection's peer.
+                let own = self.own_context(ctx);
+                self.proto
+                    .on_header_timeout(&mut self.wbuf, own.as_ref().unwrap_or(ctx));
                 self.closing = true;
                 // Try the write now; if the socket is full, the send timeout bounds the rest.
                 self.writable = true;

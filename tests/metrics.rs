@@ -344,6 +344,35 @@ fn access_log_writes_one_combined_line_per_request() {
 }
 
 #[test]
+fn a_header_timeout_is_logged_with_its_peer() {
+    let dir = std::env::temp_dir().join(format!("prefork-access-408-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("access.log");
+    let server = Server::start(&[
+        "--workers",
+        "1",
+        "--header-timeout",
+        "300ms",
+        "--access-log",
+        path.to_str().unwrap(),
+    ]);
+    let mut s = server.connect();
+    s.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    assert_eq!(read_response(&mut s, &mut Vec::new(), false).status, 408);
+    let text = common::wait_until(std::time::Duration::from_secs(5), || {
+        let t = std::fs::read_to_string(&path).ok()?;
+        (!t.is_empty()).then_some(t)
+    })
+    .expect("a line within a few seconds");
+    assert!(
+        text.starts_with("127.0.0.1 - - [") && text.contains("\"-\" 408 16 "),
+        "{text}"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn an_access_log_that_cannot_be_opened_is_a_configuration_error() {
     let out = std::process::Command::new(common::BIN)
         .args(["--port", "0", "--access-log", "/nonexistent-dir/access.log"])

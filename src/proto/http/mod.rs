@@ -128,6 +128,7 @@ impl Http {
     pub fn on_header_timeout(&mut self, output: &mut Buf, ctx: &Context<'_>) {
         if let State::Head { .. } = self.state {
             routes::write_error(output, ctx, StatusCode::RequestTimeout);
+            log_reply(ctx, None);
             self.state = State::Done;
             self.linger = true;
         }
@@ -211,11 +212,7 @@ impl Http {
         // sending its next request: close with a linger, not at once.
         self.linger |= head.keep_alive && ctx.draining;
         let next = routes::respond(&head, body_in_buffer, output, ctx);
-        if let (Some(log), Some(reply)) = (ctx.access_log, ctx.reply) {
-            let (status, bytes) = reply.get();
-            log.borrow_mut()
-                .record(ctx.peer, Some(&buf[..consumed]), status, bytes);
-        }
+        log_reply(ctx, Some(&buf[..consumed]));
         self.served += 1;
         ctx.served.set(ctx.served.get() + 1);
         input.consume(consumed);
@@ -424,15 +421,17 @@ fn reject_request(reject: Reject, output: &mut Buf, ctx: &Context<'_>) -> Step {
     };
     crate::stats::WorkerStats::add(&ctx.stats.parse_errors, 1);
     routes::write_error(output, ctx, status);
-    if let Some(log) = ctx.access_log {
-        log.borrow_mut().record(
-            ctx.peer,
-            None,
-            status.code(),
-            status.reason_body().len() as u64,
-        );
-    }
+    log_reply(ctx, None);
     Step::Fail
+}
+
+/// The access-log line for the response just written, whose status and body length the routes
+/// noted in `ctx.reply`; `head` is the request's head, when one was read whole.
+fn log_reply(ctx: &Context<'_>, head: Option<&[u8]>) {
+    if let (Some(log), Some(reply)) = (ctx.access_log, ctx.reply) {
+        let (status, bytes) = reply.get();
+        log.borrow_mut().record(ctx.peer, head, status, bytes);
+    }
 }
 
 #[cfg(test)]
