@@ -96,26 +96,35 @@ impl AccessLog {
         let request = head.map(request_line).unwrap_or("-");
         let referer = head.and_then(|h| header(h, "referer")).unwrap_or("-");
         let agent = head.and_then(|h| header(h, "user-agent")).unwrap_or("-");
-        let remote = peer.map_or_else(|| "-".to_string(), |p| p.ip().to_string());
+        // Written straight into the buffer: no String per field.
+        let out = &mut self.buf;
+        let time = &self.clock.1;
         if self.json {
-            let _ = writeln!(
-                self.buf,
-                "{{\"remote\":\"{}\",\"time\":\"{}\",\"request\":\"{}\",\"status\":{status},\"bytes\":{bytes},\"referer\":\"{}\",\"user_agent\":\"{}\"}}",
-                remote,
-                &self.clock.1[1..self.clock.1.len() - 1],
-                json_escape(request),
-                json_escape(referer),
-                json_escape(agent),
+            out.extend_from_slice(b"{\"remote\":\"");
+            write_remote(out, peer);
+            let _ = write!(
+                out,
+                "\",\"time\":\"{}\",\"request\":\"",
+                &time[1..time.len() - 1]
             );
+            escape_into(out, request, Escape::Json);
+            let _ = write!(
+                out,
+                "\",\"status\":{status},\"bytes\":{bytes},\"referer\":\""
+            );
+            escape_into(out, referer, Escape::Json);
+            out.extend_from_slice(b"\",\"user_agent\":\"");
+            escape_into(out, agent, Escape::Json);
+            out.extend_from_slice(b"\"}\n");
         } else {
-            let _ = writeln!(
-                self.buf,
-                "{remote} - - {} \"{}\" {status} {bytes} \"{}\" \"{}\"",
-                self.clock.1,
-                clf_escape(request),
-                clf_escape(referer),
-                clf_escape(agent),
-            );
+            write_remote(out, peer);
+            let _ = write!(out, " - - {time} \"");
+            escape_into(out, request, Escape::Clf);
+            let _ = write!(out, "\" {status} {bytes} \"");
+            escape_into(out, referer, Escape::Clf);
+            out.extend_from_slice(b"\" \"");
+            escape_into(out, agent, Escape::Clf);
+            out.extend_from_slice(b"\"\n");
         }
     }
 
@@ -194,29 +203,39 @@ fn header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
     })
 }
 
-/// Quotes and control bytes escaped, so a client cannot forge log lines.
-fn clf_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| match c {
-            '"' => vec!['\\', '"'],
-            '\\' => vec!['\\', '\\'],
-            c if c.is_control() => format!("\\x{:02x}", c as u32).chars().collect(),
-            c => vec![c],
-        })
-        .collect()
+/// The client's address, or `-`.
+fn write_remote(out: &mut Vec<u8>, peer: Option<SocketAddr>) {
+    match peer {
+        Some(p) => {
+            let _ = write!(out, "{}", p.ip());
+        }
+        None => out.push(b'-'),
+    }
 }
 
-fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// How control characters are written: `\x01` in the combined format, `\u0001` in JSON.
+#[derive(Clone, Copy)]
+enum Escape {
+    Clf,
+    Json,
+}
+
+/// Appends `s` with quotes, backslashes and control characters escaped, so a client cannot
+/// forge log lines.
+fn escape_into(out: &mut Vec<u8>, s: &str, style: Escape) {
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            c if c.is_control() => {
+                let _ = match style {
+                    Escape::Clf => write!(out, "\\x{:02x}", c as u32),
+                    Escape::Json => write!(out, "\\u{:04x}", c as u32),
+                };
+            }
+            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -254,6 +273,14 @@ mod tests {
         assert!(last.starts_with("{\"remote\":\"-\",\"time\":\""), "{last}");
         assert!(last.contains("\"status\":404,\"bytes\":10"));
         assert_eq!(clf_time(1_795_431_857), "[23/Nov/2026:11:04:17 +0000]");
+        for (style, want) in [
+            (Escape::Clf, "a\\\"b\\\\c\\x01é"),
+            (Escape::Json, "a\\\"b\\\\c\\u0001é"),
+        ] {
+            let mut out = Vec::new();
+            escape_into(&mut out, "a\"b\\c\u{1}é", style);
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
