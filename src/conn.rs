@@ -46,8 +46,6 @@ pub struct Connection {
     peer_eof: bool,
     /// The protocol asked to close once the output is flushed.
     closing: bool,
-    /// Our FIN is sent; we only drain what the peer still sends.
-    lingering: bool,
     /// The last `on_data` consumed every whole frame and needs more input to go on.
     needs_input: bool,
     /// The last `on_data` is waiting for a moment in time (a deferred response).
@@ -72,6 +70,7 @@ pub struct Connection {
     head_started: Option<Instant>,
     /// Output has been pending since (or last moved at) this instant.
     send_since: Option<Instant>,
+    /// Our FIN went out at this instant; since then we only drain what the peer still sends.
     linger_since: Option<Instant>,
 }
 
@@ -87,7 +86,6 @@ impl Connection {
             read_closed: false,
             peer_eof: false,
             closing: false,
-            lingering: false,
             needs_input: true,
             waiting: false,
             nodelay_pending: true,
@@ -120,7 +118,7 @@ impl Connection {
     pub fn drive(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
         let own = self.own_context(ctx);
         let ctx = own.as_ref().unwrap_or(ctx);
-        let outcome = if self.lingering {
+        let outcome = if self.is_lingering() {
             self.drain_lingering(pool)
         } else {
             self.drive_open(ctx, pool, now)
@@ -165,9 +163,6 @@ impl Connection {
         } else {
             self.send_since.get_or_insert(now);
         }
-        if self.lingering {
-            self.linger_since.get_or_insert(now);
-        }
     }
 
     /// When this connection next needs the loop's attention: its timeout in the current state,
@@ -207,7 +202,7 @@ impl Connection {
         if self.proto.wake_at().is_some_and(|at| at <= now) {
             return None;
         }
-        if self.lingering {
+        if self.is_lingering() {
             return Some(5);
         }
         if !self.wbuf.is_empty() {
@@ -228,7 +223,7 @@ impl Connection {
         if self.proto.wake_at().is_some_and(|at| at <= now) {
             return self.drive(ctx, pool, now);
         }
-        if self.lingering || !self.wbuf.is_empty() {
+        if self.is_lingering() || !self.wbuf.is_empty() {
             return Drive::Close;
         }
         match self.proto.phase(self.rbuf.len()) {
@@ -245,7 +240,7 @@ impl Connection {
             }
             Phase::Idle { .. } | Phase::Stream => {
                 // FIN first: a request racing this close is drained, not met with an RST.
-                let outcome = self.begin_close(pool, false);
+                let outcome = self.begin_close(pool, false, now);
                 self.settle(outcome, pool, now);
                 outcome
             }
@@ -279,7 +274,7 @@ impl Connection {
                 }
             }
             if self.closing && self.wbuf.is_empty() {
-                return self.begin_close(pool, true);
+                return self.begin_close(pool, true, now);
             }
             let can_read = self.readable && !self.closing && !self.peer_eof;
             if can_read && self.wbuf.len() < ctx.high_water {
@@ -402,7 +397,7 @@ impl Connection {
     /// With `fast_if_clean`, a connection whose request ended cleanly (no error, nothing left
     /// unread in the buffer or the socket) is closed at once, as nginx does: the linger would
     /// cost a shutdown, a wake-up and a read for nothing.
-    fn begin_close(&mut self, pool: &mut BufPool, fast_if_clean: bool) -> Drive {
+    fn begin_close(&mut self, pool: &mut BufPool, fast_if_clean: bool, now: Instant) -> Drive {
         let clean = !self.proto.needs_linger() && self.rbuf.is_empty() && !self.readable;
         if self.peer_eof || (fast_if_clean && clean) {
             return Drive::Close;
@@ -410,11 +405,15 @@ impl Connection {
         if net::shutdown_write(&self.fd).is_err() {
             return Drive::Close;
         }
-        self.lingering = true;
+        self.linger_since = Some(now);
         match self.drain_lingering(pool) {
             Drive::Wait => Drive::Lingering,
             other => other,
         }
+    }
+
+    fn is_lingering(&self) -> bool {
+        self.linger_since.is_some()
     }
 
     fn drain_lingering(&mut self, pool: &mut BufPool) -> Drive {
