@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use crate::buffer::{Buf, BufPool};
 use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
 use crate::proto::{Context, Next, Phase, Protocol};
-use crate::stats::WorkerStats;
+use crate::stats::{TimeoutKind, WorkerStats};
 use crate::sys::net::{self, IoOutcome};
 
 /// Rounds of read → process → write one `drive` call may do before yielding to other
@@ -196,24 +196,24 @@ impl Connection {
         }
     }
 
-    /// Which timeout (an index into `stats::TIMEOUT_KINDS`) fires if the deadline has passed;
-    /// `None` for a deferred response coming due, which is no timeout.
-    pub fn timeout_kind(&self, now: Instant) -> Option<usize> {
+    /// Which timeout fires if the deadline has passed; `None` for a deferred response coming
+    /// due, which is no timeout.
+    pub fn timeout_kind(&self, now: Instant) -> Option<TimeoutKind> {
         if self.proto.wake_at().is_some_and(|at| at <= now) {
             return None;
         }
         if self.is_lingering() {
-            return Some(5);
+            return Some(TimeoutKind::Linger);
         }
         if !self.wbuf.is_empty() {
-            return Some(3);
+            return Some(TimeoutKind::Send);
         }
-        match self.proto.phase(self.rbuf.len()) {
-            Phase::Idle { served: false } | Phase::Head => Some(0),
-            Phase::Body | Phase::Waiting => Some(1),
-            Phase::Idle { served: true } => Some(2),
-            Phase::Stream => Some(4),
-        }
+        Some(match self.proto.phase(self.rbuf.len()) {
+            Phase::Idle { served: false } | Phase::Head => TimeoutKind::Header,
+            Phase::Body | Phase::Waiting => TimeoutKind::Body,
+            Phase::Idle { served: true } => TimeoutKind::Keepalive,
+            Phase::Stream => TimeoutKind::Idle,
+        })
     }
 
     /// The deadline passed. A deferred response that is due is written; a half-received head

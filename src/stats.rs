@@ -13,6 +13,17 @@ pub const LOOP_BUCKETS: usize = 16;
 /// Timeouts by kind, in this order.
 pub const TIMEOUT_KINDS: [&str; 6] = ["header", "body", "keepalive", "send", "idle", "linger"];
 
+/// Which timeout fired: the index into `WorkerStats::timeouts`, named as in `TIMEOUT_KINDS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    Header,
+    Body,
+    Keepalive,
+    Send,
+    Idle,
+    Linger,
+}
+
 /// Accept errors by kind, in this order.
 pub const ACCEPT_ERROR_KINDS: [&str; 3] = ["emfile", "enfile", "other"];
 
@@ -137,6 +148,11 @@ impl WorkerStats {
         Self::add(&self.closed, 1);
     }
 
+    /// A timeout fired.
+    pub fn on_timeout(&self, kind: TimeoutKind) {
+        Self::add(&self.timeouts[kind as usize], 1);
+    }
+
     /// A response with this status code was written.
     pub fn on_response(&self, status: u16) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
@@ -164,6 +180,15 @@ pub struct MasterStats {
 /// Restart reasons, in the order of `MasterStats::restarts`.
 pub const RESTART_REASONS: [&str; 3] = ["crashed", "hung", "recycled"];
 
+/// Why the master replaced a worker: the index into `MasterStats::restarts`, named as in
+/// `RESTART_REASONS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    Crashed,
+    Hung,
+    Recycled,
+}
+
 // SAFETY: only AtomicU64 fields, only accessed atomically.
 #[allow(unsafe_code)]
 unsafe impl ShmSafe for MasterStats {}
@@ -172,11 +197,26 @@ impl MasterStats {
     pub const fn zeroed() -> MasterStats {
         MasterStats { restarts: zeros() }
     }
+
+    /// Counts a restart (rare: a plain atomic add will do).
+    pub fn on_restart(&self, why: Restart) {
+        self.restarts[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_enums_index_their_name_tables() {
+        assert_eq!(TIMEOUT_KINDS[TimeoutKind::Header as usize], "header");
+        assert_eq!(TIMEOUT_KINDS[TimeoutKind::Linger as usize], "linger");
+        assert_eq!(TIMEOUT_KINDS.len(), TimeoutKind::Linger as usize + 1);
+        assert_eq!(RESTART_REASONS[Restart::Crashed as usize], "crashed");
+        assert_eq!(RESTART_REASONS[Restart::Recycled as usize], "recycled");
+        assert_eq!(RESTART_REASONS.len(), Restart::Recycled as usize + 1);
+    }
 
     #[test]
     fn loop_turn_buckets_are_log2_microseconds() {

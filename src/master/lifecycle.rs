@@ -13,6 +13,7 @@ use super::{upgrade, Master, Stop, UPGRADE};
 use crate::channel;
 use crate::error::Error;
 use crate::process::{WorkerProc, WorkerSlot};
+use crate::stats::Restart;
 use crate::sys::epoll::Interest;
 use crate::sys::net;
 
@@ -198,7 +199,7 @@ impl Master {
             slot = index,
             "recycling worker after --max-requests"
         );
-        self.master_stats.slots()[0].restarts[2].fetch_add(1, Ordering::Relaxed);
+        self.master_stats.slots()[0].on_restart(Restart::Recycled);
         let slot = &mut self.slots[index];
         slot.replacing = slot.current.take();
         if let Err(e) = self.spawn(index) {
@@ -352,7 +353,7 @@ impl Master {
     pub(super) fn check_heartbeats(&mut self, now: Instant) {
         let timeout = self.config.lifecycle.worker_timeout;
         let cells = self.stats.slots();
-        let restarts = &self.master_stats.slots()[0].restarts;
+        let master_stats = &self.master_stats.slots()[0];
         let all = self
             .slots
             .iter_mut()
@@ -371,7 +372,7 @@ impl Master {
                     "worker hung (its event loop stopped turning); killing it"
                 );
                 let _ = kill(w.pid, Signal::SIGKILL);
-                restarts[1].fetch_add(1, Ordering::Relaxed);
+                master_stats.on_restart(Restart::Hung);
             }
         }
     }

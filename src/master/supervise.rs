@@ -9,6 +9,7 @@ use tracing::{debug, error, info, warn};
 use super::{lifecycle, Master};
 use crate::error::Error;
 use crate::process::{self, ExitHow, WorkerProc};
+use crate::stats::Restart;
 
 impl Master {
     /// Returns a worker's stats slot; pid 0 marks it free, so `/metrics` stops listing it.
@@ -110,7 +111,7 @@ impl Master {
         slot.respawn_at = Some(Instant::now() + delay);
         if !w.killed {
             // A worker killed for hanging was counted as "hung" when it was killed.
-            self.master_stats.slots()[0].restarts[0].fetch_add(1, Ordering::Relaxed);
+            self.master_stats.slots()[0].on_restart(Restart::Crashed);
         }
         warn!(
             pid,

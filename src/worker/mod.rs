@@ -379,7 +379,7 @@ impl Worker<'_> {
                 continue;
             }
             if let Some(kind) = conn.timeout_kind(now) {
-                WorkerStats::add(&self.stats.timeouts[kind], 1);
+                self.stats.on_timeout(kind);
             }
             let ctx = self.site.context(now);
             let outcome = conn.on_timeout(&ctx, &mut self.pool, now);
