@@ -6,6 +6,7 @@ use std::fmt::Write;
 use crate::stats::{
     MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, LOOP_BUCKETS, RESTART_REASONS, TIMEOUT_KINDS,
 };
+use crate::sys::procfs;
 
 /// A per-worker series: name, type, help, and how to read it from a slot.
 type Gauge = (
@@ -187,7 +188,7 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
         "Open file descriptors of the worker (from /proc).",
     );
     for s in &workers {
-        let fds = std::fs::read_dir(format!("/proc/{}/fd", g(&s.pid))).map_or(0, |d| d.count());
+        let fds = procfs::open_fds(g(&s.pid)).unwrap_or(0);
         let _ = writeln!(out, "prefork_open_fds{{{}}} {fds}", labels(s));
     }
     let name = "prefork_loop_turn_seconds";

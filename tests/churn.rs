@@ -12,7 +12,7 @@ use common::{get, wait_until, Server};
 const CONNECTIONS: usize = 50_000;
 
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+    prefork_server::sys::procfs::open_fds(pid.into()).unwrap_or(0)
 }
 
 /// The value of an unlabelled-per-worker metric, summed over workers.

@@ -1,5 +1,6 @@
-//! Process facts from /proc, for the tools around the server: the integration tests find the
-//! workers of a master with it, and the idle-connection bench sums memory over the process tree.
+//! Process facts from /proc: open descriptors for `/metrics`; and for the tools around the
+//! server, a process's children (the tests find a master's workers, the idle-connection bench
+//! sums memory over the process tree).
 
 use std::io;
 
@@ -28,6 +29,14 @@ pub fn children_of(pid: u32) -> io::Result<Vec<u32>> {
     Ok(kids)
 }
 
+/// How many descriptors `pid` has open (the entries of /proc/PID/fd).
+///
+/// # Errors
+/// If the process is gone or its fd table is not readable.
+pub fn open_fds(pid: u64) -> io::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
 /// The parent pid in a /proc/PID/stat line, unless the process is a zombie. The command name is
 /// in parentheses and may contain spaces and parentheses: the fields start after the last ')'.
 fn parent_if_alive(stat: &str) -> Option<u32> {
@@ -47,6 +56,13 @@ mod tests {
         assert_eq!(parent_if_alive("42 (a) b (c)) S 7 42 42 0"), Some(7));
         assert_eq!(parent_if_alive("42 (worker) Z 7 42 42 0"), None);
         assert_eq!(parent_if_alive("garbage"), None);
+    }
+
+    #[test]
+    fn counts_descriptors_of_live_processes_only() {
+        // Other tests run in parallel threads of this process, so only bounds are stable.
+        assert!(open_fds(u64::from(std::process::id())).unwrap() >= 3);
+        assert!(open_fds(u64::MAX).is_err());
     }
 
     #[test]
