@@ -206,7 +206,13 @@ fn respond_route(
             StatusCode::NotFound.reason_body(),
         ),
     }
-    match head.body {
+    after_response(head.body, sink, keep_alive)
+}
+
+/// What the connection does once the response is written: read the request's body (into
+/// `sink`), wait for the next request, or close.
+fn after_response(body: BodyLen, sink: Sink, keep_alive: bool) -> State {
+    match body {
         BodyLen::Empty if keep_alive => State::Head { scanned: None },
         BodyLen::Empty => State::Done,
         BodyLen::Length(remaining) => State::Body {
@@ -223,10 +229,10 @@ fn respond_route(
     }
 }
 
-/// The deferred response of `/debug/sleep`, once its time has come.
 /// The body of `/debug/sleep`'s answer.
 const SLEPT: &[u8] = b"slept\n";
 
+/// The deferred response of `/debug/sleep`, once its time has come.
 pub(super) fn write_slept(output: &mut Buf, ctx: &Context<'_>, keep_alive: bool, head_only: bool) {
     let connection = if keep_alive && !ctx.draining {
         ConnectionHeader::Omit
