@@ -310,7 +310,7 @@ impl Connection {
             // Full: the protocol must consume first. Readiness stays remembered.
             return Some(false);
         }
-        match net::read_some(self.fd.as_fd(), spare) {
+        match net::recv_some(self.fd.as_fd(), spare) {
             IoOutcome::Done(n) => {
                 self.rbuf.commit(n);
                 WorkerStats::add(&stats.bytes_in, n as u64);
@@ -354,7 +354,7 @@ impl Connection {
         let mut moved = false;
         while !self.wbuf.is_empty() {
             let pending = self.wbuf.len();
-            match net::write_some(self.fd.as_fd(), self.wbuf.filled()) {
+            match net::send_some(self.fd.as_fd(), self.wbuf.filled()) {
                 IoOutcome::Done(n) => {
                     self.wbuf.consume(n);
                     WorkerStats::add(&stats.bytes_out, n as u64);
@@ -423,7 +423,7 @@ impl Connection {
             if !self.readable {
                 return Drive::Wait;
             }
-            match net::read_some(self.fd.as_fd(), self.rbuf.spare_mut()) {
+            match net::recv_some(self.fd.as_fd(), self.rbuf.spare_mut()) {
                 IoOutcome::Done(_) => {}
                 IoOutcome::WouldBlock => self.readable = false,
                 IoOutcome::Eof | IoOutcome::Closed | IoOutcome::Failed(_) => return Drive::Close,

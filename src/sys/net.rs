@@ -5,6 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
+use nix::sys::socket::MsgFlags;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 /// One read or write, sorted at the boundary (nginx's `ngx_recv`/`ngx_send` four outcomes).
@@ -50,7 +51,33 @@ fn sort(result: nix::Result<usize>, zero: IoOutcome) -> Option<IoOutcome> {
     }
 }
 
-/// One `read(2)` into `buf`, retrying EINTR.
+/// One `recv(2)` from a connected socket into `buf`, retrying EINTR.
+///
+/// `recv`, not `read`, as nginx's `ngx_unix_recv`: it enters the socket layer directly instead
+/// of going through the VFS's file checks, which measured ≈ 50 ns less per call here (see the
+/// README's "where the time goes").
+pub fn recv_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> IoOutcome {
+    loop {
+        let result = nix::sys::socket::recv(fd.as_raw_fd(), buf, MsgFlags::empty());
+        if let Some(outcome) = sort(result, IoOutcome::Eof) {
+            return outcome;
+        }
+    }
+}
+
+/// One `send(2)` of `buf` (non-empty) on a connected socket, retrying EINTR. `MSG_NOSIGNAL`
+/// makes a reset peer an EPIPE here rather than a SIGPIPE, whatever the signal disposition.
+pub fn send_some(fd: BorrowedFd<'_>, buf: &[u8]) -> IoOutcome {
+    loop {
+        let result = nix::sys::socket::send(fd.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL);
+        // send(2) returns 0 only for an empty buffer, which callers never pass.
+        if let Some(outcome) = sort(result, IoOutcome::WouldBlock) {
+            return outcome;
+        }
+    }
+}
+
+/// One `read(2)` into `buf`, retrying EINTR (for descriptors that may not be sockets).
 pub fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> IoOutcome {
     loop {
         if let Some(outcome) = sort(nix::unistd::read(fd, buf), IoOutcome::Eof) {
@@ -59,7 +86,8 @@ pub fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> IoOutcome {
     }
 }
 
-/// One `write(2)` from `buf` (non-empty), retrying EINTR. SIGPIPE is ignored process-wide by the
+/// One `write(2)` from `buf` (non-empty), retrying EINTR (for descriptors that may not be
+/// sockets: the access log's stdout). SIGPIPE is ignored process-wide by the
 /// Rust runtime, so a reset peer shows up as EPIPE here.
 pub fn write_some(fd: BorrowedFd<'_>, buf: &[u8]) -> IoOutcome {
     loop {
