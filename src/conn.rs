@@ -248,9 +248,23 @@ impl Connection {
         }
     }
 
+    /// One round is read → process → write, in that order, so a request that arrives in one
+    /// read is answered in the first round and the second only finds nothing left to do.
     fn drive_open(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
         for _ in 0..DRIVE_BUDGET {
             let mut progressed = false;
+            let can_read = self.readable && !self.closing && !self.peer_eof;
+            if can_read && self.wbuf.len() < ctx.high_water {
+                match self.fill(pool, ctx.stats) {
+                    Some(moved) => {
+                        if moved {
+                            self.last_read = now;
+                        }
+                        progressed |= moved;
+                    }
+                    None => return Drive::Close,
+                }
+            }
             let has_work = !self.rbuf.is_empty() || self.proto.wake_at().is_some();
             if !self.closing && has_work && self.wbuf.len() < ctx.high_water {
                 pool.fill(&mut self.wbuf);
@@ -275,18 +289,6 @@ impl Connection {
             }
             if self.closing && self.wbuf.is_empty() {
                 return self.begin_close(pool, true, now);
-            }
-            let can_read = self.readable && !self.closing && !self.peer_eof;
-            if can_read && self.wbuf.len() < ctx.high_water {
-                match self.fill(pool, ctx.stats) {
-                    Some(moved) => {
-                        if moved {
-                            self.last_read = now;
-                        }
-                        progressed |= moved;
-                    }
-                    None => return Drive::Close,
-                }
             }
             // The peer is done sending and the protocol can make nothing more of what it sent.
             let nothing_left = (self.rbuf.is_empty() || self.needs_input) && !self.waiting;
