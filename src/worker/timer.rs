@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 /// Width of one slot.
 pub const TICK: Duration = Duration::from_millis(100);
+const TICK_NANOS: u64 = TICK.as_nanos() as u64;
+const TICKS_PER_SEC: u64 = 1_000_000_000 / TICK_NANOS;
+const _: () = assert!(1_000_000_000 % TICK_NANOS == 0, "a second must be whole ticks");
 /// Slots in the wheel (a power of two): deadlines further than this many ticks away are parked
 /// at the horizon and scheduled again from there.
 const SLOTS: usize = 4096;
@@ -35,8 +38,11 @@ impl TimerWheel {
 
     /// The tick a deadline falls in (rounded up: a timer never fires early).
     pub fn tick_of(&self, at: Instant) -> u64 {
-        let nanos = at.saturating_duration_since(self.origin).as_nanos();
-        nanos.div_ceil(TICK.as_nanos()) as u64
+        let since = at.saturating_duration_since(self.origin);
+        // In u64: `as_nanos()` is a u128, whose division is a library call, and this runs
+        // after every drive. A second is a whole number of ticks, so only the sub-second part
+        // needs rounding up.
+        since.as_secs() * TICKS_PER_SEC + u64::from(since.subsec_nanos()).div_ceil(TICK_NANOS)
     }
 
     /// Arms `token` for `at`; returns the tick it was placed in, which the caller records.
@@ -57,8 +63,8 @@ impl TimerWheel {
 
     /// Moves every entry whose tick has come (up to `now`) into `out` as `(token, tick)`.
     pub fn expire(&mut self, now: Instant, out: &mut Vec<(u64, u64)>) {
-        let target =
-            (now.saturating_duration_since(self.origin).as_nanos() / TICK.as_nanos()) as u64;
+        let since = now.saturating_duration_since(self.origin);
+        let target = since.as_secs() * TICKS_PER_SEC + u64::from(since.subsec_nanos()) / TICK_NANOS;
         // Never spin through more than one lap: after a long stall every slot has been visited.
         let last = target.min(self.next_tick + SLOTS as u64 - 1);
         while self.next_tick <= last {
@@ -99,6 +105,23 @@ mod tests {
         wheel.expire(t0 + Duration::from_millis(300), &mut out);
         assert_eq!(out, vec![(7, 3)]);
         assert!(wheel.is_empty());
+    }
+
+    #[test]
+    fn ticks_round_up_across_whole_seconds() {
+        let t0 = Instant::now();
+        let wheel = TimerWheel::new(t0);
+        let tick = |d| wheel.tick_of(t0 + d);
+        assert_eq!(tick(Duration::ZERO), 0);
+        assert_eq!(tick(Duration::from_nanos(1)), 1);
+        assert_eq!(tick(Duration::from_secs(1)), 10);
+        assert_eq!(tick(Duration::from_nanos(1_000_000_001)), 11);
+        assert_eq!(tick(Duration::from_millis(2_050)), 21);
+        assert_eq!(tick(Duration::from_secs(75)), 750);
+        // Before the origin counts as now.
+        if let Some(before) = t0.checked_sub(Duration::from_secs(1)) {
+            assert_eq!(wheel.tick_of(before), 0);
+        }
     }
 
     #[test]
