@@ -128,12 +128,7 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
     if consumed > limits.max_head_bytes {
         return Err(Reject::HeadTooLarge);
     }
-    let path = path_of(target.as_bytes()).ok_or(Reject::BadRequest)?;
-    let query = target
-        .as_bytes()
-        .iter()
-        .position(|&b| b == b'?')
-        .map_or(&b""[..], |i| &target.as_bytes()[i + 1..]);
+    let (path, query) = split_target(target.as_bytes()).ok_or(Reject::BadRequest)?;
     let fields = read_fields(req.headers, minor_version, limits)?;
     let keep_alive = match minor_version {
         1 => !fields.close,
@@ -274,29 +269,30 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     })
 }
 
-/// The path of an origin-form (`/a?b`) or absolute-form (`http://h/a?b`) target.
-fn path_of(target: &[u8]) -> Option<&[u8]> {
-    let without_query =
-        |p: &'_ [u8]| -> usize { p.iter().position(|&b| b == b'?').unwrap_or(p.len()) };
-    if target.first() == Some(&b'/') {
-        return Some(&target[..without_query(target)]);
-    }
+/// The path and the query (after the first `?`, empty if none) of an origin-form (`/a?b`),
+/// absolute-form (`http://h/a?b`) or asterisk-form (`*`) target; `None` for anything else.
+fn split_target(target: &[u8]) -> Option<(&[u8], &[u8])> {
     if target == b"*" {
-        return Some(target);
+        return Some((target, b""));
     }
-    let scheme_end = target.windows(3).position(|w| w == b"://")?;
-    let scheme = &target[..scheme_end];
+    let (before, query) = match target.iter().position(|&b| b == b'?') {
+        Some(i) => (&target[..i], &target[i + 1..]),
+        None => (target, &b""[..]),
+    };
+    if before.first() == Some(&b'/') {
+        return Some((before, query));
+    }
+    let scheme_end = before.windows(3).position(|w| w == b"://")?;
+    let scheme = &before[..scheme_end];
     if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
         return None;
     }
-    let rest = &target[scheme_end + 3..];
-    match rest.iter().position(|&b| b == b'/' || b == b'?') {
-        Some(i) if rest[i] == b'/' => {
-            let path = &rest[i..];
-            Some(&path[..without_query(path)])
-        }
-        _ => Some(b"/"),
-    }
+    let authority_and_path = &before[scheme_end + 3..];
+    let path = match authority_and_path.iter().position(|&b| b == b'/') {
+        Some(i) => &authority_and_path[i..],
+        None => b"/",
+    };
+    Some((path, query))
 }
 
 /// True if the (complete) request line is `METHOD TARGET HTTP/<digits>.<digits>`: a
@@ -462,11 +458,21 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert_eq!(path_of(b"http://example.com/echo?x"), Some(&b"/echo"[..]));
-        assert_eq!(path_of(b"http://example.com"), Some(&b"/"[..]));
-        assert_eq!(path_of(b"http://example.com?q"), Some(&b"/"[..]));
-        assert_eq!(path_of(b"ftp://x/"), None);
-        assert_eq!(path_of(b"example.com:80"), None);
+        let split = |t: &'static [u8]| split_target(t);
+        assert_eq!(split(b"/"), Some((&b"/"[..], &b""[..])));
+        assert_eq!(split(b"/echo?a=1?b"), Some((&b"/echo"[..], &b"a=1?b"[..])));
+        assert_eq!(split(b"/x?y://z/w"), Some((&b"/x"[..], &b"y://z/w"[..])));
+        assert_eq!(split(b"*"), Some((&b"*"[..], &b""[..])));
+        assert_eq!(split(b"*?x"), None);
+        assert_eq!(split(b"?x"), None);
+        assert_eq!(
+            split(b"http://example.com/echo?x"),
+            Some((&b"/echo"[..], &b"x"[..]))
+        );
+        assert_eq!(split(b"HTTPS://example.com"), Some((&b"/"[..], &b""[..])));
+        assert_eq!(split(b"http://example.com?q/r"), Some((&b"/"[..], &b"q/r"[..])));
+        assert_eq!(split(b"ftp://x/"), None);
+        assert_eq!(split(b"example.com:80"), None);
     }
 
     #[test]
