@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The load benchmark: prefork-server, nginx and floor.c (the syscall floor: the least any epoll
-# responder can do) under the same wrk, interleaved round by round in ONE run, 127.0.0.1 only.
+# responder can do; floor-139B is the same sending our exact response bytes) under the same wrk,
+# interleaved round by round in ONE run, 127.0.0.1 only.
 # Prints medians and the ratio to nginx for each scenario (see benches/load/lib/bench_http.py).
 #
 # usage: benches/load.sh [--peers] [--rounds 5] [--duration 5]
@@ -22,10 +23,12 @@ if ! command -v wrk >/dev/null || [ ! -x /usr/sbin/nginx ]; then
 fi
 (cd "$top" && cargo build --release --quiet)
 cc -O2 -o /tmp/prefork-bench-floor "$top/benches/load/floor.c"
+cc -O2 -DOUR_RESPONSE -o /tmp/prefork-bench-floor-139B "$top/benches/load/floor.c"
 servers=(
   nginx="$top/benches/load/serve-nginx.sh {PORT} {WORKERS}"
   ours="$top/target/release/prefork-server --bind 127.0.0.1 --port {PORT} --workers {WORKERS}"
   floor="/tmp/prefork-bench-floor {PORT} {WORKERS}"
+  floor-139B="/tmp/prefork-bench-floor-139B {PORT} {WORKERS}"
 )
 if [ $peers = 1 ]; then
   servers+=(nginx-deferred="env NGINX_DEFERRED=1 $top/benches/load/serve-nginx.sh {PORT} {WORKERS}")
