@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 pub const TICK: Duration = Duration::from_millis(100);
 const TICK_NANOS: u64 = TICK.as_nanos() as u64;
 const TICKS_PER_SEC: u64 = 1_000_000_000 / TICK_NANOS;
-const _: () = assert!(1_000_000_000 % TICK_NANOS == 0, "a second must be whole ticks");
+const _: () = assert!(
+    1_000_000_000 % TICK_NANOS == 0,
+    "a second must be whole ticks"
+);
 /// Slots in the wheel (a power of two): deadlines further than this many ticks away are parked
 /// at the horizon and scheduled again from there.
 const SLOTS: usize = 4096;

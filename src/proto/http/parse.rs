@@ -470,7 +470,10 @@ mod tests {
             Some((&b"/echo"[..], &b"x"[..]))
         );
         assert_eq!(split(b"HTTPS://example.com"), Some((&b"/"[..], &b""[..])));
-        assert_eq!(split(b"http://example.com?q/r"), Some((&b"/"[..], &b"q/r"[..])));
+        assert_eq!(
+            split(b"http://example.com?q/r"),
+            Some((&b"/"[..], &b"q/r"[..]))
+        );
         assert_eq!(split(b"ftp://x/"), None);
         assert_eq!(split(b"example.com:80"), None);
     }
