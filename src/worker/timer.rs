@@ -61,7 +61,8 @@ impl TimerWheel {
 
     /// When the loop should wake next to expire timers, if any are armed.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        (self.len > 0).then(|| self.origin + TICK * self.next_tick as u32)
+        // In u64 nanoseconds: `TICK * u32` would wrap after 2^32 ticks (13.6 years up).
+        (self.len > 0).then(|| self.origin + Duration::from_nanos(self.next_tick * TICK_NANOS))
     }
 
     /// Moves every entry whose tick has come (up to `now`) into `out` as `(token, tick)`.
@@ -125,6 +126,18 @@ mod tests {
         if let Some(before) = t0.checked_sub(Duration::from_secs(1)) {
             assert_eq!(wheel.tick_of(before), 0);
         }
+    }
+
+    #[test]
+    fn wakeups_stay_right_after_years_of_uptime() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(t0);
+        let years = Duration::from_secs(14 * 365 * 86_400); // past 2^32 ticks
+        let mut out = Vec::new();
+        wheel.expire(t0 + years, &mut out);
+        wheel.schedule(3, t0 + years);
+        let wake = wheel.next_wakeup().expect("one timer armed");
+        assert!(wake > t0 + years && wake <= t0 + years + TICK, "{wake:?}");
     }
 
     #[test]
