@@ -1,7 +1,7 @@
 //! `Buf`: a byte buffer with read and write cursors, and `BufPool`, the worker's free list.
 //!
 //! The storage is a `Vec<u8>` whose whole length is initialised, so `spare_mut` can hand out a
-//! `&mut [u8]` for `read(2)` without `unsafe`; a buffer is zeroed once, when first allocated, and
+//! `&mut [u8]` for `recv(2)` without `unsafe`; a buffer is zeroed once, when first allocated, and
 //! then reused from the pool.
 
 /// Bytes `filled()` = `data[start..end]`; `spare_mut()` = `data[end..]`.

@@ -149,7 +149,7 @@ impl Default for Timeouts {
     }
 }
 
-/// Bytes a worker reads per `read(2)` call and keeps per connection while it has input pending.
+/// Bytes a worker reads per `recv(2)` call and keeps per connection while it has input pending.
 pub const READ_BUF_BYTES: usize = 16 * 1024;
 
 /// Unsent output above which a connection stops producing more (and so stops reading):
