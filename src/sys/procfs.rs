@@ -10,14 +10,7 @@ use std::io;
 /// If /proc cannot be listed. A process that exits while it is being read is skipped.
 pub fn children_of(pid: u32) -> io::Result<Vec<u32>> {
     let mut kids = Vec::new();
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for child in pids()? {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
             continue;
         };
@@ -27,6 +20,16 @@ pub fn children_of(pid: u32) -> io::Result<Vec<u32>> {
     }
     kids.sort_unstable();
     Ok(kids)
+}
+
+/// Every process's pid, from the numeric entries of /proc (a snapshot: any may exit meanwhile).
+///
+/// # Errors
+/// If /proc cannot be listed.
+pub fn pids() -> io::Result<impl Iterator<Item = u32>> {
+    Ok(std::fs::read_dir("/proc")?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok()))
 }
 
 /// How many descriptors `pid` has open (the entries of /proc/PID/fd).
@@ -63,6 +66,11 @@ mod tests {
         // Other tests run in parallel threads of this process, so only bounds are stable.
         assert!(open_fds(u64::from(std::process::id())).unwrap() >= 3);
         assert!(open_fds(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn lists_this_process() {
+        assert!(pids().unwrap().any(|p| p == std::process::id()));
     }
 
     #[test]
