@@ -47,6 +47,32 @@ impl Buf {
         self.data.len()
     }
 
+    /// Bytes that could still be filled, counting the consumed head that compaction reclaims.
+    pub fn room(&self) -> usize {
+        self.data.len() - self.len()
+    }
+
+    /// The filled bytes, writable: a request body is de-chunked in place.
+    pub fn filled_mut(&mut self) -> &mut [u8] {
+        &mut self.data[self.start..self.end]
+    }
+
+    /// Removes `filled()[from..to]`, moving the bytes after it down: bytes already processed
+    /// in the middle of a request (chunk framing, a discarded body) give their room back while
+    /// the head before them is kept.
+    ///
+    /// # Panics
+    /// If the range is not within the filled bytes.
+    pub fn remove_range(&mut self, from: usize, to: usize) {
+        assert!(
+            from <= to && to <= self.len(),
+            "range outside the filled bytes"
+        );
+        let (from, to) = (self.start + from, self.start + to);
+        self.data.copy_within(to..self.end, from);
+        self.end -= to - from;
+    }
+
     /// Drops the first `n` filled bytes.
     ///
     /// # Panics
@@ -124,11 +150,17 @@ impl Buf {
 }
 
 /// A bounded free list of equally sized buffers, so steady-state traffic allocates nothing.
+///
+/// After a burst the list would keep its peak for ever; [`BufPool::trim`], called about once a
+/// second, frees the buffers that sat unused for a whole interval beyond a small reserve.
 #[derive(Debug)]
 pub struct BufPool {
     free: Vec<Vec<u8>>,
     size: usize,
     max_free: usize,
+    /// The shortest the free list has been since the last trim: that many buffers were idle
+    /// for the whole interval.
+    low: usize,
 }
 
 impl BufPool {
@@ -137,13 +169,20 @@ impl BufPool {
             free: Vec::new(),
             size,
             max_free,
+            low: 0,
         }
+    }
+
+    /// The size of every pooled buffer.
+    pub fn buffer_size(&self) -> usize {
+        self.size
     }
 
     /// Gives `buf` storage of the pool's size if it has none.
     pub fn fill(&mut self, buf: &mut Buf) {
         if buf.capacity() == 0 {
             let storage = self.free.pop().unwrap_or_else(|| vec![0; self.size]);
+            self.low = self.low.min(self.free.len());
             buf.give_storage(storage);
         }
     }
@@ -156,6 +195,21 @@ impl BufPool {
                 self.free.push(storage);
             }
         }
+    }
+
+    /// Frees the buffers that were idle since the last trim, keeping at least `reserve`.
+    /// Returns the bytes given back to the allocator.
+    pub fn trim(&mut self, reserve: usize) -> usize {
+        let excess = self.low.min(self.free.len()).saturating_sub(reserve);
+        self.free.truncate(self.free.len() - excess);
+        self.free.shrink_to(self.free.len().max(reserve));
+        self.low = self.free.len();
+        excess * self.size
+    }
+
+    /// Bytes held in the free list.
+    pub fn idle_bytes(&self) -> usize {
+        self.free.len() * self.size
     }
 }
 
@@ -198,6 +252,43 @@ mod tests {
         b.consume(100);
         pool.reclaim(&mut b);
         assert!(pool.free.is_empty());
+    }
+
+    #[test]
+    fn remove_range_keeps_what_is_around_it() {
+        let mut b = Buf::from_slice(b"..head-dead-rest");
+        b.consume(2);
+        assert_eq!(b.room(), b.capacity() - 14);
+        b.remove_range(4, 10);
+        assert_eq!(b.filled(), b"headrest");
+        b.filled_mut()[0] = b'H';
+        assert_eq!(b.filled(), b"Headrest");
+        b.remove_range(8, 8);
+        assert_eq!(b.filled(), b"Headrest");
+    }
+
+    #[test]
+    fn trim_frees_only_what_sat_idle_for_a_whole_interval() {
+        let mut pool = BufPool::new(8, 100);
+        let mut bufs: Vec<Buf> = (0..10).map(|_| Buf::new()).collect();
+        for b in &mut bufs {
+            pool.fill(b);
+        }
+        for b in &mut bufs {
+            pool.reclaim(b);
+        }
+        assert_eq!(pool.idle_bytes(), 80);
+        // The burst's buffers were taken during this interval: none sat idle through it.
+        assert_eq!(pool.trim(2), 0);
+        // Nothing taken since: all but the reserve go.
+        assert_eq!(pool.trim(2), 64);
+        assert_eq!(pool.idle_bytes(), 16);
+        // Two in use during the interval, then back: the low mark was 0, nothing to free.
+        pool.fill(&mut bufs[0]);
+        pool.fill(&mut bufs[1]);
+        pool.reclaim(&mut bufs[0]);
+        pool.reclaim(&mut bufs[1]);
+        assert_eq!(pool.trim(2), 0);
     }
 
     #[test]

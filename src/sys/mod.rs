@@ -3,6 +3,7 @@
 //! crate above it.
 #![allow(unsafe_code)]
 
+pub mod alloc;
 pub mod cpus;
 pub mod epoll;
 pub mod net;
