@@ -75,6 +75,25 @@ pub fn send_some(fd: BorrowedFd<'_>, buf: &[u8]) -> IoOutcome {
     })
 }
 
+/// One `sendmsg(2)` of `parts` in order (together non-empty), retrying EINTR, with
+/// `MSG_NOSIGNAL`: a response head and the large body behind it leave in one call.
+pub fn send_vectored(fd: BorrowedFd<'_>, parts: &[&[u8]]) -> IoOutcome {
+    let iov: [std::io::IoSlice<'_>; 2] = [
+        std::io::IoSlice::new(parts.first().copied().unwrap_or_default()),
+        std::io::IoSlice::new(parts.get(1).copied().unwrap_or_default()),
+    ];
+    let count = parts.len().min(iov.len());
+    sorted(IoOutcome::WouldBlock, || {
+        nix::sys::socket::sendmsg::<()>(
+            fd.as_raw_fd(),
+            &iov[..count],
+            &[],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+    })
+}
+
 /// One `read(2)` into `buf`, retrying EINTR (for descriptors that may not be sockets).
 pub fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> IoOutcome {
     sorted(IoOutcome::Eof, || nix::unistd::read(fd, buf))
