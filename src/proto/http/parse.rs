@@ -1,4 +1,4 @@
-//! The request head: httparse over the read buffer, then the RFC 9112 framing rules.
+//! The request head: httparse over the read buffer, then the RFC 9110/9112 rules.
 //!
 //! Sans-IO and three-way: `Ok(None)` is "need more bytes" (never an error), `Ok(Some((head,
 //! consumed)))` a whole head, `Err(reject)` a request that gets an error status and a close.
@@ -7,17 +7,41 @@ use std::mem::MaybeUninit;
 
 use httparse::{Header, Request, Status};
 
+use super::target::{self, Form, Target};
 use super::Limits;
 use crate::config::MAX_HEADERS;
 
-/// The methods the routes distinguish.
+/// The methods this server recognises (RFC 9110 §9 and PATCH, RFC 5789). Any other token is
+/// 501 (RFC 9110 §9.1); a recognised method a resource does not take is 405.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Get,
     Head,
     Post,
     Put,
-    Other,
+    Delete,
+    Connect,
+    Options,
+    Trace,
+    Patch,
+}
+
+impl Method {
+    /// Method names are case-sensitive (RFC 9110 §9.1): `get` is not `GET`.
+    fn from_token(token: &[u8]) -> Option<Method> {
+        Some(match token {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"CONNECT" => Method::Connect,
+            b"OPTIONS" => Method::Options,
+            b"TRACE" => Method::Trace,
+            b"PATCH" => Method::Patch,
+            _ => return None,
+        })
+    }
 }
 
 /// How the request body is framed (RFC 9112 §6.3).
@@ -28,20 +52,37 @@ pub enum BodyLen {
     Chunked,
 }
 
-/// A parsed request head; borrows the read buffer for as long as the response is being chosen.
+/// A parsed request head; borrows the bytes it was parsed from.
 #[derive(Debug)]
 pub struct Head<'b> {
     pub method: Method,
-    /// The path of the target, without the query, for origin- and absolute-form targets.
+    /// The path of the target without the query (origin and absolute forms); the target
+    /// itself for the authority and asterisk forms.
     pub path: &'b [u8],
     /// The query string after `?` (empty if none).
     pub query: &'b [u8],
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub form: Form,
+    /// The target's authority (absolute and authority forms), else the Host field's value.
+    pub authority: Option<&'b [u8]>,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1 (and for 1.2–1.9, treated as 1.1, RFC 9110 §2.5).
     pub minor_version: u8,
     pub keep_alive: bool,
     pub body: BodyLen,
     pub expect_continue: bool,
     pub content_type: Option<&'b [u8]>,
+    /// The head's bytes as they arrived, request line to the blank line.
+    pub raw: &'b [u8],
+}
+
+/// Why a body is too large (413), counted by cause in `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TooLarge {
+    /// Content-Length over `--max-body-bytes`.
+    Declared,
+    /// A chunked body grew over `--max-body-bytes`.
+    Chunked,
+    /// The body would not fit the worker's whole memory budget.
+    Budget,
 }
 
 /// Why a request is refused; each maps to one status, and the connection closes after it.
@@ -49,15 +90,15 @@ pub struct Head<'b> {
 pub enum Reject {
     /// 400: malformed syntax or ambiguous framing.
     BadRequest,
-    /// 413: the declared body is larger than the limit.
-    PayloadTooLarge,
+    /// 413: the body is larger than a limit.
+    PayloadTooLarge(TooLarge),
     /// 414: the request-target is longer than the limit.
     UriTooLong,
     /// 431: the head is larger than the limit or has too many fields.
     HeadTooLarge,
-    /// 501: a transfer coding we do not implement.
+    /// 501: a method or a transfer coding we do not implement.
     NotImplemented,
-    /// 505: an HTTP version other than 1.0 and 1.1.
+    /// 505: a major HTTP version other than 1.
     VersionNotSupported,
 }
 
@@ -109,48 +150,146 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
         Ok(Status::Complete(n)) => n,
         Ok(Status::Partial) => return check_partial(buf, limits).map(|()| None),
         Err(httparse::Error::TooManyHeaders) => return Err(Reject::HeadTooLarge),
-        // Whether a bad version is 505 or 400 depends on the whole request line: wait for it.
+        // Whether a bad version is 505, 400 or a 1.x to treat as 1.1 depends on the whole
+        // request line: wait for it.
         Err(httparse::Error::Version) if !window.contains(&b'\n') => {
             return check_partial(buf, limits).map(|()| None)
         }
-        Err(httparse::Error::Version) if is_other_version(window) => {
-            return Err(Reject::VersionNotSupported)
-        }
+        Err(httparse::Error::Version) => return parse_other_version(buf, window, limits),
         Err(_) => return Err(Reject::BadRequest),
     };
     let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
     else {
         return Err(Reject::BadRequest);
     };
-    if target.len() > limits.max_uri_bytes {
+    let line = RequestLine {
+        method: method.as_bytes(),
+        target: target.as_bytes(),
+        minor_version,
+    };
+    interpret(line, req.headers, &buf[..consumed], limits).map(|head| Some((head, consumed)))
+}
+
+/// The three parts of a request line.
+struct RequestLine<'b> {
+    method: &'b [u8],
+    target: &'b [u8],
+    minor_version: u8,
+}
+
+/// A request line whose version httparse does not take (it knows only 1.0 and 1.1): a 1.x
+/// with another minor digit is parsed here and treated as 1.1 (RFC 9110 §2.5); another major
+/// version with the `HTTP/d.d` syntax is 505; anything else is 400.
+fn parse_other_version<'b>(
+    buf: &'b [u8],
+    window: &'b [u8],
+    limits: &Limits,
+) -> Result<Option<(Head<'b>, usize)>, Reject> {
+    // httparse skips empty lines before a request line (RFC 9112 §2.2); so do we.
+    let skipped = window
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let rest = &window[skipped..];
+    let line_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    let line = rest[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&rest[..line_end]);
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Reject::BadRequest);
+    };
+    let (major, minor) = match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            (*major, *minor)
+        }
+        _ => return Err(Reject::BadRequest),
+    };
+    if major != b'1' {
+        return Err(Reject::VersionNotSupported);
+    }
+    // httparse already accepted the method and target before it reached the version, but
+    // check them as it does all the same: this path must not be laxer.
+    let target_ok = !target.is_empty()
+        && target
+            .iter()
+            .all(|&b| (0x21..0x7f).contains(&b) || b >= 0x80)
+        && std::str::from_utf8(target).is_ok();
+    if method.is_empty() || !method.iter().all(|&b| super::chunked::is_tchar(b)) || !target_ok {
+        return Err(Reject::BadRequest);
+    }
+    debug_assert!(minor > b'1', "httparse takes 1.0 and 1.1");
+    let fields_start = skipped + line_end + 1;
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let consumed = match httparse::parse_headers(&window[fields_start..], &mut headers) {
+        Ok(Status::Complete((n, _))) => fields_start + n,
+        Ok(Status::Partial) => return check_partial(buf, limits).map(|()| None),
+        Err(httparse::Error::TooManyHeaders) => return Err(Reject::HeadTooLarge),
+        Err(_) => return Err(Reject::BadRequest),
+    };
+    let count = headers.iter().take_while(|h| !h.name.is_empty()).count();
+    let line = RequestLine {
+        method,
+        target,
+        minor_version: 1,
+    };
+    interpret(line, &headers[..count], &buf[..consumed], limits).map(|head| Some((head, consumed)))
+}
+
+/// The rules on a syntactically whole head: limits, method, target form, fields, framing.
+fn interpret<'b>(
+    line: RequestLine<'b>,
+    headers: &[Header<'b>],
+    raw: &'b [u8],
+    limits: &Limits,
+) -> Result<Head<'b>, Reject> {
+    if line.target.len() > limits.max_uri_bytes {
         return Err(Reject::UriTooLong);
     }
-    if consumed > limits.max_head_bytes {
+    if raw.len() > limits.max_head_bytes {
         return Err(Reject::HeadTooLarge);
     }
-    let (path, query) = split_target(target.as_bytes()).ok_or(Reject::BadRequest)?;
-    let fields = read_fields(req.headers, minor_version, limits)?;
+    let method = Method::from_token(line.method).ok_or(Reject::NotImplemented)?;
+    let Target {
+        form,
+        path,
+        query,
+        authority,
+    } = target::parse(line.target).ok_or(Reject::BadRequest)?;
+    // Each form only where RFC 9112 §3.2 allows it.
+    let form_ok = match form {
+        Form::Asterisk => method == Method::Options,
+        Form::Authority => method == Method::Connect,
+        Form::Origin | Form::Absolute => method != Method::Connect,
+    };
+    if !form_ok {
+        return Err(Reject::BadRequest);
+    }
+    let minor_version = line.minor_version;
+    let fields = read_fields(headers, minor_version, limits)?;
     let keep_alive = match minor_version {
         1 => !fields.close,
         _ => fields.keep_alive && !fields.close,
     };
-    let head = Head {
-        method: match method {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            _ => Method::Other,
-        },
+    Ok(Head {
+        method,
         path,
         query,
+        form,
+        // RFC 9112 §3.2.2: with an absolute-form target, the target's authority wins.
+        authority: authority.or(fields.host),
         minor_version,
         keep_alive,
         body: fields.body,
+        // RFC 9110 §10.1.1: a 1.0 client's expectation is ignored.
         expect_continue: fields.expect_continue && minor_version == 1,
         content_type: fields.content_type,
-    };
-    Ok(Some((head, consumed)))
+        raw,
+    })
 }
 
 /// The header facts the response depends on.
@@ -160,6 +299,7 @@ struct Fields<'b> {
     keep_alive: bool,
     expect_continue: bool,
     content_type: Option<&'b [u8]>,
+    host: Option<&'b [u8]>,
 }
 
 fn read_fields<'b>(
@@ -176,11 +316,17 @@ fn read_fields<'b>(
         keep_alive: false,
         expect_continue: false,
         content_type: None,
+        host: None,
     };
     for h in headers {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
+            // RFC 9112 §3.2: an invalid Host value MUST get 400.
+            if !target::is_valid_host(h.value) {
+                return Err(Reject::BadRequest);
+            }
+            f.host = Some(h.value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(h.value).ok_or(Reject::BadRequest)?;
             // Repeated Content-Length fields must agree (RFC 9112 §6.3 rule 5).
@@ -212,7 +358,9 @@ fn read_fields<'b>(
         // §6.1: a 1.0 peer cannot use chunked framing.
         (true, None) if minor_version == 0 => return Err(Reject::BadRequest),
         (true, None) => codings.framing()?,
-        (false, Some(n)) if n > limits.max_body_bytes => return Err(Reject::PayloadTooLarge),
+        (false, Some(n)) if n > limits.max_body_bytes => {
+            return Err(Reject::PayloadTooLarge(TooLarge::Declared))
+        }
         (false, Some(0)) | (false, None) => BodyLen::Empty,
         (false, Some(n)) => BodyLen::Length(n),
     };
@@ -259,60 +407,16 @@ impl Codings {
 }
 
 /// Content-Length is 1*DIGIT: no sign, no spaces inside, no list, and it must fit in a u64.
+/// Leading zeros are part of a valid value (`000…05` is 5), however many there are.
 fn parse_content_length(value: &[u8]) -> Option<u64> {
     let value = value.trim_ascii();
-    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    value.iter().try_fold(0u64, |n, &d| {
+    let zeros = value.iter().take_while(|&&d| d == b'0').count();
+    value[zeros..].iter().try_fold(0u64, |n, &d| {
         n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
     })
-}
-
-/// The path and the query (after the first `?`, empty if none) of an origin-form (`/a?b`),
-/// absolute-form (`http://h/a?b`) or asterisk-form (`*`) target; `None` for anything else.
-fn split_target(target: &[u8]) -> Option<(&[u8], &[u8])> {
-    if target == b"*" {
-        return Some((target, b""));
-    }
-    let (before, query) = match target.iter().position(|&b| b == b'?') {
-        Some(i) => (&target[..i], &target[i + 1..]),
-        None => (target, &b""[..]),
-    };
-    if before.first() == Some(&b'/') {
-        return Some((before, query));
-    }
-    let scheme_end = before.windows(3).position(|w| w == b"://")?;
-    let scheme = &before[..scheme_end];
-    if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
-        return None;
-    }
-    let authority_and_path = &before[scheme_end + 3..];
-    let path = match authority_and_path.iter().position(|&b| b == b'/') {
-        Some(i) => &authority_and_path[i..],
-        None => b"/",
-    };
-    Some((path, query))
-}
-
-/// True if the (complete) request line is `METHOD TARGET HTTP/<digits>.<digits>`: a
-/// well-formed but unsupported version (505) rather than a malformed line (400).
-fn is_other_version(buf: &[u8]) -> bool {
-    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-    let line = buf[..line_end]
-        .strip_suffix(b"\r")
-        .unwrap_or(&buf[..line_end]);
-    let tokens: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-    let [_, _, version] = tokens[..] else {
-        return false;
-    };
-    let Some(number) = version.strip_prefix(b"HTTP/") else {
-        return false;
-    };
-    let mut parts = number.splitn(2, |&b| b == b'.');
-    let digits =
-        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
-    digits(parts.next()) && digits(parts.next())
 }
 
 #[cfg(test)]
@@ -378,6 +482,7 @@ mod tests {
             "Content-Length: +5\r\n",
             "Content-Length: 0x5\r\n",
             "Content-Length: 99999999999999999999\r\n",
+            "Content-Length: 000018446744073709551616\r\n",
             "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
             "Transfer-Encoding: chunked, identity\r\n",
             "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
@@ -396,8 +501,13 @@ mod tests {
         );
         assert_eq!(
             body_of(h("Content-Length: 9999999999\r\n").as_bytes()),
-            Err(Reject::PayloadTooLarge)
+            Err(Reject::PayloadTooLarge(TooLarge::Declared))
         );
+        // Leading zeros are valid, however many: the value is what counts.
+        let zeros = format!("Content-Length: {}5\r\n", "0".repeat(21));
+        assert_eq!(body_of(h(&zeros).as_bytes()), Ok(BodyLen::Length(5)));
+        let zero = format!("Content-Length: {}\r\n", "0".repeat(30));
+        assert_eq!(body_of(h(&zero).as_bytes()), Ok(BodyLen::Empty));
         assert_eq!(
             body_of(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Err(Reject::BadRequest)
@@ -406,6 +516,11 @@ mod tests {
 
     #[test]
     fn host_rules() {
+        let host = |value: &str| {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {value}\r\n\r\n");
+            parse_head(raw.as_bytes(), &Limits::default())
+                .map(|h| h.map(|(head, _)| head.authority.map(<[u8]>::to_vec)))
+        };
         assert_eq!(
             parse(b"GET / HTTP/1.1\r\n\r\n").unwrap_err(),
             Reject::BadRequest
@@ -415,67 +530,107 @@ mod tests {
             Reject::BadRequest
         );
         assert!(parse(b"GET / HTTP/1.0\r\n\r\n").unwrap().is_some());
+        for bad in [
+            "a b",
+            "user@example.com",
+            "example.com/path",
+            "a:b:c",
+            "[::1",
+        ] {
+            assert_eq!(host(bad).unwrap_err(), Reject::BadRequest, "{bad}");
+        }
+        for good in [
+            "",
+            "example.com",
+            "example.com:8080",
+            "[::1]:80",
+            "127.0.0.1",
+        ] {
+            assert_eq!(host(good), Ok(Some(Some(good.as_bytes().to_vec()))));
+        }
+        // The absolute-form target's authority wins over Host (RFC 9112 §3.2.2).
+        let (head, _) = parse(b"GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (head.authority, head.path),
+            (Some(&b"a.example"[..]), &b"/x"[..])
+        );
+        assert_eq!(
+            parse(b"GET http:///echo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap_err(),
+            Reject::BadRequest
+        );
+    }
+
+    #[test]
+    fn methods_and_forms() {
+        let method = |m: &str, target: &str| {
+            parse(format!("{m} {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .map(|h| h.unwrap().0.method)
+        };
+        assert_eq!(method("PATCH", "/"), Ok(Method::Patch));
+        assert_eq!(method("OPTIONS", "*"), Ok(Method::Options));
+        assert_eq!(method("CONNECT", "example.com:443"), Ok(Method::Connect));
+        for unknown in ["BREW", "get", "PROPFIND"] {
+            assert_eq!(
+                method(unknown, "/"),
+                Err(Reject::NotImplemented),
+                "{unknown}"
+            );
+        }
+        for (m, target) in [
+            ("GET", "*"),
+            ("CONNECT", "/"),
+            ("GET", "example.com:443"),
+            ("GET", "/a#b"),
+        ] {
+            assert_eq!(method(m, target), Err(Reject::BadRequest), "{m} {target}");
+        }
     }
 
     #[test]
     fn versions_and_syntax() {
+        for other in [
+            &b"GET / HTTP/2.0\r\n\r\n"[..],
+            b"GET / HTTP/0.9\r\n\r\n",
+            b"GET / HTTP/3.1\r\n\r\n",
+        ] {
+            assert_eq!(parse(other).unwrap_err(), Reject::VersionNotSupported);
+        }
+        // A 1.x minor version we do not know is served as 1.1 (RFC 9110 §2.5).
+        let (head, n) = parse(b"\r\nGET /x?q HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\nnext")
+            .unwrap()
+            .unwrap();
+        assert_eq!((head.minor_version, head.keep_alive), (1, false));
+        assert_eq!((head.path, head.query, n), (&b"/x"[..], &b"q"[..], 51));
         assert_eq!(
-            parse(b"GET / HTTP/2.0\r\n\r\n").unwrap_err(),
-            Reject::VersionNotSupported
+            parse(b"GET / HTTP/1.9\r\n\r\n").unwrap_err(),
+            Reject::BadRequest,
+            "still 1.1 rules: Host is required"
         );
-        assert_eq!(
-            parse(b"GET / HTTP/1.2\r\n\r\n").unwrap_err(),
-            Reject::VersionNotSupported
-        );
-        assert_eq!(parse(b"GET / FOO\r\n\r\n").unwrap_err(), Reject::BadRequest);
-        assert_eq!(
-            parse(b"GET / HTTP/2\r\n\r\n").unwrap_err(),
-            Reject::BadRequest
-        );
-        assert_eq!(
-            parse(b"POST /echo ST /echo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap_err(),
-            Reject::BadRequest
-        );
+        assert!(parse(b"GET / HTTP/1.2\r\nHost: x\r\n").unwrap().is_none());
+        for bad in [
+            &b"GET / FOO\r\n\r\n"[..],
+            b"GET / HTTP/2\r\n\r\n",
+            b"GET / HTTP/1.10\r\n\r\n",
+            b"GET  / HTTP/1.2\r\nHost: x\r\n\r\n",
+            b"G(T / HTTP/1.2\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.2\r\nHost : x\r\n\r\n",
+            b"POST /echo ST /echo HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"G(T / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\x01y\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(bad).unwrap_err(),
+                Reject::BadRequest,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         // An incomplete line is not judged yet.
         assert!(parse(b"GET / HTTP/2.").unwrap().is_none());
-        assert_eq!(
-            parse(b"G(T / HTTP/1.1\r\n\r\n").unwrap_err(),
-            Reject::BadRequest
-        );
-        assert_eq!(
-            parse(b"GET / HTTP/1.1\r\nHost : x\r\n\r\n").unwrap_err(),
-            Reject::BadRequest
-        );
-        assert_eq!(
-            parse(b"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n").unwrap_err(),
-            Reject::BadRequest
-        );
-        assert_eq!(
-            parse(b"GET / HTTP/1.1\r\nHost: x\x01y\r\n\r\n").unwrap_err(),
-            Reject::BadRequest
-        );
-    }
-
-    #[test]
-    fn targets() {
-        let split = |t: &'static [u8]| split_target(t);
-        assert_eq!(split(b"/"), Some((&b"/"[..], &b""[..])));
-        assert_eq!(split(b"/echo?a=1?b"), Some((&b"/echo"[..], &b"a=1?b"[..])));
-        assert_eq!(split(b"/x?y://z/w"), Some((&b"/x"[..], &b"y://z/w"[..])));
-        assert_eq!(split(b"*"), Some((&b"*"[..], &b""[..])));
-        assert_eq!(split(b"*?x"), None);
-        assert_eq!(split(b"?x"), None);
-        assert_eq!(
-            split(b"http://example.com/echo?x"),
-            Some((&b"/echo"[..], &b"x"[..]))
-        );
-        assert_eq!(split(b"HTTPS://example.com"), Some((&b"/"[..], &b""[..])));
-        assert_eq!(
-            split(b"http://example.com?q/r"),
-            Some((&b"/"[..], &b"q/r"[..]))
-        );
-        assert_eq!(split(b"ftp://x/"), None);
-        assert_eq!(split(b"example.com:80"), None);
     }
 
     #[test]
