@@ -1,24 +1,24 @@
 //! ns per request for the HTTP protocol layer alone (no sockets): `cargo bench --bench parse`.
 
-use std::cell::Cell;
-
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use prefork_server::buffer::Buf;
+use prefork_server::output::Output;
 use prefork_server::proto::http::{Http, Limits};
-use prefork_server::proto::{Context, Next};
+use prefork_server::proto::{Context, Next, TestSite};
 
-fn run_once(http: &mut Http, input: &mut Buf, output: &mut Buf, ctx: &Context<'_>, raw: &[u8]) {
+fn run_once(http: &mut Http, input: &mut Buf, output: &mut Output, ctx: &Context<'_>, raw: &[u8]) {
     input.extend_from_slice(raw);
     let next = http.on_data(input, output, ctx);
     debug_assert_eq!(next, Next::NeedInput);
-    black_box(output.filled());
-    output.consume(output.len());
+    black_box(output.slices());
+    let freed = output.advance(output.len());
+    ctx.budget
+        .release(freed, prefork_server::memory::Use::Output);
 }
 
 fn bench(c: &mut Criterion) {
-    let limits = Limits::default();
-    let served = Cell::new(0);
-    let ctx = Context::for_tests(&limits, &served, 1 << 20);
+    let site = TestSite::new(Limits::default());
+    let ctx = site.context(1 << 20);
     let get = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
         .to_vec();
     let pipelined = get.repeat(16);
@@ -44,7 +44,9 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(requests));
         let mut http = Http::new();
         let mut input = Buf::new();
-        let mut output = Buf::new();
+        let mut output = Output::new();
+        output.buffer().extend_from_slice(&[0; 16 * 1024]);
+        output.buffer().consume(16 * 1024);
         group.bench_function(name, |b| {
             b.iter(|| run_once(&mut http, &mut input, &mut output, &ctx, raw));
         });

@@ -52,13 +52,23 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
-    /// Largest request line plus headers; larger gets 431 (a target over half of it gets 414).
-    #[arg(long, env = "PREFORK_MAX_HEADER_BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(256..=1_048_576))]
+    /// Largest request line plus headers; larger gets 431. Sizes take k, m or g (16k).
+    #[arg(long, env = "PREFORK_MAX_HEADER_BYTES", default_value = "16k", value_parser = parse_header_size)]
     pub max_header_bytes: u64,
 
-    /// Largest request body; a larger Content-Length gets 413 without the body being read.
-    #[arg(long, env = "PREFORK_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    /// Largest request-target; longer gets 414. At most --max-header-bytes.
+    #[arg(long, env = "PREFORK_MAX_URI_BYTES", default_value = "8k", value_parser = parse_header_size)]
+    pub max_uri_bytes: u64,
+
+    /// Largest request body, declared or chunked; larger gets 413 (a declared one unread).
+    #[arg(long, env = "PREFORK_MAX_BODY_BYTES", default_value = "8m", value_parser = parse_size)]
     pub max_body_bytes: u64,
+
+    /// What one worker may buffer for its clients (bodies waiting for an answer, answers waiting
+    /// to be sent); at the budget, clients are paused, oldest resumed first. "auto": a quarter of
+    /// the machine's (or cgroup's) memory over the workers, within 16m..128m.
+    #[arg(long, env = "PREFORK_MEMORY_BUDGET", default_value = "auto", value_parser = parse_budget)]
+    pub memory_budget: MemoryBudget,
 
     /// Time for a whole request head to arrive; a slow client gets 408 and a close.
     #[arg(long, env = "PREFORK_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -153,6 +163,13 @@ pub enum Command {
     },
 }
 
+/// `--memory-budget`: sized for the machine, or a number of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryBudget {
+    Auto,
+    Bytes(u64),
+}
+
 /// `--workers`: a fixed count or the CPUs available.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workers {
@@ -202,6 +219,46 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A size in bytes: plain (`65536`) or with `k`, `m` or `g` (powers of 1024: `16k`, `8m`).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a size such as 65536, 16k, 8m or 1g, got {s:?}"))?;
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("unknown unit {unit:?}: use k, m or g")),
+    };
+    n.checked_mul(scale).ok_or_else(|| "too large".to_string())
+}
+
+/// A head or target limit: 256 bytes to 1 MiB.
+fn parse_header_size(s: &str) -> Result<u64, String> {
+    let n = parse_size(s)?;
+    if (256..=1 << 20).contains(&n) {
+        Ok(n)
+    } else {
+        Err("expected 256 bytes to 1m".into())
+    }
+}
+
+/// `--memory-budget`: `auto` or a size of at least 1 MiB.
+fn parse_budget(s: &str) -> Result<MemoryBudget, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(MemoryBudget::Auto);
+    }
+    let n = parse_size(s)?;
+    if n < 1 << 20 {
+        return Err("at least 1m: a worker needs room for more than a few small bodies".into());
+    }
+    Ok(MemoryBudget::Bytes(n))
+}
+
 fn parse_affinity(s: &str) -> Result<CpuAffinity, String> {
     match s.trim() {
         "none" => Ok(CpuAffinity::None),
@@ -241,11 +298,24 @@ impl Cli {
     /// Resolves `auto` and the enums into the plain [`Config`] the processes share.
     ///
     /// # Errors
-    /// None today beyond what clap already rejected; kept fallible for checks that need the OS.
+    /// Options that contradict each other (a target limit above the head limit).
     pub fn into_config(self) -> Result<Config, Error> {
         let workers = match self.workers {
             Workers::Count(n) => n,
             Workers::Auto => cpus::available(),
+        };
+        if self.max_uri_bytes > self.max_header_bytes {
+            return Err(Error::Usage(format!(
+                "--max-uri-bytes ({}) must not exceed --max-header-bytes ({}): the target is \
+                 part of the head",
+                self.max_uri_bytes, self.max_header_bytes
+            )));
+        }
+        let memory_budget = match self.memory_budget {
+            MemoryBudget::Bytes(n) => n,
+            MemoryBudget::Auto => {
+                config::default_memory_budget(crate::sys::procfs::memory_limit(), workers)
+            }
         };
         Ok(Config {
             workers,
@@ -261,7 +331,12 @@ impl Cli {
                 LogFormatArg::Json => LogFormat::Json,
             },
             shutdown_timeout: self.shutdown_timeout,
-            limits: HttpLimits::new(self.max_header_bytes as usize, self.max_body_bytes),
+            limits: HttpLimits::new(
+                self.max_header_bytes as usize,
+                self.max_uri_bytes as usize,
+                self.max_body_bytes,
+            ),
+            memory_budget,
             timeouts: Timeouts {
                 header: self.header_timeout,
                 body: self.body_timeout,
@@ -340,6 +415,36 @@ mod tests {
         assert_eq!(cfg.limits, HttpLimits::default());
         assert_eq!(cfg.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(cfg.addr.port(), 8080);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("16k"), Ok(16 * 1024));
+        assert_eq!(parse_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert!(parse_size("1t").is_err());
+        assert!(parse_size("k").is_err());
+        assert!(parse_size("99999999999g").is_err());
+        assert_eq!(parse_budget("auto"), Ok(MemoryBudget::Auto));
+        assert_eq!(parse_budget("64m"), Ok(MemoryBudget::Bytes(64 << 20)));
+        assert!(parse_budget("100k").is_err());
+        assert!(parse_header_size("100").is_err());
+    }
+
+    #[test]
+    fn the_target_limit_fits_in_the_head_limit() {
+        let cli = Cli::try_parse_from(["prefork-server", "--max-uri-bytes", "20k"]).unwrap();
+        assert!(cli.into_config().is_err());
+    }
+
+    #[test]
+    fn budget_defaults_follow_the_machine() {
+        use crate::config::{default_memory_budget, MEMORY_BUDGET_MAX, MEMORY_BUDGET_MIN};
+        assert_eq!(default_memory_budget(Some(24 << 30), 2), MEMORY_BUDGET_MAX);
+        assert_eq!(default_memory_budget(Some(512 << 20), 2), 64 << 20);
+        assert_eq!(default_memory_budget(Some(256 << 20), 8), MEMORY_BUDGET_MIN);
+        assert_eq!(default_memory_budget(None, 4), MEMORY_BUDGET_MAX);
     }
 
     #[test]

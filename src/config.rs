@@ -46,6 +46,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Per-request size limits (HTTP).
     pub limits: HttpLimits,
+    /// What one worker may buffer on its clients' behalf, in bytes (see `memory.rs`).
+    pub memory_budget: u64,
     /// Per-connection timeouts.
     pub timeouts: Timeouts,
     /// Connections one worker holds at most; `None` derives it from the fd limit.
@@ -98,19 +100,21 @@ impl Default for Lifecycle {
 /// Per-request limits; each maps to one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
-    /// Request line plus headers (431).
+    /// Request line plus headers (431). At least `max_uri_bytes` plus room for the method,
+    /// the version and ordinary headers.
     pub max_head_bytes: usize,
-    /// Request-target (414): half the head limit, so a long target is told apart from many headers.
+    /// Request-target (414), checked before the head limit so a long target is told apart
+    /// from many headers.
     pub max_uri_bytes: usize,
-    /// Body (413; for a chunked body, which has no declared size, the connection closes).
+    /// Body, declared or discovered while reading chunks (413).
     pub max_body_bytes: u64,
 }
 
 impl HttpLimits {
-    pub fn new(max_head_bytes: usize, max_body_bytes: u64) -> HttpLimits {
+    pub fn new(max_head_bytes: usize, max_uri_bytes: usize, max_body_bytes: u64) -> HttpLimits {
         HttpLimits {
             max_head_bytes,
-            max_uri_bytes: max_head_bytes / 2,
+            max_uri_bytes,
             max_body_bytes,
         }
     }
@@ -118,7 +122,7 @@ impl HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> HttpLimits {
-        HttpLimits::new(MAX_HEAD_BYTES, MAX_BODY_BYTES)
+        HttpLimits::new(MAX_HEAD_BYTES, MAX_URI_BYTES, MAX_BODY_BYTES)
     }
 }
 
@@ -149,15 +153,45 @@ impl Default for Timeouts {
     }
 }
 
-/// Bytes a worker reads per `recv(2)` call and keeps per connection while it has input pending.
+/// Bytes a worker reads per `recv(2)` call and keeps per connection while it has input pending
+/// (more when `--max-header-bytes` needs it: see [`read_buffer_bytes`]).
 pub const READ_BUF_BYTES: usize = 16 * 1024;
 
-/// Unsent output above which a connection stops producing more (and so stops reading):
-/// echo's backpressure bound and HTTP's pipelining bound.
-pub const WRITE_HIGH_WATER: usize = 1024 * 1024;
+/// The size of a connection's pooled read and write buffers: [`READ_BUF_BYTES`], or more so a
+/// head of the largest size allowed still leaves room for a chunk-size line after it (a
+/// chunked body is framed in place behind its head).
+pub fn read_buffer_bytes(max_head_bytes: usize) -> usize {
+    READ_BUF_BYTES.max(max_head_bytes + 4096)
+}
 
-/// Default largest request line plus headers (431 above it).
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// Unsent output above which a connection stops producing more (and so stops reading):
+/// echo's backpressure bound and HTTP's pipelining bound. Below the write buffer's size, so
+/// small responses never make it grow; a larger body is held outside it, in the budget.
+pub const OUTPUT_HIGH_WATER: usize = 16 * 1024;
+
+/// Default largest request line plus headers (431 above it): a target of `MAX_URI_BYTES` and
+/// about 8 KiB of headers.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Default largest request-target (414 above it): RFC 9110 §4.1 asks for at least 8000 octets.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The default memory budget per worker is a quarter of the memory this server may use shared
+/// among the workers, within these bounds: enough for a few bodies of the largest default size,
+/// and never so much that a client mix can push one worker far past it.
+pub const MEMORY_BUDGET_MIN: u64 = 16 * 1024 * 1024;
+pub const MEMORY_BUDGET_MAX: u64 = 128 * 1024 * 1024;
+
+/// The default `--memory-budget` for `workers` workers on a machine (or cgroup) with
+/// `memory` bytes: see [`MEMORY_BUDGET_MIN`].
+pub fn default_memory_budget(memory: Option<u64>, workers: usize) -> u64 {
+    let share = memory.map_or(MEMORY_BUDGET_MAX, |m| m / 4 / workers.max(1) as u64);
+    share.clamp(MEMORY_BUDGET_MIN, MEMORY_BUDGET_MAX)
+}
+
+/// Buffers a worker keeps in its pool beyond what it used during the last second (the pool
+/// trims the rest, and the allocator gives the pages back).
+pub const BUFFER_POOL_RESERVE: usize = 32;
 
 /// Most header fields accepted in one request (431 above it).
 pub const MAX_HEADERS: usize = 100;

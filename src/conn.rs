@@ -11,6 +11,8 @@ use tracing::{debug, warn};
 
 use crate::buffer::{Buf, BufPool};
 use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
+use crate::memory::{Budget, Use};
+use crate::output::Output;
 use crate::proto::{Context, Next, Phase, Protocol};
 use crate::stats::{TimeoutKind, WorkerStats};
 use crate::sys::net::{self, IoOutcome};
@@ -36,7 +38,7 @@ pub enum Drive {
 pub struct Connection {
     fd: OwnedFd,
     rbuf: Buf,
-    wbuf: Buf,
+    out: Output,
     proto: Protocol,
     readable: bool,
     writable: bool,
@@ -48,7 +50,8 @@ pub struct Connection {
     closing: bool,
     /// The last `on_data` consumed every whole frame and needs more input to go on.
     needs_input: bool,
-    /// The last `on_data` is waiting for a moment in time (a deferred response).
+    /// The last `on_data` is waiting for a moment in time (a deferred response) or for the
+    /// memory budget: not for input, so the peer's EOF does not end it.
     waiting: bool,
     /// TCP_NODELAY is still to be set (on the first write of a connection that stays open).
     nodelay_pending: bool,
@@ -79,7 +82,7 @@ impl Connection {
         Connection {
             fd,
             rbuf: Buf::new(),
-            wbuf: Buf::new(),
+            out: Output::new(),
             proto,
             readable: false,
             writable: false,
@@ -151,14 +154,14 @@ impl Connection {
         if outcome == Drive::Wait || outcome == Drive::Lingering {
             // An idle connection keeps no buffers: 10k idle connections cost little.
             pool.reclaim(&mut self.rbuf);
-            pool.reclaim(&mut self.wbuf);
+            pool.reclaim(self.out.buffer());
         }
         if self.proto.phase(self.rbuf.len()) == Phase::Head {
             self.head_started.get_or_insert(now);
         } else {
             self.head_started = None;
         }
-        if self.wbuf.is_empty() {
+        if self.out.is_empty() {
             self.send_since = None;
         } else {
             self.send_since.get_or_insert(now);
@@ -205,7 +208,7 @@ impl Connection {
         if self.is_lingering() {
             return Some(TimeoutKind::Linger);
         }
-        if !self.wbuf.is_empty() {
+        if !self.out.is_empty() {
             return Some(TimeoutKind::Send);
         }
         Some(match self.proto.phase(self.rbuf.len()) {
@@ -217,22 +220,22 @@ impl Connection {
     }
 
     /// The deadline passed. A deferred response that is due is written; a half-received head
-    /// gets its 408; an idle connection is closed gracefully (FIN first, so a request racing
-    /// the close is not met with an RST); anything else is closed.
+    /// or body gets its 408; an idle connection is closed gracefully (FIN first, so a request
+    /// racing the close is not met with an RST); anything else is closed.
     pub fn on_timeout(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
         if self.proto.wake_at().is_some_and(|at| at <= now) {
             return self.drive(ctx, pool, now);
         }
-        if self.is_lingering() || !self.wbuf.is_empty() {
+        if self.is_lingering() || !self.out.is_empty() {
             return Drive::Close;
         }
         match self.proto.phase(self.rbuf.len()) {
-            Phase::Head => {
-                pool.fill(&mut self.wbuf);
+            Phase::Head | Phase::Body => {
+                pool.fill(self.out.buffer());
                 // The 408 is logged like any response: with this connection's peer.
                 let own = self.own_context(ctx);
                 self.proto
-                    .on_header_timeout(&mut self.wbuf, own.as_ref().unwrap_or(ctx));
+                    .on_read_timeout(&mut self.out, own.as_ref().unwrap_or(ctx));
                 self.closing = true;
                 // Try the write now; if the socket is full, the send timeout bounds the rest.
                 self.writable = true;
@@ -244,7 +247,7 @@ impl Connection {
                 self.settle(outcome, pool, now);
                 outcome
             }
-            Phase::Body | Phase::Waiting => Drive::Close,
+            Phase::Waiting => Drive::Close,
         }
     }
 
@@ -254,7 +257,8 @@ impl Connection {
         for _ in 0..DRIVE_BUDGET {
             let mut progressed = false;
             let can_read = self.readable && !self.closing && !self.peer_eof;
-            if can_read && self.wbuf.len() < ctx.high_water {
+            let has_room = !self.out.has_tail() && self.out.len() < ctx.high_water;
+            if can_read && has_room {
                 match self.fill(pool, ctx.stats) {
                     Some(moved) => {
                         if moved {
@@ -266,17 +270,17 @@ impl Connection {
                 }
             }
             let has_work = !self.rbuf.is_empty() || self.proto.wake_at().is_some();
-            if !self.closing && has_work && self.wbuf.len() < ctx.high_water {
-                pool.fill(&mut self.wbuf);
-                let before = (self.rbuf.len(), self.wbuf.len());
-                let next = self.proto.on_data(&mut self.rbuf, &mut self.wbuf, ctx);
+            if !self.closing && has_work && has_room {
+                pool.fill(self.out.buffer());
+                let before = (self.rbuf.len(), self.out.len());
+                let next = self.proto.on_data(&mut self.rbuf, &mut self.out, ctx);
                 self.needs_input = next == Next::NeedInput;
-                self.waiting = next == Next::Waiting;
+                self.waiting = matches!(next, Next::Waiting | Next::Memory);
                 self.closing |= next == Next::Close;
-                progressed |= before != (self.rbuf.len(), self.wbuf.len()) || self.closing;
+                progressed |= before != (self.rbuf.len(), self.out.len()) || self.closing;
             }
-            if self.writable && !self.wbuf.is_empty() {
-                match self.flush(ctx.stats) {
+            if self.writable && !self.out.is_empty() {
+                match self.flush(ctx) {
                     Some(moved) => {
                         if moved {
                             self.last_write = now;
@@ -287,7 +291,7 @@ impl Connection {
                     None => return Drive::Close,
                 }
             }
-            if self.closing && self.wbuf.is_empty() {
+            if self.closing && self.out.is_empty() {
                 return self.begin_close(pool, true, now);
             }
             // The peer is done sending and the protocol can make nothing more of what it sent.
@@ -344,7 +348,8 @@ impl Connection {
     }
 
     /// Writes until the output is empty or the socket is full. `Some(true)` if bytes moved.
-    fn flush(&mut self, stats: &WorkerStats) -> Option<bool> {
+    /// A response head and the large body behind it leave in one `sendmsg`.
+    fn flush(&mut self, ctx: &Context<'_>) -> Option<bool> {
         if self.nodelay_pending && !self.closing {
             // Only a connection that stays open needs Nagle off (its next response must not wait
             // for an ACK); a one-response connection saves the syscall.
@@ -354,12 +359,20 @@ impl Connection {
             }
         }
         let mut moved = false;
-        while !self.wbuf.is_empty() {
-            let pending = self.wbuf.len();
-            match net::send_some(self.fd.as_fd(), self.wbuf.filled()) {
+        while !self.out.is_empty() {
+            let pending = self.out.len();
+            let outcome = match self.out.slices() {
+                [bytes, []] => net::send_some(self.fd.as_fd(), bytes),
+                [[], tail] => net::send_some(self.fd.as_fd(), tail),
+                both => net::send_vectored(self.fd.as_fd(), &both),
+            };
+            match outcome {
                 IoOutcome::Done(n) => {
-                    self.wbuf.consume(n);
-                    WorkerStats::add(&stats.bytes_out, n as u64);
+                    let freed = self.out.advance(n);
+                    if freed > 0 {
+                        ctx.budget.release(freed, Use::Output);
+                    }
+                    WorkerStats::add(&ctx.stats.bytes_out, n as u64);
                     moved = true;
                     if n < pending {
                         self.writable = false;
@@ -383,13 +396,19 @@ impl Connection {
         Some(moved)
     }
 
-    /// Hands the buffers back to the pool before the connection is dropped, so the next
-    /// connection reuses them instead of allocating and zeroing new ones.
-    pub fn release(mut self, pool: &mut BufPool) {
+    /// Hands the buffers back to the pool and what the connection holds back to the budget,
+    /// before it is dropped, so the next connection reuses the buffers instead of allocating
+    /// and zeroing new ones.
+    pub fn release(mut self, pool: &mut BufPool, budget: &Budget, token: u64) {
+        budget.cancel(token);
+        self.proto.release(budget);
+        let unsent = self.out.discard();
+        if unsent > 0 {
+            budget.release(unsent, Use::Output);
+        }
         self.rbuf.consume(self.rbuf.len());
-        self.wbuf.consume(self.wbuf.len());
         pool.reclaim(&mut self.rbuf);
-        pool.reclaim(&mut self.wbuf);
+        pool.reclaim(self.out.buffer());
     }
 
     /// The output is flushed and the protocol is done. If the peer may still be sending, send

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0  | clean stop |
 //! | 1  | unexpected runtime failure |
-//! | 2  | bad command line (clap's usage error) |
+//! | 2  | bad command line (clap's usage error, or options that contradict each other) |
 //! | 69 | every worker slot was given up after crash loops (`EX_UNAVAILABLE`) |
 //! | 70 | a worker caught a panic (`EX_SOFTWARE`) |
 //! | 71 | fork, epoll, socketpair or signal setup failed (`EX_OSERR`) |
@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILURE: i32 = 1;
+    pub const USAGE: i32 = 2;
     pub const UNAVAILABLE: i32 = 69;
     pub const SOFTWARE: i32 = 70;
     pub const OSERR: i32 = 71;
@@ -31,6 +32,8 @@ pub mod exit {
 /// A failure that stops the master.
 #[derive(Debug)]
 pub enum Error {
+    /// Options that contradict each other (clap checks each option alone).
+    Usage(String),
     /// Binding or listening on the address failed.
     Bind { addr: SocketAddr, source: io::Error },
     /// Setting up signal handling failed.
@@ -52,6 +55,7 @@ impl Error {
     /// The documented exit code for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::Usage(_) => exit::USAGE,
             Error::Bind { source, .. } => match source.kind() {
                 io::ErrorKind::AddrInUse => exit::TEMPFAIL,
                 io::ErrorKind::PermissionDenied => exit::NOPERM,
@@ -67,6 +71,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::Usage(message) => write!(f, "{message}"),
             Error::Bind { addr, source } => write!(f, "could not listen on {addr}: {source}"),
             Error::Signals(e) => write!(f, "could not set up signal handling: {e}"),
             Error::Setup { what, source } => write!(f, "could not create {what}: {source}"),
@@ -86,7 +91,7 @@ impl std::error::Error for Error {
         match self {
             Error::Bind { source, .. } | Error::Setup { source, .. } => Some(source),
             Error::Signals(e) | Error::Fork(e) => Some(e),
-            Error::WorkerFatal { .. } | Error::GaveUp => None,
+            Error::Usage(_) | Error::WorkerFatal { .. } | Error::GaveUp => None,
         }
     }
 }

@@ -12,7 +12,9 @@
 //! - [`cli`] turns the command line and `PREFORK_*` environment into a [`config::Config`].
 //! - [`master`] is the supervisor: the flat wait → reap → act cycle; [`process`] is its mechanism
 //!   (the slot table, `fork`, decoding `waitpid`).
-//! - [`worker`] is the per-process epoll loop; [`conn`] drives one connection's reads and writes.
+//! - [`worker`] is the per-process epoll loop; [`conn`] drives one connection's reads and writes,
+//!   through its read buffer and its [`output`] queue.
+//! - [`memory`] is each worker's budget for what clients make it hold beyond those buffers.
 //! - [`proto`] holds the protocols, sans-IO: they see bytes and append bytes, nothing else.
 //! - [`sys`] is the only place with `unsafe`: epoll, sockets, rlimits, CPU counting.
 //! - [`signals`] is the one signal table, for the master and for the workers.
@@ -32,8 +34,10 @@ pub mod conn;
 pub mod error;
 pub mod logging;
 pub mod master;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
+pub mod output;
 pub mod pidfile;
 pub mod process;
 pub mod proto;

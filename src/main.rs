@@ -8,6 +8,8 @@ use prefork_server::cli::{Cli, Command};
 use prefork_server::{logging, master};
 
 fn main() {
+    // Before any large buffer exists: large buffers go back to the system when freed.
+    prefork_server::sys::alloc::return_large_blocks_to_the_system();
     // clap prints usage errors and exits 2; --help and --version exit 0.
     let cli = Cli::parse();
     if let Some(Command::Status { port, host }) = cli.command {

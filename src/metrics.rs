@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::stats::{
     MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, LOOP_BUCKETS, RESTART_REASONS, TIMEOUT_KINDS,
+    TOO_LARGE_CAUSES,
 };
 use crate::sys::procfs;
 
@@ -82,7 +83,7 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
         "RLIMIT_NOFILE soft limit of the workers.",
     );
     let _ = writeln!(out, "prefork_open_files_limit {nofile}");
-    let simple: [Gauge; 10] = [
+    let simple: [Gauge; 14] = [
         (
             "prefork_worker_start_time_seconds",
             "gauge",
@@ -132,6 +133,30 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
             |s| g(&s.parse_errors),
         ),
         (
+            "prefork_memory_budget_bytes",
+            "gauge",
+            "What the worker may buffer on its clients' behalf (--memory-budget).",
+            |s| g(&s.memory_budget_bytes),
+        ),
+        (
+            "prefork_buffered_body_bytes",
+            "gauge",
+            "Budget reserved for request bodies waiting to be answered.",
+            |s| g(&s.buffered_body_bytes),
+        ),
+        (
+            "prefork_buffered_output_bytes",
+            "gauge",
+            "Budget reserved for response bodies waiting to be sent.",
+            |s| g(&s.buffered_output_bytes),
+        ),
+        (
+            "prefork_memory_paused_connections",
+            "gauge",
+            "Connections not read from while they wait for memory.",
+            |s| g(&s.memory_waiting),
+        ),
+        (
             "prefork_loop_turns_total",
             "counter",
             "Event-loop turns.",
@@ -150,7 +175,7 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
             let _ = writeln!(out, "{name}{{{}}} {}", labels(s), value(s));
         }
     }
-    let labelled: [Labelled; 3] = [
+    let labelled: [Labelled; 4] = [
         (
             "prefork_responses_total",
             "class",
@@ -171,6 +196,13 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
             "Connections timed out, by timeout.",
             &TIMEOUT_KINDS,
             |s| &s.timeouts,
+        ),
+        (
+            "prefork_body_too_large_total",
+            "cause",
+            "413 responses by cause.",
+            &TOO_LARGE_CAUSES,
+            |s| &s.too_large,
         ),
     ];
     for (name, label, help, values, counters) in labelled {
@@ -254,7 +286,8 @@ pub fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
              \"connections_max\":{},\"accepted\":{},\"closed\":{},\"requests\":{},\
              \"responses\":{{\"1xx\":{},\"2xx\":{},\"3xx\":{},\"4xx\":{},\"5xx\":{}}},\
              \"bytes_in\":{},\"bytes_out\":{},\"parse_errors\":{},\"timeouts\":{},\
-             \"accept_errors\":{},\"loop_turns\":{}}}",
+             \"accept_errors\":{},\"loop_turns\":{},\"buffered_body_bytes\":{},\
+             \"buffered_output_bytes\":{},\"memory_paused\":{}}}",
             if i == 0 { "" } else { "," },
             g(&s.slot),
             g(&s.pid),
@@ -276,6 +309,9 @@ pub fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
             row[7],
             row[8],
             g(&s.loop_turns),
+            g(&s.buffered_body_bytes),
+            g(&s.buffered_output_bytes),
+            g(&s.memory_waiting),
         );
     }
     let restarts: Vec<u64> = master.restarts.iter().map(g).collect();

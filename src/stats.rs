@@ -27,6 +27,10 @@ pub enum TimeoutKind {
 /// Accept errors by kind, in this order.
 pub const ACCEPT_ERROR_KINDS: [&str; 3] = ["emfile", "enfile", "other"];
 
+/// 413 responses by cause, in this order: a Content-Length over `--max-body-bytes`, a chunked
+/// body that grew over it, a body larger than the worker's whole memory budget.
+pub const TOO_LARGE_CAUSES: [&str; 3] = ["declared", "chunked", "budget"];
+
 const fn zeros<const N: usize>() -> [AtomicU64; N] {
     [const { AtomicU64::new(0) }; N]
 }
@@ -53,6 +57,15 @@ pub struct WorkerStats {
     pub accept_errors: [AtomicU64; 3],
     pub timeouts: [AtomicU64; 6],
     pub parse_errors: AtomicU64,
+    /// 413s by cause (`TOO_LARGE_CAUSES`).
+    pub too_large: [AtomicU64; 3],
+    /// Gauges of the memory budget: bytes reserved for request bodies and for response bodies,
+    /// and connections waiting for memory (refreshed every loop turn).
+    pub buffered_body_bytes: AtomicU64,
+    pub buffered_output_bytes: AtomicU64,
+    pub memory_waiting: AtomicU64,
+    /// The budget itself, per worker.
+    pub memory_budget_bytes: AtomicU64,
     pub loop_turns: AtomicU64,
     pub loop_turn_buckets: [AtomicU64; LOOP_BUCKETS],
     pub loop_turn_nanos: AtomicU64,
@@ -80,6 +93,11 @@ impl WorkerStats {
             accept_errors: zeros(),
             timeouts: zeros(),
             parse_errors: AtomicU64::new(0),
+            too_large: zeros(),
+            buffered_body_bytes: AtomicU64::new(0),
+            buffered_output_bytes: AtomicU64::new(0),
+            memory_waiting: AtomicU64::new(0),
+            memory_budget_bytes: AtomicU64::new(0),
             loop_turns: AtomicU64::new(0),
             loop_turn_buckets: zeros(),
             loop_turn_nanos: AtomicU64::new(0),
@@ -108,6 +126,10 @@ impl WorkerStats {
             &self.bytes_in,
             &self.bytes_out,
             &self.parse_errors,
+            &self.buffered_body_bytes,
+            &self.buffered_output_bytes,
+            &self.memory_waiting,
+            &self.memory_budget_bytes,
             &self.loop_turns,
             &self.loop_turn_nanos,
         ]
@@ -115,6 +137,7 @@ impl WorkerStats {
         .chain(&self.responses)
         .chain(&self.accept_errors)
         .chain(&self.timeouts)
+        .chain(&self.too_large)
         .chain(&self.loop_turn_buckets)
     }
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 use prefork_server::buffer::BufPool;
 use prefork_server::config::{HttpLimits, ProtocolKind, READ_BUF_BYTES};
 use prefork_server::conn::{Connection, Drive};
-use prefork_server::proto::{Context, Protocol};
+use prefork_server::proto::{Protocol, TestSite};
 
 struct Counting;
 
@@ -55,8 +55,7 @@ fn allocations_while_serving(request: &[u8], batch: usize, rounds: usize, warmup
     let (server, mut client) = UnixStream::pair().unwrap();
     server.set_nonblocking(true).unwrap();
     let fd: OwnedFd = server.into();
-    let limits = HttpLimits::default();
-    let served = Cell::new(0);
+    let site = TestSite::new(HttpLimits::default());
     let mut pool = BufPool::new(READ_BUF_BYTES, 16);
     let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), Instant::now());
     let payload = request.repeat(batch);
@@ -67,7 +66,7 @@ fn allocations_while_serving(request: &[u8], batch: usize, rounds: usize, warmup
         if round == warmup {
             counted = allocations();
         }
-        let ctx = Context::for_tests(&limits, &served, 1 << 20);
+        let ctx = site.context(1 << 20);
         conn.on_event(true, true, false);
         assert_eq!(conn.drive(&ctx, &mut pool, Instant::now()), Drive::Wait);
         let mut got = 0;
@@ -88,6 +87,15 @@ fn allocations_while_serving(request: &[u8], batch: usize, rounds: usize, warmup
 fn keep_alive_requests_allocate_nothing() {
     let get = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n\r\n";
     assert_eq!(allocations_while_serving(get, 1, 200, 10), 0);
+}
+
+#[test]
+fn small_posts_allocate_nothing() {
+    // A body that arrives with its head is answered from the read buffer, and its echo fits
+    // the write buffer: no allocation, no budget.
+    let mut post = b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 13\r\n\r\n".to_vec();
+    post.extend_from_slice(b"Hello, World!");
+    assert_eq!(allocations_while_serving(&post, 4, 100, 10), 0);
 }
 
 #[test]

@@ -12,6 +12,8 @@ use std::time::Instant;
 use crate::access_log::AccessLog;
 use crate::buffer::Buf;
 use crate::config::ProtocolKind;
+use crate::memory::Budget;
+use crate::output::Output;
 use crate::stats::{MasterStats, WorkerStats};
 
 /// What a protocol wants after [`Protocol::on_data`].
@@ -25,6 +27,9 @@ pub enum Next {
     Close,
     /// Waiting for a moment in time, not for input (a deferred response); see `wake_at`.
     Waiting,
+    /// Waiting for the worker's memory budget, not for input: the worker drives the
+    /// connection again when its turn comes.
+    Memory,
 }
 
 /// Facts about the worker that responses may carry, refreshed by the loop (not per request).
@@ -63,6 +68,10 @@ pub struct Context<'a> {
     pub access_log: Option<&'a RefCell<AccessLog>>,
     /// The client's address (known only when the access log is on).
     pub peer: Option<SocketAddr>,
+    /// The connection being driven, for its place in the budget's queue.
+    pub token: u64,
+    /// What the worker may buffer on its clients' behalf.
+    pub budget: &'a Budget,
     /// Where the last response's status and body length are noted, for the access log.
     pub reply: Option<&'a Cell<(u16, u64)>>,
 }
@@ -82,24 +91,41 @@ pub enum MetricsAccess {
 static DETACHED_STATS: WorkerStats = WorkerStats::zeroed();
 static DETACHED_MASTER: MasterStats = MasterStats::zeroed();
 
-impl<'a> Context<'a> {
-    /// A context for tests and tools: fixed date, default limits, not draining.
-    pub fn for_tests(
-        limits: &'a http::Limits,
-        served: &'a Cell<u64>,
-        high_water: usize,
-    ) -> Context<'a> {
+/// What a [`Context`] borrows, for tests and tools that have no worker: default limits, an
+/// unbounded budget unless one is given.
+#[derive(Debug)]
+pub struct TestSite {
+    pub limits: http::Limits,
+    pub served: Cell<u64>,
+    pub budget: Budget,
+}
+
+impl TestSite {
+    pub fn new(limits: http::Limits) -> TestSite {
+        TestSite::with_budget(limits, u64::MAX)
+    }
+
+    pub fn with_budget(limits: http::Limits, budget: u64) -> TestSite {
+        TestSite {
+            limits,
+            served: Cell::new(0),
+            budget: Budget::new(budget),
+        }
+    }
+
+    /// A context with a fixed date, not draining, for connection 1.
+    pub fn context(&self, high_water: usize) -> Context<'_> {
         Context {
             date: b"Mon, 23 Nov 2026 11:04:17 GMT",
             whoami: b"pid=1 slot=0 generation=1",
             hello: b"",
             high_water,
-            limits,
+            limits: &self.limits,
             now: Instant::now(),
             draining: false,
             healthy: true,
             debug_routes: false,
-            served,
+            served: &self.served,
             stats: &DETACHED_STATS,
             all_stats: std::slice::from_ref(&DETACHED_STATS),
             master_stats: &DETACHED_MASTER,
@@ -108,6 +134,8 @@ impl<'a> Context<'a> {
             access_log: None,
             peer: None,
             reply: None,
+            token: 1,
+            budget: &self.budget,
         }
     }
 }
@@ -128,7 +156,7 @@ impl Protocol {
     }
 
     /// Consumes what it can from `input`, appending to `output`.
-    pub fn on_data(&mut self, input: &mut Buf, output: &mut Buf, ctx: &Context<'_>) -> Next {
+    pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, ctx: &Context<'_>) -> Next {
         match self {
             Protocol::Echo(e) => e.on_data(input, output, ctx),
             Protocol::Http(h) => h.on_data(input, output, ctx),
@@ -160,11 +188,18 @@ impl Protocol {
         }
     }
 
-    /// The request head did not arrive in time: append the response that says so (HTTP 408).
-    /// The connection closes after it.
-    pub fn on_header_timeout(&mut self, output: &mut Buf, ctx: &Context<'_>) {
+    /// A request head or body did not arrive in time: append the response that says so
+    /// (HTTP 408). The connection closes after it.
+    pub fn on_read_timeout(&mut self, output: &mut Output, ctx: &Context<'_>) {
         if let Protocol::Http(h) = self {
-            h.on_header_timeout(output, ctx);
+            h.on_read_timeout(output, ctx);
+        }
+    }
+
+    /// Gives back what the protocol holds in the budget (the connection is closing).
+    pub fn release(&mut self, budget: &Budget) {
+        if let Protocol::Http(h) = self {
+            h.release(budget);
         }
     }
 }

@@ -32,6 +32,30 @@ pub fn pids() -> io::Result<impl Iterator<Item = u32>> {
         .filter_map(|entry| entry.file_name().to_str()?.parse().ok()))
 }
 
+/// The memory this process may use: the smaller of the machine's RAM (`MemTotal` in
+/// /proc/meminfo) and its cgroup v2 limit (`memory.max` of the cgroup in /proc/self/cgroup),
+/// in bytes; `None` if neither can be read.
+pub fn memory_limit() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
+    let total = meminfo.as_deref().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    });
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|c| {
+            // cgroup v2: a single "0::/path" line.
+            let path = c.lines().find_map(|l| l.strip_prefix("0::"))?;
+            let max = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.max")).ok()?;
+            max.trim().parse::<u64>().ok()
+        });
+    match (total, cgroup) {
+        (Some(t), Some(c)) => Some(t.min(c)),
+        (t, c) => t.or(c),
+    }
+}
+
 /// How many descriptors `pid` has open (the entries of /proc/PID/fd).
 ///
 /// # Errors

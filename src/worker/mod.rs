@@ -15,6 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, error, info, info_span, warn};
@@ -27,6 +28,7 @@ use crate::buffer::{Buf, BufPool};
 use crate::channel;
 use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
+use crate::memory::{Budget, Use};
 use crate::proto::http::date::HttpDate;
 use crate::proto::http::prerender_hello;
 use crate::proto::{Context, MetricsAccess};
@@ -38,6 +40,10 @@ const LISTENER: u64 = u64::MAX;
 const SIGNAL: u64 = u64::MAX - 1;
 const CHANNEL: u64 = u64::MAX - 2;
 const METRICS: u64 = u64::MAX - 3;
+
+/// Pool buffers freed in one trim after which the heap is trimmed too (`malloc_trim` walks
+/// the heap: worth it only after a burst).
+const TRIM_HEAP_AFTER_BYTES: usize = 4 * 1024 * 1024;
 
 /// What a forked worker is handed.
 pub struct WorkerInit<'a> {
@@ -94,22 +100,28 @@ struct Site<'a> {
     debug_routes: bool,
     /// Requests answered, counted by the protocol.
     served: Cell<u64>,
+    /// What the worker may buffer on its clients' behalf beyond their buffers.
+    budget: Budget,
 }
 
 impl Site<'_> {
-    /// Advances the clock for this loop turn; re-renders what carries the date.
-    fn update_date(&mut self) {
-        if self.date.update(SystemTime::now()) {
+    /// Advances the clock for this loop turn; re-renders what carries the date. True when a
+    /// new second began.
+    fn update_date(&mut self) -> bool {
+        let changed = self.date.update(SystemTime::now());
+        if changed {
             prerender_hello(&mut self.hello, self.date.as_bytes());
         }
+        changed
     }
 
-    fn context(&self, now: Instant) -> Context<'_> {
+    /// The context for driving connection `token`.
+    fn context(&self, now: Instant, token: u64) -> Context<'_> {
         Context {
             date: self.date.as_bytes(),
             whoami: &self.whoami,
             hello: self.hello.filled(),
-            high_water: config::WRITE_HIGH_WATER,
+            high_water: config::OUTPUT_HIGH_WATER,
             limits: &self.limits,
             now,
             draining: self.draining,
@@ -124,6 +136,8 @@ impl Site<'_> {
             access_log: self.access_log.as_ref(),
             peer: None,
             reply: Some(&self.reply),
+            token,
+            budget: &self.budget,
         }
     }
 }
@@ -149,6 +163,8 @@ struct Worker<'a> {
     release_at: Option<Instant>,
     /// Connections whose `drive` ran out of budget, to drive again next turn.
     again: Vec<u64>,
+    /// The memory waiter last woken, and the budget's change count then.
+    last_memory_wake: Option<(u64, u64)>,
     timers: TimerWheel,
     timeouts: Timeouts,
     acceptor: Acceptor,
@@ -217,7 +233,9 @@ impl Worker<'_> {
             let timeout = self.poll_timeout(turn_end);
             self.poller.wait(&mut events, Some(timeout))?;
             let now = Instant::now();
-            self.site.update_date();
+            if self.site.update_date() {
+                self.once_a_second();
+            }
             let mut accept_ready = false;
             for ev in events.iter() {
                 match ev.token {
@@ -253,6 +271,7 @@ impl Worker<'_> {
                 self.drive(token, now);
             }
             self.expire(now, &mut expired);
+            self.wake_memory_waiter();
             self.maybe_finish_release(now);
             self.maybe_ask_for_recycling();
             if let Some(log) = &self.site.access_log {
@@ -278,6 +297,16 @@ impl Worker<'_> {
         Ok(())
     }
 
+    /// Housekeeping at the start of each second: buffers that sat idle for the whole last
+    /// second go back to the allocator, and, after a large release, the allocator's free pages
+    /// go back to the system, so a burst does not pin its peak.
+    fn once_a_second(&mut self) {
+        let freed = self.pool.trim(config::BUFFER_POOL_RESERVE);
+        if freed >= TRIM_HEAP_AFTER_BYTES {
+            crate::sys::alloc::trim_heap();
+        }
+    }
+
     /// How long the next wait may sleep, counted from `now` (the end of the turn just done).
     fn poll_timeout(&self, now: Instant) -> Duration {
         if !self.again.is_empty() {
@@ -297,7 +326,7 @@ impl Worker<'_> {
     }
 
     fn drive(&mut self, token: u64, now: Instant) {
-        let ctx = self.site.context(now);
+        let ctx = self.site.context(now, token);
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -349,7 +378,7 @@ impl Worker<'_> {
         let Some(conn) = self.conns.remove(token) else {
             return;
         };
-        conn.release(&mut self.pool);
+        conn.release(&mut self.pool, &self.site.budget, token);
         self.stats.on_close();
         let resume = match self.paused {
             Some(AcceptPause::Exhausted { .. }) => true,
@@ -360,6 +389,40 @@ impl Worker<'_> {
         };
         if resume {
             self.resume_accepting();
+        }
+    }
+
+    /// Memory was given back this turn: the connection first in line for it, if it fits now,
+    /// is driven next turn (it reserves then). Also refreshes the budget's gauges.
+    fn wake_memory_waiter(&mut self) {
+        let budget = &self.site.budget;
+        self.stats
+            .buffered_body_bytes
+            .store(budget.held(Use::Body), Ordering::Relaxed);
+        self.stats
+            .buffered_output_bytes
+            .store(budget.held(Use::Output), Ordering::Relaxed);
+        self.stats
+            .memory_waiting
+            .store(budget.waiting() as u64, Ordering::Relaxed);
+        let Some(token) = budget.ready_waiter() else {
+            return;
+        };
+        // Once per change in the budget: a waiter that still does not get its memory when
+        // driven waits for the next release instead of being driven every turn.
+        let change = (token, budget.changes());
+        if self.last_memory_wake == Some(change) {
+            return;
+        }
+        self.last_memory_wake = Some(change);
+        match self.conns.get_mut(token) {
+            Some(conn) if !conn.queued => {
+                conn.queued = true;
+                self.again.push(token);
+            }
+            Some(_) => {}
+            // Closed without leaving the queue: a bug, but it must not block the others.
+            None => budget.cancel(token),
         }
     }
 
@@ -381,7 +444,7 @@ impl Worker<'_> {
             if let Some(kind) = conn.timeout_kind(now) {
                 self.stats.on_timeout(kind);
             }
-            let ctx = self.site.context(now);
+            let ctx = self.site.context(now, token);
             let outcome = conn.on_timeout(&ctx, &mut self.pool, now);
             self.after_drive(token, outcome);
         }

@@ -16,6 +16,7 @@ use super::{Site, Worker, WorkerInit, CHANNEL, LISTENER, METRICS, SIGNAL};
 use crate::access_log::AccessLog;
 use crate::buffer::{Buf, BufPool};
 use crate::config::{self, LogFormat};
+use crate::memory::Budget;
 use crate::proto::http::date::HttpDate;
 use crate::proto::http::prerender_hello;
 use crate::proto::MetricsAccess;
@@ -87,7 +88,10 @@ impl<'a> Worker<'a> {
             .max_conns
             .unwrap_or_else(|| default_max_conns(cfg.workers));
         // The read buffer must hold a whole head of the largest size allowed.
-        let buf_size = config::READ_BUF_BYTES.max(cfg.limits.max_head_bytes + 1);
+        let buf_size = config::read_buffer_bytes(cfg.limits.max_head_bytes);
+        init.stats
+            .memory_budget_bytes
+            .store(cfg.memory_budget, Ordering::Relaxed);
         let life = &cfg.lifecycle;
         let access_log = match &cfg.access_log {
             Some(spec) => Some(RefCell::new(AccessLog::open(
@@ -114,6 +118,7 @@ impl<'a> Worker<'a> {
             defer_accept: Duration::from_secs(cfg.defer_accept.into()),
             release_at: None,
             again: Vec::new(),
+            last_memory_wake: None,
             timers: TimerWheel::new(Instant::now()),
             timeouts: cfg.timeouts,
             acceptor: Acceptor::new(),
@@ -138,6 +143,7 @@ impl<'a> Worker<'a> {
                 healthy: true,
                 debug_routes: life.debug_routes,
                 served: Cell::new(0),
+                budget: Budget::new(cfg.memory_budget),
             },
             recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
             stats: init.stats,

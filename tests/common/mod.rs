@@ -274,3 +274,17 @@ pub fn is_closed_by_peer(stream: &mut TcpStream, timeout: Duration) -> bool {
         }
     }
 }
+
+/// True if nothing at all arrives on `stream` for `quiet` (no byte, no close).
+pub fn stays_silent(stream: &mut TcpStream, quiet: Duration) -> bool {
+    stream.set_read_timeout(Some(quiet)).unwrap();
+    let mut buf = [0u8; 1];
+    let silent = matches!(
+        stream.read(&mut buf),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+    );
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    silent
+}

@@ -1,58 +1,51 @@
-//! HTTP/1.1 per connection: read a head, answer it, stream or skip its body, and go round again
-//! for every pipelined request already buffered, while the output stays under its high-water mark.
+//! HTTP/1.1 per connection: read a whole request (head, body, trailers), answer it, and go
+//! round again for every pipelined request already buffered, while the output stays under its
+//! high-water mark.
+//!
+//! Nothing but `100 Continue` is written until a request is whole and has passed every framing
+//! and limit check: a route never answers a request whose body might still turn out truncated,
+//! malformed or too large. Small requests are answered straight from the read buffer; a body
+//! that does not fit it moves to memory reserved in the worker's budget ([`body`]).
 
+mod body;
+pub mod chunked;
 pub mod date;
 pub mod parse;
 pub mod response;
 mod routes;
+pub mod target;
 
 pub use self::routes::prerender_hello;
 
 use std::time::Instant;
 
-use self::parse::Reject;
+use self::body::{Assembly, Progress};
+use self::parse::{BodyLen, Head, Reject, TooLarge};
 use self::response::StatusCode;
+use self::routes::{Reply, Route};
 use super::{Context, Next, Phase};
 use crate::buffer::Buf;
+use crate::memory::{Budget, Use};
+use crate::output::Output;
 
 pub use crate::config::HttpLimits as Limits;
 
-/// Longest chunk-size or trailer line accepted; a chunk extension has no use to us.
-const MAX_CHUNK_LINE: usize = 1024;
-
-/// What happens to body bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sink {
-    /// Copied to the output (`/echo`).
-    Echo,
-    /// Read and dropped, to keep the connection's framing.
-    Discard,
+/// A request whose head is in and whose answer waits for its body, or for memory.
+#[derive(Debug)]
+struct Pending {
+    route: Route,
+    body: Assembly,
+    /// `Expect: 100-continue` with no body sent yet: the interim response is owed once the
+    /// body may come (after any memory it needs was granted).
+    continue_owed: bool,
 }
 
-/// Where a chunked body is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkPhase {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailers,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum State {
     /// Waiting for a head; `scanned` is how far a previous partial scan got.
     Head { scanned: Option<usize> },
-    Body {
-        remaining: u64,
-        sink: Sink,
-        keep_alive: bool,
-    },
-    Chunked {
-        phase: ChunkPhase,
-        total: u64,
-        sink: Sink,
-        keep_alive: bool,
-    },
+    /// Reading a body, or holding a whole request until memory for its answer is free.
+    Body(Box<Pending>),
     /// `/debug/sleep`: the response is due at `until`; input waits in the buffer meanwhile.
     Sleeping {
         until: Instant,
@@ -67,6 +60,8 @@ enum State {
 enum Step {
     Progress,
     NeedInput,
+    /// Waiting for the budget: the worker wakes the connection when its turn comes.
+    NeedMemory,
     /// The clean end of the connection's last request.
     Close,
     /// An error ends the connection.
@@ -104,7 +99,7 @@ impl Http {
                 served: self.served > 0,
             },
             State::Head { .. } => Phase::Head,
-            State::Body { .. } | State::Chunked { .. } => Phase::Body,
+            State::Body(_) => Phase::Body,
             State::Sleeping { .. } => Phase::Waiting,
             State::Done => Phase::Idle { served: true },
         }
@@ -124,9 +119,17 @@ impl Http {
         }
     }
 
-    /// The head did not arrive within the header timeout: 408, then close.
-    pub fn on_header_timeout(&mut self, output: &mut Buf, ctx: &Context<'_>) {
-        if let State::Head { .. } = self.state {
+    /// Gives back what the connection holds in the budget (it is closing).
+    pub fn release(&mut self, budget: &Budget) {
+        if let State::Body(pending) = &mut self.state {
+            pending.body.release(budget);
+        }
+    }
+
+    /// A head or body did not arrive in time: 408, then close.
+    pub fn on_read_timeout(&mut self, output: &mut Output, ctx: &Context<'_>) {
+        if let State::Head { .. } | State::Body(_) = self.state {
+            self.release(ctx.budget);
             routes::write_error(output, ctx, StatusCode::RequestTimeout);
             log_reply(ctx, None);
             self.state = State::Done;
@@ -134,25 +137,18 @@ impl Http {
         }
     }
 
-    pub fn on_data(&mut self, input: &mut Buf, output: &mut Buf, ctx: &Context<'_>) -> Next {
+    pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, ctx: &Context<'_>) -> Next {
         loop {
-            if output.len() >= ctx.high_water {
+            if output.has_tail() || output.len() >= ctx.high_water {
                 return Next::Blocked;
             }
-            let step = match self.state {
-                State::Head { scanned } => self.on_head(scanned, input, output, ctx),
-                State::Body {
-                    remaining,
-                    sink,
-                    keep_alive,
-                } => self.on_body(remaining, sink, keep_alive, input, output, ctx),
-                State::Chunked {
-                    phase,
-                    total,
-                    sink,
-                    keep_alive,
-                } => self.on_chunked(phase, total, sink, keep_alive, input, output, ctx),
-                State::Sleeping {
+            let step = match &mut self.state {
+                State::Head { scanned } => {
+                    let scanned = *scanned;
+                    self.on_head(scanned, input, output, ctx)
+                }
+                State::Body(_) => self.on_body(input, output, ctx),
+                &mut State::Sleeping {
                     until,
                     keep_alive,
                     head_only,
@@ -171,12 +167,14 @@ impl Http {
             match step {
                 Step::Progress => continue,
                 Step::NeedInput => return Next::NeedInput,
+                Step::NeedMemory => return Next::Memory,
                 Step::Close => {
                     self.state = State::Done;
                     return Next::Close;
                 }
                 Step::Fail => {
                     // The peer may still be sending (a rejected head, a bad body): linger.
+                    self.release(ctx.budget);
                     self.linger = true;
                     self.state = State::Done;
                     return Next::Close;
@@ -189,7 +187,7 @@ impl Http {
         &mut self,
         scanned: Option<usize>,
         input: &mut Buf,
-        output: &mut Buf,
+        output: &mut Output,
         ctx: &Context<'_>,
     ) -> Step {
         let buf = input.filled();
@@ -202,28 +200,57 @@ impl Http {
                 return self.wait_for_head(buf, ctx, output);
             }
         }
-        let (head, consumed) = match parse::parse_head(buf, ctx.limits) {
+        let (head, head_len) = match parse::parse_head(buf, ctx.limits) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return self.wait_for_head(buf, ctx, output),
             Err(reject) => return reject_request(reject, output, ctx),
         };
-        let body_in_buffer = buf.len() > consumed;
-        // A client that wanted keep-alive but is refused it (the worker drains) may already be
-        // sending its next request: close with a linger, not at once.
-        self.linger |= head.keep_alive && ctx.draining;
-        let next = routes::respond(&head, body_in_buffer, output, ctx);
-        log_reply(ctx, Some(&buf[..consumed]));
-        self.served += 1;
-        ctx.served.set(ctx.served.get() + 1);
-        input.consume(consumed);
-        self.state = next;
-        match next {
-            State::Done => Step::Close,
-            _ => Step::Progress,
+        let route = routes::route_for(&head, ctx);
+        // The common case: no body, or all of it already here. Answered at once, from the
+        // read buffer.
+        let whole_body = match head.body {
+            BodyLen::Empty => Some(0),
+            BodyLen::Length(n) => usize::try_from(n)
+                .ok()
+                .filter(|&n| buf.len() - head_len >= n),
+            BodyLen::Chunked => None,
+        };
+        if let Some(body_len) = whole_body {
+            let body = &buf[head_len..head_len + body_len];
+            return match self.answer(route, &head, body, output, ctx) {
+                Some(step) => {
+                    input.consume(head_len + body_len);
+                    step
+                }
+                None => {
+                    self.state = State::Body(Box::new(Pending {
+                        route,
+                        body: Assembly::whole_in_place(head_len, body_len),
+                        continue_owed: false,
+                    }));
+                    Step::NeedMemory
+                }
+            };
         }
+        let keep = routes::keeps_body(route, head.method);
+        let continue_owed = head.expect_continue && buf.len() == head_len;
+        let body = Assembly::new(
+            head_len,
+            head.body,
+            keep,
+            ctx.limits.max_body_bytes,
+            ctx.limits.max_head_bytes,
+            ctx.budget,
+        );
+        self.state = State::Body(Box::new(Pending {
+            route,
+            body,
+            continue_owed,
+        }));
+        Step::Progress
     }
 
-    fn wait_for_head(&mut self, buf: &[u8], ctx: &Context<'_>, output: &mut Buf) -> Step {
+    fn wait_for_head(&mut self, buf: &[u8], ctx: &Context<'_>, output: &mut Output) -> Step {
         if let Err(too_large) = parse::check_partial(buf, ctx.limits) {
             // The scan skipped re-parsing while the head grew; parse once now, so a syntax
             // error earlier in the head is reported as such, however the bytes were split.
@@ -238,110 +265,107 @@ impl Http {
         Step::NeedInput
     }
 
-    fn on_body(
-        &mut self,
-        remaining: u64,
-        sink: Sink,
-        keep_alive: bool,
-        input: &mut Buf,
-        output: &mut Buf,
-        ctx: &Context<'_>,
-    ) -> Step {
-        if remaining == 0 {
-            return self.finish_request(keep_alive);
-        }
-        let n = take_body(remaining, sink, false, input, output, ctx);
-        if n == 0 {
-            return Step::NeedInput;
-        }
-        self.state = State::Body {
-            remaining: remaining - n as u64,
-            sink,
-            keep_alive,
+    /// Reads the body on; answers once the request is whole.
+    fn on_body(&mut self, input: &mut Buf, output: &mut Output, ctx: &Context<'_>) -> Step {
+        // Taken out while it is worked on, so answering can set the next state; put back if
+        // the request is not answered yet.
+        let State::Body(mut pending) = std::mem::replace(&mut self.state, State::Done) else {
+            return Step::Progress;
         };
-        Step::Progress
+        match pending.body.advance(input, ctx.budget, ctx.token) {
+            Progress::Complete => {}
+            Progress::NeedInput => {
+                if std::mem::take(&mut pending.continue_owed) && !pending.body.body_started(input) {
+                    ctx.stats.on_response(100);
+                    output.bytes().extend_from_slice(response::CONTINUE);
+                }
+                self.state = State::Body(pending);
+                return Step::NeedInput;
+            }
+            Progress::NeedMemory => {
+                self.state = State::Body(pending);
+                return Step::NeedMemory;
+            }
+            Progress::Reject(reject) => {
+                pending.body.release(ctx.budget);
+                return reject_request(reject, output, ctx);
+            }
+        }
+        let answered = {
+            let request = pending.body.request(input);
+            let head_len = pending.body.head_len();
+            // The same bytes parsed once already: this cannot fail, but a bug must not panic.
+            match parse::parse_head(&request[..head_len], ctx.limits) {
+                Ok(Some((head, _))) => {
+                    let body = &request[head_len..];
+                    if pending.route == Route::Echo && pending.body.is_spilled() {
+                        // The body already sits in its own reserved memory: send it from there.
+                        routes::write_echo_head(&head, body.len(), output, ctx);
+                        let keep_alive = head.keep_alive && !ctx.draining;
+                        Some((self.after_answer(&head, keep_alive, ctx), true))
+                    } else {
+                        self.answer(pending.route, &head, body, output, ctx)
+                            .map(|step| (step, false))
+                    }
+                }
+                _ => Some((reject_request(Reject::BadRequest, output, ctx), false)),
+            }
+        };
+        let Some((step, attach_body)) = answered else {
+            self.state = State::Body(pending);
+            return Step::NeedMemory;
+        };
+        let head_len = pending.body.head_len();
+        if let Some((buf, charge)) = pending.body.finish(input) {
+            if attach_body {
+                ctx.budget.transfer(charge, Use::Body, Use::Output);
+                output.attach(buf, head_len, charge);
+            } else {
+                ctx.budget.release(charge, Use::Body);
+            }
+        }
+        step
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_chunked(
+    /// Answers a whole request; `None` if the answer needs memory that is not free yet.
+    fn answer(
         &mut self,
-        phase: ChunkPhase,
-        total: u64,
-        sink: Sink,
-        keep_alive: bool,
-        input: &mut Buf,
-        output: &mut Buf,
+        route: Route,
+        head: &Head<'_>,
+        body: &[u8],
+        output: &mut Output,
         ctx: &Context<'_>,
-    ) -> Step {
-        let buf = input.filled();
-        let (consumed, phase, total) = match phase {
-            ChunkPhase::Size => match httparse::parse_chunk_size(buf) {
-                Ok(httparse::Status::Complete((n, size))) if is_strict_chunk_line(&buf[..n]) => {
-                    let total = total.saturating_add(size);
-                    if total > ctx.limits.max_body_bytes {
-                        // The response head went out already; closing is the only honest end.
-                        return Step::Fail;
-                    }
-                    let next = if size == 0 {
-                        ChunkPhase::Trailers
-                    } else {
-                        ChunkPhase::Data(size)
-                    };
-                    (n, next, total)
-                }
-                Ok(httparse::Status::Partial) if buf.len() < MAX_CHUNK_LINE => {
-                    return Step::NeedInput
-                }
-                _ => return Step::Fail,
-            },
-            ChunkPhase::Data(remaining) => {
-                let n = take_body(remaining, sink, true, input, output, ctx);
-                if n == 0 {
-                    return Step::NeedInput;
-                }
-                let left = remaining - n as u64;
-                let next = if left == 0 {
-                    ChunkPhase::DataEnd
-                } else {
-                    ChunkPhase::Data(left)
-                };
-                self.state = State::Chunked {
-                    phase: next,
-                    total,
-                    sink,
+    ) -> Option<Step> {
+        let keep_alive = head.keep_alive && !ctx.draining;
+        match routes::respond(route, head, body, output, ctx) {
+            Reply::Sent => Some(self.after_answer(head, keep_alive, ctx)),
+            Reply::NeedMemory => None,
+            Reply::Sleep { until, head_only } => {
+                self.count_answer(head, ctx);
+                self.state = State::Sleeping {
+                    until,
                     keep_alive,
+                    head_only,
                 };
-                return Step::Progress;
+                Some(Step::Progress)
             }
-            ChunkPhase::DataEnd => match buf {
-                [b'\r', b'\n', ..] => (2, ChunkPhase::Size, total),
-                [] | [b'\r'] => return Step::NeedInput,
-                _ => return Step::Fail,
-            },
-            ChunkPhase::Trailers => match buf.iter().position(|&b| b == b'\n') {
-                // The blank line ends the body; any other line is a trailer field, dropped.
-                Some(1) if buf[0] == b'\r' => {
-                    input.consume(2);
-                    if sink == Sink::Echo {
-                        output.extend_from_slice(response::LAST_CHUNK);
-                    }
-                    return self.finish_request(keep_alive);
-                }
-                Some(i) if i < MAX_CHUNK_LINE && is_trailer_line(&buf[..=i]) => {
-                    (i + 1, ChunkPhase::Trailers, total)
-                }
-                None if buf.len() < MAX_CHUNK_LINE => return Step::NeedInput,
-                _ => return Step::Fail,
-            },
-        };
-        input.consume(consumed);
-        self.state = State::Chunked {
-            phase,
-            total,
-            sink,
-            keep_alive,
-        };
-        Step::Progress
+        }
+    }
+
+    /// Bookkeeping once a response is written: the access log, the counts, and whether the
+    /// connection goes on.
+    fn after_answer(&mut self, head: &Head<'_>, keep_alive: bool, ctx: &Context<'_>) -> Step {
+        self.count_answer(head, ctx);
+        log_reply(ctx, Some(head.raw));
+        self.finish_request(keep_alive)
+    }
+
+    fn count_answer(&mut self, head: &Head<'_>, ctx: &Context<'_>) {
+        // A client that wanted keep-alive but is refused it (the worker drains) may already be
+        // sending its next request: close with a linger, not at once.
+        self.linger |= head.keep_alive && ctx.draining;
+        self.served += 1;
+        ctx.served.set(ctx.served.get() + 1);
     }
 
     fn finish_request(&mut self, keep_alive: bool) -> Step {
@@ -354,66 +378,19 @@ impl Http {
     }
 }
 
-/// A chunk-size line of at most `MAX_CHUNK_LINE` bytes: a hex size first, and no CR or LF before
-/// its closing CRLF. httparse lets any byte through in an extension, but a bare LF there would
-/// end the line early for a peer that accepts LF alone: a request-smuggling seam.
-fn is_strict_chunk_line(line: &[u8]) -> bool {
-    line.len() <= MAX_CHUNK_LINE
-        && line.first().is_some_and(u8::is_ascii_hexdigit)
-        && line.ends_with(b"\r\n")
-        && !line[..line.len() - 2]
-            .iter()
-            .any(|&b| b == b'\r' || b == b'\n')
-}
-
-/// A trailer field line, `name: value` ending in CRLF. A bare LF is refused here as in chunk
-/// lines, so no peer can read the end of the body somewhere else.
-fn is_trailer_line(line: &[u8]) -> bool {
-    let Some(body) = line.strip_suffix(b"\r\n") else {
-        return false;
-    };
-    let Some(colon) = body.iter().position(|&b| b == b':') else {
-        return false;
-    };
-    colon > 0
-        && body[..colon].iter().all(u8::is_ascii_graphic)
-        && !body.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0)
-}
-
-/// Moves up to `remaining` body bytes out of `input`, echoing them (as one chunk when
-/// `as_chunk`) or dropping them. Returns how many were taken.
-fn take_body(
-    remaining: u64,
-    sink: Sink,
-    as_chunk: bool,
-    input: &mut Buf,
-    output: &mut Buf,
-    ctx: &Context<'_>,
-) -> usize {
-    let mut n = input
-        .len()
-        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-    if sink == Sink::Echo {
-        n = n.min(ctx.high_water.saturating_sub(output.len()));
-        if n == 0 {
-            return 0;
-        }
-        let data = &input.filled()[..n];
-        if as_chunk {
-            response::write_chunk(output, data);
-        } else {
-            output.extend_from_slice(data);
-        }
-    }
-    input.consume(n);
-    n
-}
-
 /// Writes the error response for `reject`; the connection closes after it.
-fn reject_request(reject: Reject, output: &mut Buf, ctx: &Context<'_>) -> Step {
+fn reject_request(reject: Reject, output: &mut Output, ctx: &Context<'_>) -> Step {
     let status = match reject {
         Reject::BadRequest => StatusCode::BadRequest,
-        Reject::PayloadTooLarge => StatusCode::PayloadTooLarge,
+        Reject::PayloadTooLarge(cause) => {
+            let index = match cause {
+                TooLarge::Declared => 0,
+                TooLarge::Chunked => 1,
+                TooLarge::Budget => 2,
+            };
+            crate::stats::WorkerStats::add(&ctx.stats.too_large[index], 1);
+            StatusCode::PayloadTooLarge
+        }
         Reject::UriTooLong => StatusCode::UriTooLong,
         Reject::HeadTooLarge => StatusCode::HeadTooLarge,
         Reject::NotImplemented => StatusCode::NotImplemented,

@@ -1,18 +1,24 @@
-//! The routes: what each request gets, written into the output buffer.
+//! The routes: what each whole request gets, written into the output.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::parse::{BodyLen, Head, Method};
-use super::response::{self, ConnectionHeader, Framing, ResponseHead, StatusCode};
-use super::{Sink, State};
+use super::parse::{Head, Method};
+use super::response::{ConnectionHeader, Framing, ResponseHead, StatusCode};
+use super::target::Form;
 use crate::buffer::Buf;
+use crate::memory::{Grant, Use};
+use crate::output::Output;
 use crate::proto::{Context, MetricsAccess};
 
 /// The longest `/debug/sleep` accepted, so a test aid cannot park a connection for ever.
 const MAX_SLEEP_MS: u64 = 60_000;
 
+/// Room kept for a response head when deciding whether its body fits the write buffer: our
+/// heads are a few hundred bytes plus a copied Content-Type.
+const HEAD_ROOM: usize = 512;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub(super) enum Route {
     Root,
     Echo,
     Healthz,
@@ -22,7 +28,21 @@ enum Route {
     DebugSleep,
     Metrics,
     Status,
+    /// `OPTIONS *`: the server as a whole.
+    Server,
     Unknown,
+}
+
+/// What answering a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reply {
+    /// The response is written.
+    Sent,
+    /// A deferred response (`/debug/sleep`), due at `until`.
+    Sleep { until: Instant, head_only: bool },
+    /// The response body needs memory the budget cannot give yet; nothing was written, and the
+    /// connection is queued for it.
+    NeedMemory,
 }
 
 const HELLO: &[u8] = b"Hello, World!";
@@ -42,8 +62,10 @@ pub fn prerender_hello(out: &mut Buf, date: &[u8]) {
     out.extend_from_slice(HELLO);
 }
 
-const ALLOW_GET_HEAD: &[u8] = b"GET, HEAD";
-const ALLOW_POST_PUT: &[u8] = b"POST, PUT";
+const ALLOW_GET_HEAD: &[u8] = b"GET, HEAD, OPTIONS";
+const ALLOW_POST_PUT: &[u8] = b"POST, PUT, OPTIONS";
+/// What `OPTIONS *` says the server as a whole implements.
+const ALLOW_SERVER: &[u8] = b"GET, HEAD, POST, PUT, OPTIONS";
 
 fn route_of(path: &[u8], debug_routes: bool) -> Route {
     match path {
@@ -60,21 +82,15 @@ fn route_of(path: &[u8], debug_routes: bool) -> Route {
     }
 }
 
-/// Writes the response to `head` (or, for a deferred one, nothing yet) and returns the state
-/// that reads its body, waits, or closes.
-pub(super) fn respond(
-    head: &Head<'_>,
-    body_in_buffer: bool,
-    output: &mut Buf,
-    ctx: &Context<'_>,
-) -> State {
-    respond_route(route_for(head.path, ctx), head, body_in_buffer, output, ctx)
-}
-
-/// The route, with `--metrics-port` applied: the metrics port serves only `/metrics` and
-/// `/status`, and the main port then does not serve them.
-fn route_for(path: &[u8], ctx: &Context<'_>) -> Route {
-    let route = route_of(path, ctx.debug_routes);
+/// The route for a request, with `--metrics-port` applied: the metrics port serves only
+/// `/metrics` and `/status`, and the main port then does not serve them.
+pub(super) fn route_for(head: &Head<'_>, ctx: &Context<'_>) -> Route {
+    match head.form {
+        Form::Asterisk => return Route::Server,
+        Form::Authority => return Route::Unknown,
+        Form::Origin | Form::Absolute => {}
+    }
+    let route = route_of(head.path, ctx.debug_routes);
     let is_metrics = matches!(route, Route::Metrics | Route::Status);
     match ctx.metrics {
         MetricsAccess::Elsewhere if is_metrics => Route::Unknown,
@@ -83,21 +99,43 @@ fn route_for(path: &[u8], ctx: &Context<'_>) -> Route {
     }
 }
 
-fn respond_route(
+/// Whether answering needs the body's bytes (else they are framed, checked and dropped).
+pub(super) fn keeps_body(route: Route, method: Method) -> bool {
+    route == Route::Echo && matches!(method, Method::Post | Method::Put)
+}
+
+/// The methods a route takes, for `Allow`.
+fn allowed(route: Route) -> &'static [u8] {
+    match route {
+        Route::Echo => ALLOW_POST_PUT,
+        Route::Server => ALLOW_SERVER,
+        _ => ALLOW_GET_HEAD,
+    }
+}
+
+/// Writes the response to a whole request (or, for a deferred one, nothing yet).
+pub(super) fn respond(
     route: Route,
     head: &Head<'_>,
-    body_in_buffer: bool,
-    output: &mut Buf,
+    body: &[u8],
+    output: &mut Output,
     ctx: &Context<'_>,
-) -> State {
+) -> Reply {
     // A draining worker ends each connection after its current response.
     let keep_alive = head.keep_alive && !ctx.draining;
     let connection = connection_header(keep_alive, head.minor_version);
     let with_body = head.method != Method::Head;
     let get_like = matches!(head.method, Method::Get | Method::Head);
-    let mut sink = Sink::Discard;
-    let text = |output: &mut Buf, status, body: &[u8]| {
-        text_response(output, ctx, status, body, connection, None, with_body)
+    let text = |output: &mut Output, status, body: &[u8]| {
+        text_response(
+            output.bytes(),
+            ctx,
+            status,
+            body,
+            connection,
+            None,
+            with_body,
+        )
     };
     match route {
         // The hot path: one copy of the response pre-rendered for this second.
@@ -107,7 +145,7 @@ fn respond_route(
                 && !ctx.hello.is_empty() =>
         {
             note_reply(ctx, 200, HELLO.len() as u64);
-            output.extend_from_slice(ctx.hello)
+            output.bytes().extend_from_slice(ctx.hello)
         }
         Route::Root if get_like => text(output, StatusCode::Ok, HELLO),
         Route::Healthz if get_like && ctx.healthy => text(output, StatusCode::Ok, b"ok"),
@@ -120,112 +158,175 @@ fn respond_route(
                 ctx.open_files_limit,
             );
             let ct: &[u8] = b"text/plain; version=0.0.4; charset=utf-8";
-            typed_response(output, ctx, ct, body.as_bytes(), connection, with_body);
+            return owned_response(output, ctx, ct, body.into_bytes(), connection, with_body);
         }
         Route::Status if get_like => {
             let body = crate::metrics::render_status_json(ctx.all_stats, ctx.master_stats);
-            typed_response(
-                output,
-                ctx,
-                b"application/json",
-                body.as_bytes(),
-                connection,
-                with_body,
-            );
+            let ct: &[u8] = b"application/json";
+            return owned_response(output, ctx, ct, body.into_bytes(), connection, with_body);
         }
         Route::Echo if matches!(head.method, Method::Post | Method::Put) => {
-            if head.expect_continue && head.body != BodyLen::Empty && !body_in_buffer {
-                ctx.stats.on_response(100);
-                output.extend_from_slice(response::CONTINUE);
-            }
-            let length = match head.body {
-                BodyLen::Length(n) => n,
-                _ => 0,
-            };
-            note_reply(ctx, 200, length);
-            ResponseHead {
-                status: StatusCode::Ok,
-                content_type: Some(head.content_type.unwrap_or(b"application/octet-stream")),
-                framing: match head.body {
-                    BodyLen::Empty => Framing::Length(0),
-                    BodyLen::Length(n) => Framing::Length(n),
-                    BodyLen::Chunked => Framing::Chunked,
-                },
-                connection,
-                allow: None,
-            }
-            .write(output, ctx.date);
-            sink = Sink::Echo;
+            return echo_response(head, body, output, ctx);
         }
         Route::DebugCrash if get_like => std::process::abort(),
         Route::DebugHang if get_like => loop {
             // Never return to the event loop: what a worker stuck in a bad syscall looks like.
             std::hint::spin_loop();
         },
-        Route::DebugSleep if get_like && head.body == BodyLen::Empty => {
+        Route::DebugSleep if get_like => {
             let ms = query_u64(head.query, b"ms").unwrap_or(0).min(MAX_SLEEP_MS);
             // Logged now, with the length of the body `write_slept` will send.
             if let Some(reply) = ctx.reply {
                 reply.set((200, SLEPT.len() as u64));
             }
-            return State::Sleeping {
+            return Reply::Sleep {
                 until: ctx.now + Duration::from_millis(ms),
-                keep_alive,
                 head_only: !with_body,
             };
         }
-        // A known path with another method: 405 and the methods it does take.
-        route @ (Route::Root
-        | Route::Healthz
-        | Route::Whoami
-        | Route::DebugCrash
-        | Route::DebugHang
-        | Route::DebugSleep
-        | Route::Metrics
-        | Route::Status
-        | Route::Echo) => {
-            let allow = if route == Route::Echo {
-                ALLOW_POST_PUT
-            } else {
-                ALLOW_GET_HEAD
-            };
-            let status = StatusCode::MethodNotAllowed;
-            text_response(
-                output,
-                ctx,
-                status,
-                status.reason_body(),
-                connection,
-                Some(allow),
-                with_body,
-            )
+        Route::Unknown if head.method == Method::Connect => {
+            // No tunnels here: CONNECT is a method this server knows and does not allow.
+            method_not_allowed(output, ctx, ALLOW_SERVER, connection, with_body)
         }
         Route::Unknown => text(
             output,
             StatusCode::NotFound,
             StatusCode::NotFound.reason_body(),
         ),
+        // OPTIONS on anything that exists: what it takes, and no body (RFC 9110 §9.3.7).
+        route if head.method == Method::Options => {
+            let head = ResponseHead {
+                status: StatusCode::Ok,
+                content_type: None,
+                framing: Framing::Length(0),
+                connection,
+                allow: Some(allowed(route)),
+            };
+            fixed_response(output.bytes(), ctx, head, b"", with_body);
+        }
+        // A known path with another method: 405 and the methods it does take.
+        route => method_not_allowed(output, ctx, allowed(route), connection, with_body),
     }
-    after_response(head.body, sink, keep_alive)
+    Reply::Sent
 }
 
-/// What the connection does once the response is written: read the request's body (into
-/// `sink`), wait for the next request, or close.
-fn after_response(body: BodyLen, sink: Sink, keep_alive: bool) -> State {
-    match body {
-        BodyLen::Empty if keep_alive => State::Head { scanned: None },
-        BodyLen::Empty => State::Done,
-        BodyLen::Length(remaining) => State::Body {
-            remaining,
-            sink,
-            keep_alive,
-        },
-        BodyLen::Chunked => State::Chunked {
-            phase: super::ChunkPhase::Size,
-            total: 0,
-            sink,
-            keep_alive,
-        },
+fn method_not_allowed(
+    output: &mut Output,
+    ctx: &Context<'_>,
+    allow: &'static [u8],
+    connection: ConnectionHeader,
+    with_body: bool,
+) {
+    let status = StatusCode::MethodNotAllowed;
+    text_response(
+        output.bytes(),
+        ctx,
+        status,
+        status.reason_body(),
+        connection,
+        Some(allow),
+        with_body,
+    );
+}
+
+/// The response head of `/echo` for a body of `len` bytes: Content-Type copied from the
+/// request (else application/octet-stream).
+pub(super) fn write_echo_head(head: &Head<'_>, len: usize, output: &mut Output, ctx: &Context<'_>) {
+    let keep_alive = head.keep_alive && !ctx.draining;
+    note_reply(ctx, 200, len as u64);
+    ResponseHead {
+        status: StatusCode::Ok,
+        content_type: Some(head.content_type.unwrap_or(b"application/octet-stream")),
+        framing: Framing::Length(len as u64),
+        connection: connection_header(keep_alive, head.minor_version),
+        allow: None,
+    }
+    .write(output.bytes(), ctx.date);
+}
+
+/// `/echo` of a body that is in the read buffer: copied into the write buffer when it fits,
+/// else into memory reserved for it.
+fn echo_response(head: &Head<'_>, body: &[u8], output: &mut Output, ctx: &Context<'_>) -> Reply {
+    let head_room = HEAD_ROOM + head.content_type.map_or(0, <[u8]>::len);
+    if body.len() + head_room <= output.inline_room() {
+        write_echo_head(head, body.len(), output, ctx);
+        output.bytes().extend_from_slice(body);
+        return Reply::Sent;
+    }
+    let charge = body.len() as u64;
+    match reserve_output(output, ctx, charge) {
+        Room::Granted => {
+            write_echo_head(head, body.len(), output, ctx);
+            output.attach(body.to_vec(), 0, charge);
+            Reply::Sent
+        }
+        Room::Wait => Reply::NeedMemory,
+        Room::Refused => Reply::Sent,
+    }
+}
+
+/// A response whose body was built for it (`/metrics`, `/status`): copied into the write
+/// buffer when it fits, else attached as it is, once the budget has room for it.
+fn owned_response(
+    output: &mut Output,
+    ctx: &Context<'_>,
+    content_type: &[u8],
+    body: Vec<u8>,
+    connection: ConnectionHeader,
+    with_body: bool,
+) -> Reply {
+    let head = ResponseHead {
+        status: StatusCode::Ok,
+        content_type: Some(content_type),
+        framing: Framing::Length(body.len() as u64),
+        connection,
+        allow: None,
+    };
+    if !with_body || body.len() + HEAD_ROOM <= output.inline_room() {
+        fixed_response(output.bytes(), ctx, head, &body, with_body);
+        return Reply::Sent;
+    }
+    let charge = body.len() as u64;
+    match reserve_output(output, ctx, charge) {
+        Room::Granted => {
+            note_reply(ctx, 200, charge);
+            head.write(output.bytes(), ctx.date);
+            output.attach(body, 0, charge);
+            Reply::Sent
+        }
+        Room::Wait => Reply::NeedMemory,
+        Room::Refused => Reply::Sent,
+    }
+}
+
+/// What the budget said to a response body.
+enum Room {
+    /// Reserved: write the response.
+    Granted,
+    /// Not yet: the connection is queued, nothing is written.
+    Wait,
+    /// Larger than the whole budget could ever hold: a 503 was written instead.
+    Refused,
+}
+
+/// Reserves `bytes` of response body in the budget (see [`Room`]).
+fn reserve_output(output: &mut Output, ctx: &Context<'_>, bytes: u64) -> Room {
+    match ctx.budget.reserve(ctx.token, bytes, Use::Output) {
+        Grant::Granted => Room::Granted,
+        Grant::Queued => Room::Wait,
+        Grant::Never => {
+            let status = StatusCode::ServiceUnavailable;
+            text_response(
+                output.bytes(),
+                ctx,
+                status,
+                b"Response larger than the memory budget\n",
+                ConnectionHeader::Omit,
+                None,
+                true,
+            );
+            Room::Refused
+        }
     }
 }
 
@@ -233,14 +334,19 @@ fn after_response(body: BodyLen, sink: Sink, keep_alive: bool) -> State {
 const SLEPT: &[u8] = b"slept\n";
 
 /// The deferred response of `/debug/sleep`, once its time has come.
-pub(super) fn write_slept(output: &mut Buf, ctx: &Context<'_>, keep_alive: bool, head_only: bool) {
+pub(super) fn write_slept(
+    output: &mut Output,
+    ctx: &Context<'_>,
+    keep_alive: bool,
+    head_only: bool,
+) {
     let connection = if keep_alive && !ctx.draining {
         ConnectionHeader::Omit
     } else {
         ConnectionHeader::Close
     };
     text_response(
-        output,
+        output.bytes(),
         ctx,
         StatusCode::Ok,
         SLEPT,
@@ -259,9 +365,9 @@ fn connection_header(keep_alive: bool, minor_version: u8) -> ConnectionHeader {
 }
 
 /// Writes an error response with its short text body.
-pub(super) fn write_error(output: &mut Buf, ctx: &Context<'_>, status: StatusCode) {
+pub(super) fn write_error(output: &mut Output, ctx: &Context<'_>, status: StatusCode) {
     text_response(
-        output,
+        output.bytes(),
         ctx,
         status,
         status.reason_body(),
@@ -312,25 +418,6 @@ fn note_reply(ctx: &Context<'_>, status: u16, body_len: u64) {
     if let Some(reply) = ctx.reply {
         reply.set((status, body_len));
     }
-}
-
-/// A 200 with the given content type (`/metrics`, `/status`).
-fn typed_response(
-    output: &mut Buf,
-    ctx: &Context<'_>,
-    content_type: &[u8],
-    body: &[u8],
-    connection: ConnectionHeader,
-    with_body: bool,
-) {
-    let head = ResponseHead {
-        status: StatusCode::Ok,
-        content_type: Some(content_type),
-        framing: Framing::Length(body.len() as u64),
-        connection,
-        allow: None,
-    };
-    fixed_response(output, ctx, head, body, with_body);
 }
 
 /// The value of `name` in a query string (`a=1&ms=200`), as a decimal number.
