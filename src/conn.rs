@@ -453,3 +453,16 @@ impl Connection {
         Drive::Again
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection, idle or not, costs its slab entry: keep an eye on its size.
+    #[test]
+    fn a_connection_stays_small() {
+        let size = std::mem::size_of::<Connection>();
+        eprintln!("Connection is {size} bytes");
+        assert!(size <= 288, "Connection grew to {size} bytes");
+    }
+}

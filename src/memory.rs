@@ -166,6 +166,9 @@ impl Budget {
     /// The connection at the head of the queue, if its need fits now: the worker drives it,
     /// and its `reserve` is then granted.
     pub fn ready_waiter(&self) -> Option<u64> {
+        if self.queue.borrow().is_empty() {
+            return None; // every loop turn asks: keep the common answer cheap
+        }
         self.prune();
         let queue = self.queue.borrow();
         let front = queue.front()?;

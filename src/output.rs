@@ -49,6 +49,7 @@ impl Output {
     }
 
     /// Bytes still to send.
+    #[inline]
     pub fn len(&self) -> usize {
         self.bytes.len() + self.tail.as_ref().map_or(0, |t| t.data.len() - t.pos)
     }
@@ -58,6 +59,7 @@ impl Output {
     }
 
     /// True if a large body is waiting: nothing more may be produced until it is sent.
+    #[inline]
     pub fn has_tail(&self) -> bool {
         self.tail.is_some()
     }
@@ -68,21 +70,24 @@ impl Output {
     }
 
     /// Attaches `data[from..]` as the body that follows the bytes; `charge` is what the budget
-    /// holds for it (0 for data that cost nothing to keep).
-    pub fn attach(&mut self, data: Vec<u8>, from: usize, charge: u64) {
+    /// holds for it. Returns the charge the caller must release now: all of it if there is
+    /// nothing to send (an empty tail is never kept).
+    #[must_use = "a charge that is not kept must be released"]
+    pub fn attach(&mut self, data: Vec<u8>, from: usize, charge: u64) -> u64 {
         debug_assert!(self.tail.is_none(), "a second tail");
         if from >= data.len() {
-            debug_assert_eq!(charge, 0, "an empty tail with a charge");
-            return;
+            return charge;
         }
         self.tail = Some(Box::new(Tail {
             data,
             pos: from,
             charge,
         }));
+        0
     }
 
     /// What to send next: the bytes, then the tail (either may be empty).
+    #[inline]
     pub fn slices(&self) -> [&[u8]; 2] {
         let tail = self.tail.as_ref().map_or(&[][..], |t| &t.data[t.pos..]);
         [self.bytes.filled(), tail]
@@ -92,6 +97,7 @@ impl Output {
     ///
     /// # Panics
     /// If `n` is more than is pending.
+    #[inline]
     pub fn advance(&mut self, n: usize) -> u64 {
         let from_bytes = n.min(self.bytes.len());
         self.bytes.consume(from_bytes);
@@ -123,7 +129,7 @@ mod tests {
     fn bytes_then_tail_then_the_charge_comes_back() {
         let mut out = Output::new();
         out.bytes().extend_from_slice(b"head:");
-        out.attach(b"xxbody".to_vec(), 2, 6);
+        assert_eq!(out.attach(b"xxbody".to_vec(), 2, 6), 0);
         assert!(out.has_tail());
         assert_eq!(out.len(), 9);
         assert_eq!(out.slices(), [&b"head:"[..], &b"body"[..]]);
@@ -138,10 +144,14 @@ mod tests {
     #[test]
     fn discard_returns_the_charge_of_an_unsent_tail() {
         let mut out = Output::new();
-        out.attach(vec![1, 2, 3], 0, 3);
+        assert_eq!(out.attach(vec![1, 2, 3], 0, 3), 0);
         assert_eq!(out.discard(), 3);
         assert!(out.is_empty());
-        out.attach(vec![1], 1, 0);
+        assert_eq!(
+            out.attach(vec![1], 1, 5),
+            5,
+            "nothing to send: the charge comes back"
+        );
         assert!(!out.has_tail(), "nothing left to send is no tail");
     }
 }

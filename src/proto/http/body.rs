@@ -292,14 +292,19 @@ impl Assembly {
     }
 
     /// Ends the request: its bytes leave the read buffer, and a spilled body's memory is
-    /// handed over (buffer and charge, still held in the budget as `Use::Body`).
-    pub fn finish(self, input: &mut Buf) -> Option<(Vec<u8>, u64)> {
+    /// handed over (buffer and charge, still held in the budget as `Use::Body`). A chunked
+    /// body reserved the most it could grow to; what it did not use goes back now.
+    pub fn finish(self, input: &mut Buf, budget: &Budget) -> Option<(Vec<u8>, u64)> {
         match self.store {
             Store::InPlace { wire } => {
                 input.consume(wire);
                 None
             }
-            Store::Spilled { buf, charge } => Some((buf, charge)),
+            Store::Spilled { buf, charge } => {
+                let held = (buf.capacity() as u64).min(charge);
+                budget.release(charge - held, Use::Body);
+                Some((buf, held))
+            }
         }
     }
 
@@ -448,7 +453,7 @@ mod tests {
                 if progress == Progress::Complete {
                     let request = a.request(&input).to_vec();
                     let left = stream.len();
-                    let spilled = a.finish(&mut input);
+                    let spilled = a.finish(&mut input, budget);
                     if let Some((_, charge)) = spilled {
                         budget.release(charge, Use::Body);
                     }

@@ -216,6 +216,11 @@ impl Http {
             BodyLen::Chunked => None,
         };
         if let Some(body_len) = whole_body {
+            if routes::try_hello(route, &head, output, ctx) {
+                let step = self.after_answer(&head, true, ctx);
+                input.consume(head_len + body_len);
+                return step;
+            }
             let body = &buf[head_len..head_len + body_len];
             return match self.answer(route, &head, body, output, ctx) {
                 Some(step) => {
@@ -316,10 +321,11 @@ impl Http {
             return Step::NeedMemory;
         };
         let head_len = pending.body.head_len();
-        if let Some((buf, charge)) = pending.body.finish(input) {
+        if let Some((buf, charge)) = pending.body.finish(input, ctx.budget) {
             if attach_body {
                 ctx.budget.transfer(charge, Use::Body, Use::Output);
-                output.attach(buf, head_len, charge);
+                let unused = output.attach(buf, head_len, charge);
+                ctx.budget.release(unused, Use::Output);
             } else {
                 ctx.budget.release(charge, Use::Body);
             }
@@ -328,6 +334,7 @@ impl Http {
     }
 
     /// Answers a whole request; `None` if the answer needs memory that is not free yet.
+    #[inline(always)]
     fn answer(
         &mut self,
         route: Route,

@@ -113,6 +113,28 @@ fn allowed(route: Route) -> &'static [u8] {
     }
 }
 
+/// The hot path, tried before the router: a keep-alive `GET /` is one copy of the response
+/// pre-rendered for this second. False if this request is not that.
+#[inline(always)]
+pub(super) fn try_hello(
+    route: Route,
+    head: &Head<'_>,
+    output: &mut Output,
+    ctx: &Context<'_>,
+) -> bool {
+    let hit = route == Route::Root
+        && head.method == Method::Get
+        && head.keep_alive
+        && head.minor_version == 1
+        && !ctx.draining
+        && !ctx.hello.is_empty();
+    if hit {
+        note_reply(ctx, 200, HELLO.len() as u64);
+        output.bytes().extend_from_slice(ctx.hello);
+    }
+    hit
+}
+
 /// Writes the response to a whole request (or, for a deferred one, nothing yet).
 pub(super) fn respond(
     route: Route,
@@ -137,16 +159,10 @@ pub(super) fn respond(
             with_body,
         )
     };
+    if try_hello(route, head, output, ctx) {
+        return Reply::Sent;
+    }
     match route {
-        // The hot path: one copy of the response pre-rendered for this second.
-        Route::Root
-            if head.method == Method::Get
-                && connection == ConnectionHeader::Omit
-                && !ctx.hello.is_empty() =>
-        {
-            note_reply(ctx, 200, HELLO.len() as u64);
-            output.bytes().extend_from_slice(ctx.hello)
-        }
         Route::Root if get_like => text(output, StatusCode::Ok, HELLO),
         Route::Healthz if get_like && ctx.healthy => text(output, StatusCode::Ok, b"ok"),
         Route::Healthz if get_like => text(output, StatusCode::ServiceUnavailable, b"draining\n"),
@@ -257,7 +273,8 @@ fn echo_response(head: &Head<'_>, body: &[u8], output: &mut Output, ctx: &Contex
     match reserve_output(output, ctx, charge) {
         Room::Granted => {
             write_echo_head(head, body.len(), output, ctx);
-            output.attach(body.to_vec(), 0, charge);
+            let unused = output.attach(body.to_vec(), 0, charge);
+            ctx.budget.release(unused, Use::Output);
             Reply::Sent
         }
         Room::Wait => Reply::NeedMemory,
@@ -291,7 +308,8 @@ fn owned_response(
         Room::Granted => {
             note_reply(ctx, 200, charge);
             head.write(output.bytes(), ctx.date);
-            output.attach(body, 0, charge);
+            let unused = output.attach(body, 0, charge);
+            ctx.budget.release(unused, Use::Output);
             Reply::Sent
         }
         Room::Wait => Reply::NeedMemory,
