@@ -79,6 +79,9 @@ pub struct Lifecycle {
     pub max_requests_jitter: u64,
     /// Serve `/debug/crash`, `/debug/hang` and `/debug/sleep` (a test aid).
     pub debug_routes: bool,
+    /// A new master started by SIGUSR2 that has not reported ready within this is killed,
+    /// and this master carries on.
+    pub upgrade_timeout: Duration,
     pub pid_file: Option<std::path::PathBuf>,
     pub log_file: Option<std::path::PathBuf>,
 }
@@ -91,6 +94,7 @@ impl Default for Lifecycle {
             max_requests: None,
             max_requests_jitter: 0,
             debug_routes: false,
+            upgrade_timeout: Duration::from_secs(30),
             pid_file: None,
             log_file: None,
         }
@@ -223,6 +227,10 @@ pub const BUFFER_POOL_MAX: usize = 1024;
 
 /// Descriptors a worker keeps out of its connection budget (listener, epoll, pipes, logs).
 pub const RESERVED_FDS: usize = 64;
+
+/// Connections a worker holds at most on `--metrics-port` (beyond them, the kernel queues):
+/// enough for every scraper and operator, kept out of the main port's descriptors.
+pub const METRICS_MAX_CONNS: usize = 64;
 
 /// After hitting `max_conns`, accepting resumes only below this share of it (in percent), so a
 /// worker at its cap does not flap between accepting and refusing.

@@ -152,6 +152,7 @@ pub fn spawn(
     inherited: &[RawFd],
     stats: SharedStats<'_>,
     metrics_listener: Option<&OwnedFd>,
+    adopted: &[OwnedFd],
 ) -> Result<(Pid, UnixStream), Error> {
     let Some(listener) = &slot.listener else {
         return Err(Error::Setup {
@@ -210,6 +211,7 @@ pub fn spawn(
                 worker_end,
                 &old_mask,
                 metrics_listener,
+                adopted,
             );
             std::process::exit(code)
         }
@@ -231,6 +233,7 @@ fn child_main(
     channel: UnixStream,
     old_mask: &SigSet,
     metrics_listener: Option<&OwnedFd>,
+    adopted: &[OwnedFd],
 ) -> i32 {
     // Our own handlers first, then drop the master's, so no stop signal falls in between.
     let signals = match Signals::register(signals::WORKER) {
@@ -248,6 +251,18 @@ fn child_main(
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("prefork-server worker: could not take the metrics listener: {e}");
+            return exit::OSERR;
+        }
+    };
+    // And of the adopted sockets every worker polls.
+    let adopted = match adopted
+        .iter()
+        .map(|fd| fd.as_fd().try_clone_to_owned())
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(fds) => fds,
+        Err(e) => {
+            eprintln!("prefork-server worker: could not take an adopted listener: {e}");
             return exit::OSERR;
         }
     };
@@ -274,6 +289,7 @@ fn child_main(
     crate::sys::close_inherited(&[slot_listener.as_raw_fd()]);
     let init = WorkerInit {
         metrics_listener,
+        adopted,
         stats: &stats.all[stats.own],
         all_stats: stats.all,
         master_stats: stats.master,

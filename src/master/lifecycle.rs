@@ -68,6 +68,16 @@ impl Master {
             return;
         }
         self.notify("STOPPING=1");
+        if let Some(u) = self.upgrade.take() {
+            // A new master that is not serving yet would keep the listeners open (and
+            // connections queueing) after we are gone: it goes with us.
+            warn!(
+                pid = u.pid.as_raw(),
+                "stopping: killing the binary upgrade not ready yet"
+            );
+            let _ = self.poller.delete(&u.ready);
+            let _ = kill(u.pid, Signal::SIGKILL);
+        }
         let delay = if graceful {
             drain_delay
         } else {
@@ -127,6 +137,7 @@ impl Master {
         for slot in &mut self.slots {
             slot.listener = None;
         }
+        self.adopted.clear();
         self.metrics_listener = None;
     }
 
@@ -296,13 +307,20 @@ impl Master {
         if self.stop.is_some() || self.upgrade.is_some() {
             return warn!("binary upgrade refused: a stop or another upgrade is under way");
         }
-        let listeners = self.slots.iter().filter_map(|s| s.listener.as_ref());
+        // Every socket we hold, adopted ones too: a new master with fewer workers adopts the
+        // rest in turn (see `startup::Listeners::adopted`).
+        let listeners = self
+            .slots
+            .iter()
+            .filter_map(|s| s.listener.as_ref())
+            .chain(&self.adopted);
         // The new master takes over as systemd's main process: it must keep notifying.
         let env = self
             .notifier
             .as_ref()
             .map_or(Vec::new(), |n| n.inherit.clone());
-        match upgrade::start(&self.exe, &self.args, listeners, &env) {
+        let deadline = Instant::now() + self.config.lifecycle.upgrade_timeout;
+        match upgrade::start(&self.exe, &self.args, listeners, &env, deadline) {
             Ok(u) => {
                 info!(pid = u.pid.as_raw(), exe = %self.exe.display(), "binary upgrade: new master started");
                 if let Err(e) = self
@@ -347,6 +365,24 @@ impl Master {
                 "binary upgrade failed: the new master quit before serving; carrying on"
             );
         }
+    }
+
+    /// A binary upgrade that has not reported ready within `--upgrade-timeout` is rolled back:
+    /// the new master is killed (its workers, if any, follow it through their parent-death
+    /// signal), and a later SIGUSR2 may try again.
+    pub(super) fn check_upgrade_deadline(&mut self, now: Instant) {
+        let Some(u) = self.upgrade.as_ref().filter(|u| u.deadline <= now) else {
+            return;
+        };
+        error!(
+            pid = u.pid.as_raw(),
+            timeout_ms = self.config.lifecycle.upgrade_timeout.as_millis() as u64,
+            "binary upgrade timed out: the new master did not report ready; killing it and \
+             carrying on"
+        );
+        let u = self.upgrade.take().expect("checked");
+        let _ = self.poller.delete(&u.ready);
+        let _ = kill(u.pid, Signal::SIGKILL);
     }
 
     /// Kills (and so replaces) any worker whose heartbeat has not moved for `--worker-timeout`.

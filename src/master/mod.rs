@@ -98,6 +98,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         fatal: None,
         upgrade: None,
         upgrade_ready,
+        adopted: listeners.adopted,
         notifier,
         next_watchdog: None,
         exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
@@ -151,6 +152,9 @@ struct Master {
     upgrade: Option<Upgrade>,
     /// We are that new master: tell the old one here once we serve.
     upgrade_ready: Option<OwnedFd>,
+    /// Sockets an upgrade passed beyond one per slot, polled by every worker (see
+    /// `startup::Listeners::adopted`); passed on again by our own upgrade.
+    adopted: Vec<OwnedFd>,
     notifier: Option<Notifier>,
     next_watchdog: Option<Instant>,
     /// The binary and arguments to start on SIGUSR2 (the file on disk then).
@@ -176,6 +180,7 @@ impl Master {
         let mut fds = vec![self.poller.as_raw_fd()];
         fds.extend(self.upgrade.as_ref().map(|u| u.ready.as_raw_fd()));
         fds.extend(self.upgrade_ready.as_ref().map(|fd| fd.as_raw_fd()));
+        fds.extend(self.adopted.iter().map(|fd| fd.as_raw_fd()));
         fds.extend(self.metrics_listener.as_ref().map(|fd| fd.as_raw_fd()));
         for s in &self.slots {
             if s.index != except_slot {
@@ -211,6 +216,7 @@ impl Master {
             &inherited,
             shared,
             self.metrics_listener.as_ref(),
+            &self.adopted,
         );
         let (pid, channel) = match spawned {
             Ok(s) => s,
@@ -270,6 +276,7 @@ impl Master {
             self.reap();
             let now = Instant::now();
             self.check_heartbeats(now);
+            self.check_upgrade_deadline(now);
             self.send_watchdog(now);
             if self.stop.is_some() {
                 if let Some(done) = self.advance_stop(now) {
@@ -300,6 +307,9 @@ impl Master {
         }
         if let Some(w) = self.next_watchdog {
             at = at.min(w);
+        }
+        if let Some(u) = &self.upgrade {
+            at = at.min(u.deadline);
         }
         at
     }

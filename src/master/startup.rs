@@ -16,6 +16,9 @@ pub struct Listeners {
     pub addr: SocketAddr,
     /// Fewer sockets were passed than workers: slots share them (EPOLLEXCLUSIVE).
     pub shared: bool,
+    /// Sockets an upgrade passed beyond one per worker: kept for good and polled by every
+    /// worker (EPOLLEXCLUSIVE), since closing one would reset what the kernel queues on it.
+    pub adopted: Vec<OwnedFd>,
 }
 
 /// Environment of a binary upgrade: the listening fds in slot order, comma-separated.
@@ -83,7 +86,7 @@ pub fn listeners(config: &Config) -> Result<Listeners, Error> {
         source,
     })?;
     info!(count = fds.len(), source, %addr, "using inherited listening sockets");
-    let listeners = fit_to_workers(fds, addr, config)?;
+    let listeners = fit_to_workers(fds, addr, config, source == "upgrade")?;
     apply_socket_options(&listeners.fds, config);
     Ok(listeners)
 }
@@ -116,13 +119,32 @@ fn passed_fds() -> Option<(&'static str, Vec<RawFd>)> {
     (pid == std::process::id() && count > 0).then(|| ("systemd", (3..3 + count).collect()))
 }
 
-/// One socket per worker: extra passed sockets are closed, missing ones are bound on the same
-/// address (SO_REUSEPORT), or, if that fails, the slots share the passed ones.
+/// One socket per worker: missing ones are bound on the same address (SO_REUSEPORT), or, if
+/// that fails, the slots share the passed ones. Extra sockets from an upgrade are adopted: the
+/// kernel spreads new connections over every socket of the port, so one that nobody polls
+/// would leave its clients waiting, and closing it (once the old master lets go too) would reset
+/// what waits in its queue. Extra sockets from systemd are closed (systemd keeps its own
+/// reference).
 fn fit_to_workers(
     mut fds: Vec<OwnedFd>,
     addr: SocketAddr,
     config: &Config,
+    from_upgrade: bool,
 ) -> Result<Listeners, Error> {
+    if fds.len() > config.workers && from_upgrade {
+        let adopted = fds.split_off(config.workers);
+        info!(
+            passed = fds.len() + adopted.len(),
+            workers = config.workers,
+            "more inherited sockets than workers: every worker also polls the extra ones"
+        );
+        return Ok(Listeners {
+            fds,
+            addr,
+            shared: false,
+            adopted,
+        });
+    }
     if fds.len() > config.workers {
         warn!(
             passed = fds.len(),
@@ -152,7 +174,12 @@ fn fit_to_workers(
     if shared {
         info!("workers share the passed sockets (EPOLLEXCLUSIVE)");
     }
-    Ok(Listeners { fds, addr, shared })
+    Ok(Listeners {
+        fds,
+        addr,
+        shared,
+        adopted: Vec::new(),
+    })
 }
 
 /// Binds one SO_REUSEPORT socket per worker. Port 0 binds the first to a free port and the rest
@@ -175,6 +202,7 @@ fn bind_all(config: &Config) -> Result<Listeners, Error> {
         fds,
         addr,
         shared: false,
+        adopted: Vec::new(),
     })
 }
 

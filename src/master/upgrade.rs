@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
+use std::time::Instant;
 
 use nix::unistd::Pid;
 
@@ -20,8 +21,11 @@ use crate::sys::net;
 /// A new master started by SIGUSR2 that has not said it is ready yet.
 pub struct Upgrade {
     pub pid: Pid,
-    /// Our end of its ready channel.
+    /// Our end of its ready channel. Kept open after it says READY, until this master exits:
+    /// its EOF tells the new master that we are gone.
     pub ready: UnixStream,
+    /// Killed if not ready by then (`--upgrade-timeout`).
+    pub deadline: Instant,
 }
 
 /// Starts `exe args` with the listeners inherited.
@@ -34,6 +38,7 @@ pub fn start<'a>(
     args: &[OsString],
     listeners: impl Iterator<Item = &'a OwnedFd>,
     env: &[(&str, OsString)],
+    deadline: Instant,
 ) -> io::Result<Upgrade> {
     let (ours, theirs) = UnixStream::pair()?;
     ours.set_nonblocking(true)?;
@@ -53,5 +58,9 @@ pub fn start<'a>(
     // The master reaps its children with waitpid(-1); the `Child` handle is not needed.
     let pid = Pid::from_raw(child.id() as i32);
     drop(child);
-    Ok(Upgrade { pid, ready: ours })
+    Ok(Upgrade {
+        pid,
+        ready: ours,
+        deadline,
+    })
 }

@@ -70,7 +70,7 @@ impl Worker<'_> {
             let _ = self.poller.delete(&metrics);
         }
         if self.release_at.is_none() {
-            self.close_listener(now);
+            self.close_listeners(now);
         }
         // Deadlines are shorter now: re-arm every connection.
         for token in self.conns.tokens() {
@@ -82,24 +82,8 @@ impl Worker<'_> {
     pub(super) fn maybe_finish_release(&mut self, now: Instant) {
         if self.release_at.is_some_and(|at| at <= now) {
             self.release_at = None;
-            self.close_listener(now);
+            self.close_listeners(now);
         }
-    }
-
-    /// Takes everything already queued, then lets go of the listener: this worker may hold the
-    /// socket's last reference, and closing it would reset what waits in its queue.
-    fn close_listener(&mut self, now: Instant) {
-        let mut driving = Vec::new();
-        self.accept_all(now, &mut driving);
-        for token in driving {
-            self.drive(token, now);
-        }
-        if let Some(listener) = self.listener.take() {
-            if self.paused.is_none() {
-                let _ = self.poller.delete(&listener);
-            }
-        }
-        self.paused = None;
     }
 
     pub(super) fn maybe_ask_for_recycling(&mut self) {

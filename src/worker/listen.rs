@@ -1,36 +1,61 @@
 //! The listener side of the worker: accept under a budget, pause at the connection cap or on
-//! descriptor exhaustion, resume (with hysteresis at the cap).
+//! descriptor exhaustion, resume (with hysteresis at the cap). The same for the sockets adopted
+//! from an upgrade, and, with its own small cap, for the metrics port.
 
+use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use tracing::{debug, warn};
 
 use super::accept::AcceptStop;
 use super::slab::Slab;
-use super::{AcceptPause, Worker, LISTENER};
+use super::{AcceptPause, Worker, ADOPTED, LISTENER, METRICS};
 use crate::config::{self, ProtocolKind};
 use crate::conn::Connection;
 use crate::proto::Protocol;
 use crate::stats::WorkerStats;
+use crate::sys::epoll::Interest;
 use crate::sys::net;
 
+/// Where a connection is accepted from: the worker's own socket, or the i-th socket adopted
+/// from an upgrade that passed more sockets than workers (polled by every worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    Own,
+    Adopted(usize),
+}
+
+/// The token of the i-th adopted socket.
+pub(super) fn adopted_token(i: usize) -> u64 {
+    ADOPTED - i as u64
+}
+
+/// The adopted socket a token names, if it names one.
+pub(super) fn adopted_index(token: u64, count: usize) -> Option<usize> {
+    let i = ADOPTED.checked_sub(token)?;
+    (i < count as u64).then_some(i as usize)
+}
+
 impl Worker<'_> {
-    /// Accepts until the queue is empty (or descriptors run out), past the budget and the cap:
-    /// for a drain, which must leave nothing queued on a socket about to close.
+    /// Accepts until every queue is empty (or descriptors run out), past the budget and the
+    /// cap: for a drain, which must leave nothing queued on a socket about to close.
     pub(super) fn accept_all(&mut self, now: Instant, driving: &mut Vec<u64>) {
-        loop {
-            let before = self.conns.len();
-            if self.accept_with_budget(now, driving, config::ACCEPT_BUDGET) != AcceptStop::Drained
-                || self.conns.len() == before
-            {
-                return;
+        let sources =
+            std::iter::once(Source::Own).chain((0..self.adopted.len()).map(Source::Adopted));
+        for source in sources.collect::<Vec<_>>() {
+            loop {
+                let before = self.conns.len();
+                let stop = self.accept_with_budget(source, now, driving, config::ACCEPT_BUDGET);
+                if stop != AcceptStop::Drained || self.conns.len() == before {
+                    break;
+                }
             }
         }
     }
 
-    pub(super) fn accept(&mut self, now: Instant, driving: &mut Vec<u64>) {
+    pub(super) fn accept(&mut self, source: Source, now: Instant, driving: &mut Vec<u64>) {
         let budget = config::ACCEPT_BUDGET.min(self.max_conns.saturating_sub(self.conns.len()));
-        let stop = self.accept_with_budget(now, driving, budget);
+        let stop = self.accept_with_budget(source, now, driving, budget);
         if stop == AcceptStop::Exhausted {
             self.pause_accepting(AcceptPause::Exhausted {
                 until: now + config::ACCEPT_PAUSE,
@@ -44,30 +69,50 @@ impl Worker<'_> {
         }
     }
 
-    /// Accepts a few connections from the metrics port; they are served only `/metrics` and
-    /// `/status` (and not counted against `--max-conns`: an operator must get through).
+    /// Accepts from the metrics port; its connections are served only `/metrics` and `/status`.
+    /// They have a cap of their own (`METRICS_MAX_CONNS`, kept out of `--max-conns`'s
+    /// descriptors, so an operator gets through a full worker and scrapers cannot eat the main
+    /// port's share), and the same pause as the main listener at the cap or out of descriptors.
     pub(super) fn accept_metrics(&mut self, now: Instant, driving: &mut Vec<u64>) {
         let Some(listener) = &self.metrics_listener else {
             return;
         };
+        let room = config::METRICS_MAX_CONNS.saturating_sub(self.metrics_conns);
         let conns = &mut self.conns;
         let stats = self.stats;
         let read_now = !self.defer_accept.is_zero();
-        self.acceptor.accept_batch(listener, 16, now, stats, |fd| {
-            // HTTP whatever the main protocol is: an echo server's metrics are HTTP too.
-            let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), now);
-            conn.metrics_only = true;
-            admit(conns, conn, read_now, stats, driving);
-        });
+        let mut accepted = 0;
+        let stop = self
+            .acceptor
+            .accept_batch(listener, room.min(16), now, stats, |fd| {
+                // HTTP whatever the main protocol is: an echo server's metrics are HTTP too.
+                let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), now);
+                conn.metrics_only = true;
+                admit(conns, conn, read_now, stats, driving);
+                accepted += 1;
+            });
+        self.metrics_conns += accepted;
+        if stop == AcceptStop::Exhausted {
+            self.pause_metrics(AcceptPause::Exhausted {
+                until: now + config::ACCEPT_PAUSE,
+            });
+        } else if self.metrics_conns >= config::METRICS_MAX_CONNS {
+            self.pause_metrics(AcceptPause::AtCap);
+        }
     }
 
     fn accept_with_budget(
         &mut self,
+        source: Source,
         now: Instant,
         driving: &mut Vec<u64>,
         budget: usize,
     ) -> AcceptStop {
-        let Some(listener) = &self.listener else {
+        let listener = match source {
+            Source::Own => self.listener.as_ref(),
+            Source::Adopted(i) => self.adopted.get(i),
+        };
+        let Some(listener) = listener else {
             return AcceptStop::Drained;
         };
         let protocol = self.protocol;
@@ -85,34 +130,128 @@ impl Worker<'_> {
             })
     }
 
+    /// Every listening socket this worker polls, with its token and interest.
+    fn polled(&self) -> impl Iterator<Item = (&OwnedFd, u64, Interest)> {
+        let own = self
+            .listener
+            .iter()
+            .map(|fd| (fd, LISTENER, self.listen_interest));
+        let adopted = self
+            .adopted
+            .iter()
+            .enumerate()
+            .map(|(i, fd)| (fd, adopted_token(i), Interest::EXCLUSIVE_READABLE));
+        own.chain(adopted)
+    }
+
     pub(super) fn pause_accepting(&mut self, why: AcceptPause) {
-        let Some(listener) = &self.listener else {
-            return;
-        };
         if self.paused.is_none() {
-            // Level-triggered: leaving it registered would spin on the same pending connection.
-            if let Err(e) = self.poller.delete(listener) {
-                warn!(error = %e, "could not pause accepting");
-                return;
+            // Level-triggered: leaving them registered would spin on the same pending
+            // connection.
+            for (fd, _, _) in self.polled() {
+                if let Err(e) = self.poller.delete(fd) {
+                    warn!(error = %e, "could not pause accepting");
+                }
             }
         }
         self.paused = Some(why);
     }
 
     pub(super) fn resume_accepting(&mut self) {
-        let Some(listener) = &self.listener else {
+        if self.paused.take().is_none() {
+            return;
+        }
+        for (fd, token, interest) in self.polled() {
+            if let Err(e) = self.poller.add(fd, token, interest) {
+                warn!(error = %e, "could not resume accepting");
+            }
+        }
+        debug!(connections = self.conns.len(), "accepting again");
+    }
+
+    fn pause_metrics(&mut self, why: AcceptPause) {
+        let Some(listener) = &self.metrics_listener else {
             return;
         };
-        if self.paused.is_none() {
+        if self.metrics_paused.is_none() {
+            if let Err(e) = self.poller.delete(listener) {
+                warn!(error = %e, "could not pause the metrics port");
+                return;
+            }
+        }
+        self.metrics_paused = Some(why);
+    }
+
+    pub(super) fn resume_metrics(&mut self) {
+        let Some(listener) = &self.metrics_listener else {
+            return;
+        };
+        if self.metrics_paused.take().is_none() {
             return;
         }
-        match self.poller.add(listener, LISTENER, self.listen_interest) {
-            Ok(()) => {
-                self.paused = None;
-                debug!(connections = self.conns.len(), "accepting again");
-            }
-            Err(e) => warn!(error = %e, "could not resume accepting"),
+        if let Err(e) = self
+            .poller
+            .add(listener, METRICS, Interest::EXCLUSIVE_READABLE)
+        {
+            warn!(error = %e, "could not resume the metrics port");
         }
+    }
+
+    /// A connection closed: resume whichever listener it makes room for.
+    pub(super) fn on_conn_closed(&mut self, metrics_only: bool) {
+        if metrics_only {
+            self.metrics_conns -= 1;
+        }
+        let resume_main = match self.paused {
+            Some(AcceptPause::Exhausted { .. }) => true,
+            Some(AcceptPause::AtCap) => {
+                self.conns.len() * 100 < self.max_conns * config::RESUME_ACCEPT_PERCENT
+            }
+            None => false,
+        };
+        if resume_main {
+            self.resume_accepting();
+        }
+        let resume_metrics = match self.metrics_paused {
+            Some(AcceptPause::Exhausted { .. }) => true,
+            Some(AcceptPause::AtCap) => self.metrics_conns < config::METRICS_MAX_CONNS,
+            None => false,
+        };
+        if resume_metrics {
+            self.resume_metrics();
+        }
+    }
+
+    /// Pauses that end at an instant (out of descriptors) end now if it has come.
+    pub(super) fn resume_due(&mut self, now: Instant) {
+        if let Some(AcceptPause::Exhausted { until }) = self.paused {
+            if until <= now {
+                self.resume_accepting();
+            }
+        }
+        if let Some(AcceptPause::Exhausted { until }) = self.metrics_paused {
+            if until <= now {
+                self.resume_metrics();
+            }
+        }
+    }
+
+    /// Takes everything already queued, then lets go of the listeners: this worker may hold a
+    /// socket's last reference, and closing it would reset what waits in its queue.
+    pub(super) fn close_listeners(&mut self, now: Instant) {
+        let mut driving = Vec::new();
+        self.accept_all(now, &mut driving);
+        for token in driving {
+            self.drive(token, now);
+        }
+        if self.paused.is_none() {
+            for (fd, _, _) in self.polled() {
+                let _ = self.poller.delete(fd);
+            }
+        }
+        self.listener = None;
+        self.adopted.clear();
+        self.paused = None;
     }
 }
 

@@ -40,6 +40,8 @@ const LISTENER: u64 = u64::MAX;
 const SIGNAL: u64 = u64::MAX - 1;
 const CHANNEL: u64 = u64::MAX - 2;
 const METRICS: u64 = u64::MAX - 3;
+/// The first socket adopted from an upgrade; the i-th is `ADOPTED - i` (see `listen.rs`).
+const ADOPTED: u64 = u64::MAX - 64;
 
 /// Pool buffers freed in one trim after which the heap is trimmed too (`malloc_trim` walks
 /// the heap: worth it only after a burst).
@@ -50,6 +52,8 @@ pub struct WorkerInit<'a> {
     pub slot: usize,
     pub generation: u64,
     pub listener: OwnedFd,
+    /// Sockets an upgrade passed beyond one per worker, polled by every worker (EPOLLEXCLUSIVE).
+    pub adopted: Vec<OwnedFd>,
     /// `--metrics-port`'s socket, shared by every worker (EPOLLEXCLUSIVE).
     pub metrics_listener: Option<OwnedFd>,
     /// The worker's end of its channel to the master; EOF means the master is gone.
@@ -146,8 +150,15 @@ struct Worker<'a> {
     poller: Poller,
     /// `None` once draining: the worker no longer accepts.
     listener: Option<OwnedFd>,
+    /// Sockets adopted from an upgrade (see `WorkerInit::adopted`); emptied when draining.
+    adopted: Vec<OwnedFd>,
+    /// Adopted sockets that were readable this turn (reused, so a turn allocates nothing).
+    ready_adopted: Vec<usize>,
     /// `--metrics-port`'s socket; dropped when draining.
     metrics_listener: Option<OwnedFd>,
+    /// Connections open on the metrics port, and why it is out of the poll set, if it is.
+    metrics_conns: usize,
+    metrics_paused: Option<AcceptPause>,
     paused: Option<AcceptPause>,
     channel: UnixStream,
     signals: Signals,
@@ -241,6 +252,10 @@ impl Worker<'_> {
                 match ev.token {
                     LISTENER => accept_ready = true,
                     METRICS => self.accept_metrics(now, &mut driving),
+                    token if listen::adopted_index(token, self.adopted.len()).is_some() => {
+                        self.ready_adopted
+                            .extend(listen::adopted_index(token, self.adopted.len()));
+                    }
                     SIGNAL => {
                         if let Some(exit) = self.on_signals(now) {
                             return self.exit(exit);
@@ -263,8 +278,15 @@ impl Worker<'_> {
                 }
             }
             if accept_ready && self.paused.is_none() {
-                self.accept(now, &mut driving);
+                self.accept(listen::Source::Own, now, &mut driving);
             }
+            let mut ready = std::mem::take(&mut self.ready_adopted);
+            for i in ready.drain(..) {
+                if self.paused.is_none() {
+                    self.accept(listen::Source::Adopted(i), now, &mut driving);
+                }
+            }
+            self.ready_adopted = ready;
             // Connections that ran out of budget last turn go after this turn's events.
             driving.append(&mut self.again);
             for token in driving.drain(..) {
@@ -280,7 +302,8 @@ impl Worker<'_> {
             turn_end = Instant::now();
             self.stats
                 .on_loop_turn(turn_end.duration_since(now).as_nanos() as u64);
-            if self.site.draining && self.conns.is_empty() && self.listener.is_none() {
+            let listening = self.listener.is_some() || !self.adopted.is_empty();
+            if self.site.draining && self.conns.is_empty() && !listening {
                 return self.exit(Exit::Drained);
             }
         }
@@ -316,8 +339,10 @@ impl Worker<'_> {
         if let Some(at) = self.timers.next_wakeup() {
             wake = wake.min(at);
         }
-        if let Some(AcceptPause::Exhausted { until }) = self.paused {
-            wake = wake.min(until);
+        for pause in [self.paused, self.metrics_paused] {
+            if let Some(AcceptPause::Exhausted { until }) = pause {
+                wake = wake.min(until);
+            }
         }
         if let Some(at) = self.release_at {
             wake = wake.min(at);
@@ -378,18 +403,10 @@ impl Worker<'_> {
         let Some(conn) = self.conns.remove(token) else {
             return;
         };
+        let metrics_only = conn.metrics_only;
         conn.release(&mut self.pool, &self.site.budget, token);
         self.stats.on_close();
-        let resume = match self.paused {
-            Some(AcceptPause::Exhausted { .. }) => true,
-            Some(AcceptPause::AtCap) => {
-                self.conns.len() * 100 < self.max_conns * config::RESUME_ACCEPT_PERCENT
-            }
-            None => false,
-        };
-        if resume {
-            self.resume_accepting();
-        }
+        self.on_conn_closed(metrics_only);
     }
 
     /// Memory was given back this turn: the connection first in line for it, if it fits now,
@@ -448,10 +465,6 @@ impl Worker<'_> {
             let outcome = conn.on_timeout(&ctx, &mut self.pool, now);
             self.after_drive(token, outcome);
         }
-        if let Some(AcceptPause::Exhausted { until }) = self.paused {
-            if until <= now {
-                self.resume_accepting();
-            }
-        }
+        self.resume_due(now);
     }
 }

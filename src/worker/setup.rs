@@ -24,9 +24,16 @@ use crate::sys::epoll::{Interest, Poller};
 use crate::sys::rlimit;
 
 /// The connection cap when none is given: what the fd limit leaves after the reserved
-/// descriptors, and no more than this worker's share of the system-wide file table.
-fn default_max_conns(workers: usize) -> usize {
-    let by_rlimit = rlimit::nofile_soft().saturating_sub(config::RESERVED_FDS as u64);
+/// descriptors (and the metrics port's own share, if it is on), and no more than this worker's
+/// share of the system-wide file table.
+fn default_max_conns(workers: usize, metrics_port: bool) -> usize {
+    let reserved = config::RESERVED_FDS
+        + if metrics_port {
+            config::METRICS_MAX_CONNS
+        } else {
+            0
+        };
+    let by_rlimit = rlimit::nofile_soft().saturating_sub(reserved as u64);
     let by_system = rlimit::file_max() / workers.max(1) as u64;
     usize::try_from(by_rlimit.min(by_system))
         .unwrap_or(usize::MAX)
@@ -64,6 +71,13 @@ impl<'a> Worker<'a> {
         if let Some(fd) = &init.metrics_listener {
             poller.add(fd.as_fd(), METRICS, Interest::EXCLUSIVE_READABLE)?;
         }
+        for (i, fd) in init.adopted.iter().enumerate() {
+            poller.add(
+                fd.as_fd(),
+                super::listen::adopted_token(i),
+                Interest::EXCLUSIVE_READABLE,
+            )?;
+        }
         let whoami = format!(
             "pid={} slot={} generation={}",
             std::process::id(),
@@ -86,7 +100,7 @@ impl<'a> Worker<'a> {
             .store(started, Ordering::Relaxed);
         let max_conns = cfg
             .max_conns
-            .unwrap_or_else(|| default_max_conns(cfg.workers));
+            .unwrap_or_else(|| default_max_conns(cfg.workers, cfg.metrics_port.is_some()));
         // The read buffer must hold a whole head of the largest size allowed.
         let buf_size = config::read_buffer_bytes(cfg.limits.max_head_bytes);
         init.stats
@@ -107,7 +121,11 @@ impl<'a> Worker<'a> {
         Ok(Worker {
             poller,
             listener: Some(init.listener),
+            ready_adopted: Vec::with_capacity(init.adopted.len()),
+            adopted: init.adopted,
             metrics_listener: init.metrics_listener,
+            metrics_conns: 0,
+            metrics_paused: None,
             paused: None,
             channel: init.channel,
             signals: init.signals,

@@ -2,6 +2,8 @@
 //! HTTP over raw sockets, and always clean up the process by its PID.
 #![allow(dead_code)]
 
+pub mod load;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
