@@ -137,6 +137,15 @@ pub fn reap_one() -> nix::Result<Option<(Pid, ExitHow)>> {
     }
 }
 
+/// The listening sockets every worker shares besides its slot's own.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedListeners<'a> {
+    /// `--metrics-port`'s socket.
+    pub metrics: Option<&'a OwnedFd>,
+    /// Sockets adopted from an upgrade (see `master::startup::Listeners::adopted`).
+    pub adopted: &'a [OwnedFd],
+}
+
 /// Forks the worker for `slot`. Returns its pid and the master's end of its channel.
 ///
 /// `inherited` lists the master's descriptors that the child must close (other slots'
@@ -151,8 +160,7 @@ pub fn spawn(
     master_signals: &Signals,
     inherited: &[RawFd],
     stats: SharedStats<'_>,
-    metrics_listener: Option<&OwnedFd>,
-    adopted: &[OwnedFd],
+    shared: SharedListeners<'_>,
 ) -> Result<(Pid, UnixStream), Error> {
     let Some(listener) = &slot.listener else {
         return Err(Error::Setup {
@@ -210,8 +218,7 @@ pub fn spawn(
                 master_pid,
                 worker_end,
                 &old_mask,
-                metrics_listener,
-                adopted,
+                shared,
             );
             std::process::exit(code)
         }
@@ -232,9 +239,12 @@ fn child_main(
     master_pid: Pid,
     channel: UnixStream,
     old_mask: &SigSet,
-    metrics_listener: Option<&OwnedFd>,
-    adopted: &[OwnedFd],
+    shared: SharedListeners<'_>,
 ) -> i32 {
+    let SharedListeners {
+        metrics: metrics_listener,
+        adopted,
+    } = shared;
     // Our own handlers first, then drop the master's, so no stop signal falls in between.
     let signals = match Signals::register(signals::WORKER) {
         Ok(s) => s,

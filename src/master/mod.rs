@@ -215,8 +215,10 @@ impl Master {
             &self.signals,
             &inherited,
             shared,
-            self.metrics_listener.as_ref(),
-            &self.adopted,
+            process::SharedListeners {
+                metrics: self.metrics_listener.as_ref(),
+                adopted: &self.adopted,
+            },
         );
         let (pid, channel) = match spawned {
             Ok(s) => s,
