@@ -107,3 +107,98 @@ fn removing_a_worker_resets_no_connection_whose_accept_was_deferred() {
     });
     assert!(one.is_some(), "the removed worker did not exit");
 }
+
+/// The metrics port has a cap of its own (64 connections per worker): beyond it, connections
+/// wait in the kernel and the worker does not spin on them; the main port serves meanwhile,
+/// and the metrics port serves again once a slot frees.
+#[test]
+fn a_flood_on_the_metrics_port_is_capped_without_spinning() {
+    let metrics_port = common::free_port();
+    let port = metrics_port.to_string();
+    let server = Server::start(&["--workers", "1", "--metrics-port", &port]);
+    let worker = server.workers()[0];
+    let metrics = std::net::SocketAddr::new(server.addr.ip(), metrics_port);
+    // Each sends a request, so deferred accept hands every one over at once.
+    let flood: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = TcpStream::connect(metrics).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let fds = prefork_server::sys::procfs::open_fds(u64::from(worker)).unwrap();
+    assert!(
+        fds < 64 + 32,
+        "{fds} descriptors: the metrics port took more than its cap"
+    );
+    let before = common::cpu_time(worker);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = common::cpu_time(worker) - before;
+    assert!(
+        used < Duration::from_millis(100),
+        "the worker used {used:?} of 2 s"
+    );
+    assert_eq!(
+        get(server.addr, "/").status,
+        200,
+        "the main port still serves"
+    );
+    drop(flood);
+    let served = wait_until(Duration::from_secs(10), || {
+        (get(metrics, "/metrics").status == 200).then_some(())
+    });
+    assert!(served.is_some(), "the metrics port serves again");
+}
+
+/// Out of descriptors, the metrics port pauses like the main one instead of spinning on a
+/// level-triggered listener (it used to run at 100% CPU until descriptors freed).
+#[test]
+fn out_of_descriptors_the_metrics_port_pauses_instead_of_spinning() {
+    let metrics_port = common::free_port();
+    let port = metrics_port.to_string();
+    let server = Server::start(&[
+        "--workers",
+        "1",
+        "--metrics-port",
+        &port,
+        "--max-fds",
+        "200",
+        "--max-conns",
+        "1000",
+    ]);
+    let worker = server.workers()[0];
+    // The main port takes every descriptor the worker has left.
+    let main: Vec<TcpStream> = (0..260)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+            s
+        })
+        .collect();
+    let metrics = std::net::SocketAddr::new(server.addr.ip(), metrics_port);
+    let flood: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(metrics).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = common::cpu_time(worker);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = common::cpu_time(worker) - before;
+    assert!(
+        used < Duration::from_millis(100),
+        "the worker used {used:?} of 2 s"
+    );
+    drop(main);
+    drop(flood);
+    let served = wait_until(Duration::from_secs(10), || {
+        (get(metrics, "/metrics").status == 200).then_some(())
+    });
+    assert!(served.is_some(), "the metrics port serves again");
+    assert_eq!(get(server.addr, "/").status, 200);
+}

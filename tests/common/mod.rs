@@ -290,3 +290,24 @@ pub fn stays_silent(stream: &mut TcpStream, quiet: Duration) -> bool {
         .unwrap();
     silent
 }
+
+/// CPU time a process has used (user + system), from /proc/PID/stat.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process exists");
+    let rest = &stat[stat.rfind(')').expect("comm ends") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the comm: state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // USER_HZ: /proc reports clock ticks of 1/100 s on every Linux architecture we run on.
+    let hz = 100;
+    Duration::from_micros(ticks * 1_000_000 / hz)
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
