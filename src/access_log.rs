@@ -1,8 +1,12 @@
 //! `--access-log PATH|-`: one line per request, in the combined log format (or JSON with
 //! `--log-format json`). Lines are appended to a per-worker buffer and written out at least once
 //! a second (or at 64 KiB), so the event loop never waits on the log per request. SIGUSR1
-//! reopens the file. To stdout the writes are nonblocking: if the reader stalls, lines beyond a
-//! 1 MiB backlog are dropped and counted, never waited for.
+//! reopens the file.
+//!
+//! Whole lines or nothing: what a write does not take (a full disk, a stalled stdout reader)
+//! stays in the buffer and is retried from the exact byte where it stopped, so the file never
+//! holds half a line followed by another line. Beyond a 1 MiB backlog, new lines are dropped
+//! whole and counted (`/metrics`, `/status`), and the error is logged at most once a second.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -11,12 +15,17 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use nix::errno::Errno;
+use tracing::{info, warn};
+
 use crate::proto::http::date::civil_from_days;
 use crate::sys::net::{self, IoOutcome};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const FLUSH_AT: usize = 64 * 1024;
 const MAX_BACKLOG: usize = 1024 * 1024;
+/// At most one error line about the access log per this interval.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 enum Target {
     File { path: PathBuf, file: File },
@@ -30,8 +39,14 @@ pub struct AccessLog {
     last_flush: Instant,
     /// The current second and its `[10/Oct/2000:13:55:36 +0000]` text.
     clock: (u64, String),
-    /// Lines dropped because stdout did not keep up.
-    pub dropped: u64,
+    /// The buffer starts in the middle of a line whose beginning was written already.
+    mid_line: bool,
+    /// Lines dropped (the backlog was full), not yet taken by `take_dropped`.
+    dropped: u64,
+    /// Lines dropped since the last error report, and why writes fail, if they do.
+    unreported: u64,
+    failing: Option<Errno>,
+    last_report: Option<Instant>,
 }
 
 impl std::fmt::Debug for AccessLog {
@@ -70,7 +85,11 @@ impl AccessLog {
             buf: Vec::with_capacity(FLUSH_AT),
             last_flush: Instant::now(),
             clock: (u64::MAX, String::new()),
+            mid_line: false,
             dropped: 0,
+            unreported: 0,
+            failing: None,
+            last_report: None,
         })
     }
 
@@ -85,6 +104,7 @@ impl AccessLog {
     ) {
         if self.buf.len() >= MAX_BACKLOG {
             self.dropped += 1;
+            self.unreported += 1;
             return;
         }
         let now = SystemTime::now()
@@ -136,39 +156,120 @@ impl AccessLog {
             self.flush();
             self.last_flush = now;
         }
+        self.report(now);
     }
 
+    /// Writes as much of the buffer as the target takes; the rest stays for the next flush.
     pub fn flush(&mut self) {
-        match &mut self.target {
-            Target::File { file, .. } => {
-                if file.write_all(&self.buf).is_err() {
-                    self.dropped += 1;
+        let stdout = io::stdout();
+        let (fd, end) = match &self.target {
+            Target::File { file, .. } => (file.as_fd(), self.whole_lines_that_fit(file)),
+            Target::Stdout => (stdout.as_fd(), self.buf.len()),
+        };
+        let mut written = 0;
+        let mut failure = (end < self.buf.len()).then_some(Errno::ENOSPC);
+        while written < end {
+            match net::write_some(fd, &self.buf[written..end]) {
+                IoOutcome::Done(n) => written += n,
+                // A stalled reader (stdout): the rest waits for the next flush.
+                IoOutcome::WouldBlock => break,
+                IoOutcome::Eof => break,
+                IoOutcome::Closed => {
+                    failure = Some(Errno::EPIPE);
+                    break;
                 }
-                self.buf.clear();
-            }
-            Target::Stdout => {
-                let stdout = io::stdout();
-                let mut written = 0;
-                while written < self.buf.len() {
-                    match net::write_some(stdout.as_fd(), &self.buf[written..]) {
-                        IoOutcome::Done(n) => written += n,
-                        // A stalled reader: keep the rest for the next flush (bounded above).
-                        _ => break,
-                    }
+                IoOutcome::Failed(errno) => {
+                    failure = Some(errno);
+                    break;
                 }
-                self.buf.drain(..written);
             }
+        }
+        if written > 0 {
+            self.mid_line = self.buf[written - 1] != b'\n';
+            self.buf.drain(..written);
+        }
+        match (failure, self.failing) {
+            (Some(errno), _) => self.failing = Some(errno),
+            (None, Some(_)) if self.buf.is_empty() => {
+                self.failing = None;
+                info!("access log writes again");
+            }
+            _ => {}
         }
     }
 
-    /// Reopens the file at its path (after logrotate moved it).
+    /// How much of the buffer to write to `file`: all of it if the file system has the room,
+    /// else the whole lines that fit (a write that fails half-way through a line would end the
+    /// file with half a line until there is room again). The room is the file system's own
+    /// estimate; a write that still comes up short keeps its tail for the next flush.
+    fn whole_lines_that_fit(&self, file: &File) -> usize {
+        let Ok(fs) = nix::sys::statvfs::fstatvfs(file) else {
+            return self.buf.len();
+        };
+        let room = fs.blocks_available().saturating_mul(fs.fragment_size());
+        if room >= self.buf.len() as u64 {
+            return self.buf.len();
+        }
+        let room = room as usize;
+        self.buf[..room]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+    }
+
+    /// Dropped lines not counted yet (the worker adds them to its shared figures).
+    pub fn take_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// One error line at most per `REPORT_EVERY` while writes fail or lines are dropped.
+    fn report(&mut self, now: Instant) {
+        if self.failing.is_none() && self.unreported == 0 {
+            return;
+        }
+        if self
+            .last_report
+            .is_some_and(|at| now.duration_since(at) < REPORT_EVERY)
+        {
+            return;
+        }
+        self.last_report = Some(now);
+        let error = self.failing.map_or_else(String::new, |e| e.to_string());
+        warn!(
+            %error,
+            waiting_bytes = self.buf.len(),
+            dropped_lines = self.unreported,
+            "access log is not being written; lines are kept up to 1 MiB, then dropped whole"
+        );
+        self.unreported = 0;
+    }
+
+    /// Reopens the file at its path (after logrotate moved it, or once a full disk has room
+    /// again). What the old file will not take goes to the new one, starting at a line: the
+    /// rest of a line begun in the old file is dropped rather than torn across two files.
     pub fn reopen(&mut self) {
         self.flush();
         if let Target::File { path, file } = &mut self.target {
-            if let Ok(new) = open(path) {
-                *file = new;
+            match open(path) {
+                Ok(new) => *file = new,
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "could not reopen the access log");
+                    return;
+                }
             }
         }
+        if self.mid_line {
+            let rest = self
+                .buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(self.buf.len(), |i| i + 1);
+            self.buf.drain(..rest);
+            self.mid_line = false;
+            self.dropped += 1;
+            self.unreported += 1;
+        }
+        self.flush();
     }
 }
 

@@ -10,10 +10,11 @@ use crate::sys::net::{self, IoOutcome};
 
 /// Master → worker: stop accepting, finish what is in flight, exit.
 pub const DRAIN: u8 = b'Q';
-/// Master → worker: drain, and this socket is being closed for good (one worker fewer): keep
-/// accepting until the connections the kernel still defers on it (TCP_DEFER_ACCEPT) are handed
-/// over, because closing the last reference would reset them.
-pub const RELEASE: u8 = b'D';
+/// Master → worker, with a listening socket attached (SCM_RIGHTS): poll this one too. A slot
+/// removed by SIGTTOU leaves its socket to the others rather than closing it: the kernel keeps
+/// spreading new connections over every socket of the port, and closing one resets what races
+/// the close.
+pub const ADOPT: u8 = b'A';
 /// Master → worker: exit now.
 pub const EXIT: u8 = b'X';
 /// Master → worker: answer `/healthz` with 503 (a graceful stop's drain delay).
@@ -26,12 +27,14 @@ pub const READY: u8 = b'R';
 pub const RECYCLE: u8 = b'M';
 
 /// What one read of a channel found.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Inbox {
     /// A bit per message byte seen (by its value modulo 64), in any order.
     seen: u64,
     /// The other side closed its end.
     pub closed: bool,
+    /// Descriptors that came with the messages (`ADOPT`), in order.
+    pub fds: Vec<std::os::fd::OwnedFd>,
 }
 
 impl Inbox {
@@ -45,7 +48,7 @@ pub fn receive(fd: BorrowedFd<'_>) -> Inbox {
     let mut inbox = Inbox::default();
     let mut buf = [0u8; 64];
     loop {
-        match net::read_some(fd, &mut buf) {
+        match net::recv_with_fds(fd, &mut buf, &mut inbox.fds) {
             IoOutcome::Done(n) => {
                 for &b in &buf[..n] {
                     inbox.seen |= 1 << (b % 64);
@@ -66,6 +69,11 @@ pub fn send(fd: BorrowedFd<'_>, message: u8) -> bool {
     net::write_some(fd, &[message]) == IoOutcome::Done(1)
 }
 
+/// Sends `ADOPT` with a copy of `listener`.
+pub fn send_adopt(fd: BorrowedFd<'_>, listener: BorrowedFd<'_>) -> bool {
+    net::send_with_fd(fd, ADOPT, listener)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +91,23 @@ mod tests {
         assert!(!inbox.closed);
         drop(a);
         assert!(receive(b.as_fd()).closed);
+    }
+
+    #[test]
+    fn a_listener_travels_with_adopt() {
+        let (a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        assert!(send_adopt(a.as_fd(), listener.as_fd()));
+        let inbox = receive(b.as_fd());
+        assert!(inbox.has(ADOPT));
+        assert_eq!(inbox.fds.len(), 1);
+        drop(listener);
+        // The received copy is the same listening socket.
+        let copy = std::net::TcpListener::from(inbox.fds.into_iter().next().unwrap());
+        assert_eq!(copy.local_addr().unwrap(), addr);
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        assert!(copy.accept().is_ok());
     }
 }

@@ -256,6 +256,7 @@ impl Connection {
     fn drive_open(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
         for _ in 0..DRIVE_BUDGET {
             let mut progressed = false;
+            let mut yielded = false;
             let can_read = self.readable && !self.closing && !self.peer_eof;
             let has_room = !self.out.has_tail() && self.out.len() < ctx.high_water;
             if can_read && has_room {
@@ -274,6 +275,7 @@ impl Connection {
                 pool.fill(self.out.buffer());
                 let before = (self.rbuf.len(), self.out.len());
                 let next = self.proto.on_data(&mut self.rbuf, &mut self.out, ctx);
+                yielded = next == Next::Yield;
                 self.needs_input = next == Next::NeedInput;
                 self.waiting = matches!(next, Next::Waiting | Next::Memory);
                 self.closing |= next == Next::Close;
@@ -293,6 +295,9 @@ impl Connection {
             }
             if self.closing && self.out.is_empty() {
                 return self.begin_close(pool, true, now);
+            }
+            if yielded {
+                return Drive::Again;
             }
             // The peer is done sending and the protocol can make nothing more of what it sent.
             let nothing_left = (self.rbuf.is_empty() || self.needs_input) && !self.waiting;

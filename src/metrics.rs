@@ -7,7 +7,6 @@ use crate::stats::{
     MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, LOOP_BUCKETS, RESTART_REASONS, TIMEOUT_KINDS,
     TOO_LARGE_CAUSES,
 };
-use crate::sys::procfs;
 
 /// A per-worker series: name, type, help, and how to read it from a slot.
 type Gauge = (
@@ -83,7 +82,7 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
         "RLIMIT_NOFILE soft limit of the workers.",
     );
     let _ = writeln!(out, "prefork_open_files_limit {nofile}");
-    let simple: [Gauge; 14] = [
+    let simple: [Gauge; 15] = [
         (
             "prefork_worker_start_time_seconds",
             "gauge",
@@ -157,6 +156,12 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
             |s| g(&s.memory_waiting),
         ),
         (
+            "prefork_access_log_dropped_lines_total",
+            "counter",
+            "Access-log lines dropped because the log could not be written.",
+            |s| g(&s.access_log_dropped),
+        ),
+        (
             "prefork_loop_turns_total",
             "counter",
             "Event-loop turns.",
@@ -217,11 +222,10 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
         &mut out,
         "prefork_open_fds",
         "gauge",
-        "Open file descriptors of the worker (from /proc).",
+        "Open file descriptors of the worker (sampled by it once a second).",
     );
     for s in &workers {
-        let fds = procfs::open_fds(g(&s.pid)).unwrap_or(0);
-        let _ = writeln!(out, "prefork_open_fds{{{}}} {fds}", labels(s));
+        let _ = writeln!(out, "prefork_open_fds{{{}}} {}", labels(s), g(&s.open_fds));
     }
     let name = "prefork_loop_turn_seconds";
     family(
@@ -287,7 +291,7 @@ pub fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
              \"responses\":{{\"1xx\":{},\"2xx\":{},\"3xx\":{},\"4xx\":{},\"5xx\":{}}},\
              \"bytes_in\":{},\"bytes_out\":{},\"parse_errors\":{},\"timeouts\":{},\
              \"accept_errors\":{},\"loop_turns\":{},\"buffered_body_bytes\":{},\
-             \"buffered_output_bytes\":{},\"memory_paused\":{}}}",
+             \"buffered_output_bytes\":{},\"memory_paused\":{},\"access_log_dropped\":{}}}",
             if i == 0 { "" } else { "," },
             g(&s.slot),
             g(&s.pid),
@@ -312,6 +316,7 @@ pub fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
             g(&s.buffered_body_bytes),
             g(&s.buffered_output_bytes),
             g(&s.memory_waiting),
+            g(&s.access_log_dropped),
         );
     }
     let restarts: Vec<u64> = master.restarts.iter().map(g).collect();

@@ -66,6 +66,11 @@ pub struct WorkerStats {
     pub memory_waiting: AtomicU64,
     /// The budget itself, per worker.
     pub memory_budget_bytes: AtomicU64,
+    /// Access-log lines dropped (the log could not be written and its backlog was full).
+    pub access_log_dropped: AtomicU64,
+    /// Descriptors the worker has open, sampled by the worker itself at most once a second,
+    /// so a scrape never walks another process's fd table.
+    pub open_fds: AtomicU64,
     pub loop_turns: AtomicU64,
     pub loop_turn_buckets: [AtomicU64; LOOP_BUCKETS],
     pub loop_turn_nanos: AtomicU64,
@@ -98,6 +103,8 @@ impl WorkerStats {
             buffered_output_bytes: AtomicU64::new(0),
             memory_waiting: AtomicU64::new(0),
             memory_budget_bytes: AtomicU64::new(0),
+            open_fds: AtomicU64::new(0),
+            access_log_dropped: AtomicU64::new(0),
             loop_turns: AtomicU64::new(0),
             loop_turn_buckets: zeros(),
             loop_turn_nanos: AtomicU64::new(0),
@@ -130,6 +137,8 @@ impl WorkerStats {
             &self.buffered_output_bytes,
             &self.memory_waiting,
             &self.memory_budget_bytes,
+            &self.open_fds,
+            &self.access_log_dropped,
             &self.loop_turns,
             &self.loop_turn_nanos,
         ]

@@ -81,9 +81,9 @@ fn with_defer_accept_off_a_connection_is_handed_over_at_once() {
     assert_eq!(ask(&mut silent), 200);
 }
 
-/// SIGTTOU closes one of the SO_REUSEPORT sockets for good. Connections the kernel is still
-/// deferring on it (handshake done, request not yet sent) belong to that socket: closing it at
-/// once would reset them. The draining worker keeps accepting until they have been handed over.
+/// SIGTTOU removes a worker, not its SO_REUSEPORT socket: connections the kernel is still
+/// deferring on it (handshake done, request not yet sent) belong to that socket, and closing it
+/// would reset them. The socket is handed to the remaining workers, which serve them.
 #[test]
 fn removing_a_worker_resets_no_connection_whose_accept_was_deferred() {
     let server = Server::start(&["--workers", "2"]);

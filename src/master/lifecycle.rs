@@ -236,18 +236,24 @@ impl Master {
         }
     }
 
-    /// SIGTTIN: one more worker, with its own SO_REUSEPORT socket.
+    /// SIGTTIN: one more worker, on a socket of its own: one a SIGTTOU left behind if there is
+    /// one (the workers that adopted it keep polling it too), else a new SO_REUSEPORT socket.
     pub(super) fn add_slot(&mut self) {
         if self.stop.is_some() {
             return;
         }
-        let fd = match net::bind_reuseport(self.addr, self.config.backlog) {
-            Ok(fd) => fd,
-            Err(e) => {
-                return error!(addr = %self.addr, error = %e, "could not add a worker: bind failed")
-            }
+        let fd = match self.adopted.pop() {
+            Some(fd) => fd,
+            None => match net::bind_reuseport(self.addr, self.config.backlog) {
+                Ok(fd) => {
+                    super::startup::apply_socket_options(std::slice::from_ref(&fd), &self.config);
+                    fd
+                }
+                Err(e) => {
+                    return error!(addr = %self.addr, error = %e, "could not add a worker: bind failed")
+                }
+            },
         };
-        super::startup::apply_socket_options(std::slice::from_ref(&fd), &self.config);
         let index = self.slots.len();
         self.slots.push(WorkerSlot::new(index, fd));
         self.config.workers = self.slots.len();
@@ -255,45 +261,47 @@ impl Master {
             Ok(()) => info!(workers = self.slots.len(), "added a worker"),
             Err(e) => {
                 error!(error = %e, "could not add a worker");
-                self.slots.pop();
+                // Keep the socket: closing it could reset connections already queued on it.
+                let slot = self.slots.pop();
+                self.adopted.extend(slot.and_then(|s| s.listener));
                 self.config.workers = self.slots.len();
             }
         }
     }
 
-    /// SIGTTOU: one worker fewer. Its worker drains; the master lets go of its socket, which
-    /// closes once the worker has accepted what was queued on it.
+    /// SIGTTOU: one worker fewer. Its worker drains; its socket stays open and is handed to
+    /// the other workers (`channel::ADOPT`), which poll it from then on. Closing it instead
+    /// would reset whatever the kernel queued on it while it closes: it keeps spreading new
+    /// connections over every socket of the port until the last reference is gone.
     pub(super) fn remove_slot(&mut self) {
         if self.stop.is_some() || self.slots.len() <= 1 {
             return;
         }
-        if self.slots.last().is_some_and(|s| s.current.is_none()) {
-            // Its worker would accept what is queued before the socket closes; without one,
-            // closing now would reset the queue. Try again once it has been respawned.
-            return warn!("cannot remove a worker while the last slot has none running; try again");
-        }
         let mut slot = self.slots.pop().expect("more than one slot");
         self.config.workers = self.slots.len();
-        // Connections the kernel still defers on this socket would be reset when it closes: stop
-        // deferring, so each is handed over at its next SYN-ACK retransmission, and have the
-        // worker accept until then (`channel::RELEASE`).
-        let message = match &slot.listener {
-            Some(fd) if self.config.defer_accept > 0 => match net::set_defer_accept(fd, 0) {
-                Ok(()) => channel::RELEASE,
-                Err(e) => {
-                    warn!(error = %e, "could not turn TCP_DEFER_ACCEPT off on the released socket");
-                    channel::DRAIN
+        if let Some(fd) = slot.listener.take() {
+            for w in self
+                .slots
+                .iter()
+                .flat_map(|s| s.current.iter().chain(&s.replacing))
+            {
+                if !channel::send_adopt(w.channel.as_fd(), fd.as_fd()) {
+                    warn!(pid = w.pid.as_raw(), "could not hand a socket to a worker");
                 }
-            },
-            _ => channel::DRAIN,
-        };
+            }
+            self.adopted.push(fd);
+        }
         for w in [slot.current.take(), slot.replacing.take()]
             .into_iter()
             .flatten()
         {
-            retire_with(&mut self.retiring, w, message);
+            retire(&mut self.retiring, w);
         }
-        info!(workers = self.slots.len(), "removed a worker");
+        info!(
+            workers = self.slots.len(),
+            adopted_sockets = self.adopted.len(),
+            "removed a worker"
+        );
     }
 
     /// SIGUSR1: reopen the log file here and in every worker.
@@ -416,13 +424,7 @@ impl Master {
 
 /// Tells `w` to drain and keeps it among the retiring until it exits.
 fn retire(retiring: &mut Vec<WorkerProc>, w: WorkerProc) {
-    retire_with(retiring, w, channel::DRAIN);
-}
-
-/// Tells a worker to drain (`DRAIN`, or `RELEASE` when its socket closes for good) and keeps it
-/// among the retiring until it exits.
-fn retire_with(retiring: &mut Vec<WorkerProc>, w: WorkerProc, message: u8) {
-    channel::send(w.channel.as_fd(), message);
+    channel::send(w.channel.as_fd(), channel::DRAIN);
     retiring.push(w);
 }
 

@@ -30,6 +30,9 @@ pub enum Next {
     /// Waiting for the worker's memory budget, not for input: the worker drives the
     /// connection again when its turn comes.
     Memory,
+    /// An expensive answer was just written: let the other connections have the loop before
+    /// this one's next pipelined request (the worker drives it again next turn).
+    Yield,
 }
 
 /// Facts about the worker that responses may carry, refreshed by the loop (not per request).

@@ -94,6 +94,61 @@ pub fn send_vectored(fd: BorrowedFd<'_>, parts: &[&[u8]]) -> IoOutcome {
     })
 }
 
+/// Sends `message` with a copy of `passed` attached (SCM_RIGHTS) on a Unix socket: the other
+/// process receives its own descriptor for the same open socket. False if it could not be sent.
+pub fn send_with_fd(fd: BorrowedFd<'_>, message: u8, passed: BorrowedFd<'_>) -> bool {
+    use nix::sys::socket::{sendmsg, ControlMessage};
+    let raw = [passed.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&raw)];
+    let iov = [std::io::IoSlice::new(std::slice::from_ref(&message))];
+    loop {
+        match sendmsg::<()>(fd.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(1) => return true,
+            Err(Errno::EINTR) => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// One `recvmsg(2)` into `buf` that also takes the descriptors sent with the bytes (at most
+/// four per call; they arrive close-on-exec), retrying EINTR.
+pub fn recv_with_fds(fd: BorrowedFd<'_>, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> IoOutcome {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned};
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    loop {
+        let received = recvmsg::<()>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        );
+        let msg = match received {
+            Ok(msg) => msg,
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return IoOutcome::WouldBlock,
+            Err(e) if is_peer_gone(e) => return IoOutcome::Closed,
+            Err(e) => return IoOutcome::Failed(e),
+        };
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for cmsg in cmsgs {
+                if let ControlMessageOwned::ScmRights(raws) = cmsg {
+                    // SAFETY: the kernel just installed these descriptors in this process
+                    // for this message (SCM_RIGHTS); nothing else knows or owns them.
+                    fds.extend(
+                        raws.into_iter()
+                            .map(|raw| unsafe { OwnedFd::from_raw_fd(raw) }),
+                    );
+                }
+            }
+        }
+        return match msg.bytes {
+            0 => IoOutcome::Eof,
+            n => IoOutcome::Done(n),
+        };
+    }
+}
+
 /// One `read(2)` into `buf`, retrying EINTR (for descriptors that may not be sockets).
 pub fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> IoOutcome {
     sorted(IoOutcome::Eof, || nix::unistd::read(fd, buf))

@@ -56,12 +56,21 @@ pub fn memory_limit() -> Option<u64> {
     }
 }
 
-/// How many descriptors `pid` has open (the entries of /proc/PID/fd).
+/// How many descriptors `pid` has open.
+///
+/// Since Linux 6.2 the size of /proc/PID/fd is that count, read in one `stat` whatever the
+/// number of descriptors; older kernels report 0 there, and the entries are listed instead
+/// (which costs time in proportion to the count: milliseconds at 15,000).
 ///
 /// # Errors
 /// If the process is gone or its fd table is not readable.
 pub fn open_fds(pid: u64) -> io::Result<usize> {
-    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+    let dir = format!("/proc/{pid}/fd");
+    let size = std::fs::metadata(&dir)?.len();
+    if size > 0 {
+        return Ok(usize::try_from(size).unwrap_or(usize::MAX));
+    }
+    Ok(std::fs::read_dir(&dir)?.count())
 }
 
 /// The parent pid in a /proc/PID/stat line, unless the process is a zombie. The command name is

@@ -2,17 +2,13 @@
 //! turn unhealthy, reopen the log, ask to be recycled.
 
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::{info, warn};
 
 use super::{Exit, Worker};
 use crate::channel;
 use crate::signals;
-
-/// How long past the deferral period a released socket is still accepted from: the handshake's
-/// last ACK, or the first bytes, must still arrive and be accepted.
-const RELEASE_MARGIN: Duration = Duration::from_millis(250);
 
 impl Worker<'_> {
     /// SIGINT: exit now. SIGTERM, SIGQUIT: drain (a worker signalled directly, not by its master).
@@ -45,13 +41,11 @@ impl Worker<'_> {
                 log.borrow_mut().reopen();
             }
         }
-        if inbox.has(channel::RELEASE) && !self.site.draining {
-            // The master has turned deferral off on the socket, so every connection still
-            // deferred is handed over at its next SYN-ACK retransmission (or its first bytes),
-            // within the deferral period.
-            self.release_at = Some(now + self.defer_accept + RELEASE_MARGIN);
+        let drain = inbox.has(channel::DRAIN);
+        for fd in inbox.fds {
+            self.adopt(fd);
         }
-        if inbox.has(channel::DRAIN) || inbox.has(channel::RELEASE) {
+        if drain {
             self.start_drain(now);
         }
         None
@@ -69,20 +63,10 @@ impl Worker<'_> {
         if let Some(metrics) = self.metrics_listener.take() {
             let _ = self.poller.delete(&metrics);
         }
-        if self.release_at.is_none() {
-            self.close_listeners(now);
-        }
+        self.close_listeners(now);
         // Deadlines are shorter now: re-arm every connection.
         for token in self.conns.tokens() {
             self.arm(token);
-        }
-    }
-
-    /// Ends a release (see `channel::RELEASE`) once its grace is over.
-    pub(super) fn maybe_finish_release(&mut self, now: Instant) {
-        if self.release_at.is_some_and(|at| at <= now) {
-            self.release_at = None;
-            self.close_listeners(now);
         }
     }
 

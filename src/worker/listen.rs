@@ -236,6 +236,22 @@ impl Worker<'_> {
         }
     }
 
+    /// A socket handed over by the master (a slot removed by SIGTTOU): polled from now on like
+    /// the adopted sockets of an upgrade. A draining worker has no use for it.
+    pub(super) fn adopt(&mut self, fd: OwnedFd) {
+        if self.site.draining {
+            return;
+        }
+        let token = adopted_token(self.adopted.len());
+        if self.paused.is_none() {
+            if let Err(e) = self.poller.add(&fd, token, Interest::EXCLUSIVE_READABLE) {
+                return warn!(error = %e, "could not poll an adopted socket");
+            }
+        }
+        self.adopted.push(fd);
+        debug!(adopted = self.adopted.len(), "adopted a listening socket");
+    }
+
     /// Takes everything already queued, then lets go of the listeners: this worker may hold a
     /// socket's last reference, and closing it would reset what waits in its queue.
     pub(super) fn close_listeners(&mut self, now: Instant) {

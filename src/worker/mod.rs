@@ -170,8 +170,6 @@ struct Worker<'a> {
     /// is on, a new connection is read at once (its request is already there); when off, epoll
     /// says when the request arrives (a read now would almost always be EAGAIN).
     defer_accept: Duration,
-    /// Draining a socket that closes for good: when to stop accepting from it.
-    release_at: Option<Instant>,
     /// Connections whose `drive` ran out of budget, to drive again next turn.
     again: Vec<u64>,
     /// The memory waiter last woken, and the budget's change count then.
@@ -234,6 +232,7 @@ impl Worker<'_> {
             return Ok(());
         }
         debug!("worker ready");
+        self.sample_open_fds();
         let mut driving = Vec::new();
         let mut expired = Vec::new();
         // The end of the previous turn: one clock read serves both the turn's duration and the
@@ -294,10 +293,11 @@ impl Worker<'_> {
             }
             self.expire(now, &mut expired);
             self.wake_memory_waiter();
-            self.maybe_finish_release(now);
             self.maybe_ask_for_recycling();
             if let Some(log) = &self.site.access_log {
-                log.borrow_mut().maybe_flush(now);
+                let mut log = log.borrow_mut();
+                log.maybe_flush(now);
+                WorkerStats::add(&self.stats.access_log_dropped, log.take_dropped());
             }
             turn_end = Instant::now();
             self.stats
@@ -324,9 +324,17 @@ impl Worker<'_> {
     /// second go back to the allocator, and, after a large release, the allocator's free pages
     /// go back to the system, so a burst does not pin its peak.
     fn once_a_second(&mut self) {
+        self.sample_open_fds();
         let freed = self.pool.trim(config::BUFFER_POOL_RESERVE);
         if freed >= TRIM_HEAP_AFTER_BYTES {
             crate::sys::alloc::trim_heap();
+        }
+    }
+
+    /// Counts this worker's descriptors for `/metrics` (one `stat`; see `procfs::open_fds`).
+    fn sample_open_fds(&self) {
+        if let Ok(n) = crate::sys::procfs::open_fds(u64::from(std::process::id())) {
+            self.stats.open_fds.store(n as u64, Ordering::Relaxed);
         }
     }
 
@@ -343,9 +351,6 @@ impl Worker<'_> {
             if let Some(AcceptPause::Exhausted { until }) = pause {
                 wake = wake.min(until);
             }
-        }
-        if let Some(at) = self.release_at {
-            wake = wake.min(at);
         }
         wake.saturating_duration_since(now)
     }

@@ -134,7 +134,6 @@ impl<'a> Worker<'a> {
             max_conns,
             listen_interest,
             defer_accept: Duration::from_secs(cfg.defer_accept.into()),
-            release_at: None,
             again: Vec::new(),
             last_memory_wake: None,
             timers: TimerWheel::new(Instant::now()),

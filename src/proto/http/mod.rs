@@ -62,6 +62,8 @@ enum Step {
     NeedInput,
     /// Waiting for the budget: the worker wakes the connection when its turn comes.
     NeedMemory,
+    /// An expensive answer was written: the next request waits for the next loop turn.
+    Yield,
     /// The clean end of the connection's last request.
     Close,
     /// An error ends the connection.
@@ -168,6 +170,7 @@ impl Http {
                 Step::Progress => continue,
                 Step::NeedInput => return Next::NeedInput,
                 Step::NeedMemory => return Next::Memory,
+                Step::Yield => return Next::Yield,
                 Step::Close => {
                     self.state = State::Done;
                     return Next::Close;
@@ -345,7 +348,15 @@ impl Http {
     ) -> Option<Step> {
         let keep_alive = head.keep_alive && !ctx.draining;
         match routes::respond(route, head, body, output, ctx) {
-            Reply::Sent => Some(self.after_answer(head, keep_alive, ctx)),
+            Reply::Sent => {
+                let step = self.after_answer(head, keep_alive, ctx);
+                // Pipelined scrapes take turns with everyone else (a render is microseconds,
+                // thousands in a row are not).
+                Some(match step {
+                    Step::Progress if routes::is_expensive(route) => Step::Yield,
+                    step => step,
+                })
+            }
             Reply::NeedMemory => None,
             Reply::Sleep { until, head_only } => {
                 self.count_answer(head, ctx);

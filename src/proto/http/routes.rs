@@ -104,6 +104,12 @@ pub(super) fn keeps_body(route: Route, method: Method) -> bool {
     route == Route::Echo && matches!(method, Method::Post | Method::Put)
 }
 
+/// Routes whose answer is rendered for the request (all workers' figures): a pipelined run of
+/// them yields the loop after each one.
+pub(super) fn is_expensive(route: Route) -> bool {
+    matches!(route, Route::Metrics | Route::Status)
+}
+
 /// The methods a route takes, for `Allow`.
 fn allowed(route: Route) -> &'static [u8] {
     match route {

@@ -51,7 +51,7 @@ fn run_feed(chunks: &[&[u8]], feed: Feed, site: &TestSite) -> (Vec<u8>, Next) {
                     http.release(&site.budget);
                     return (out, next);
                 }
-                Next::Blocked => continue,
+                Next::Blocked | Next::Yield => continue,
                 _ if n > 0 => continue,
                 _ => break,
             }

@@ -1,0 +1,137 @@
+//! The access log on a full disk: whole lines or nothing, dropped lines counted and reported
+//! (at most once a second), and recovery after SIGUSR1 once there is room again. Runs on a
+//! 1 MiB tmpfs the test mounts itself (root only; it says so and skips elsewhere).
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{get, read_response, wait_until, Server};
+use nix::sys::signal::Signal;
+
+/// A tmpfs mounted for the test's lifetime.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = std::env::temp_dir().join(format!("prefork-full-disk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = std::fs::remove_dir(&dir);
+            return None;
+        }
+        Some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Fills the file system holding `dir` with a file, until it is full.
+fn fill(dir: &Path) -> PathBuf {
+    let filler = dir.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let block = [0u8; 4096];
+    while f.write_all(&block).is_ok() {}
+    filler
+}
+
+/// `n` pipelined `GET /` on one connection, all answered.
+fn requests(server: &Server, n: usize) {
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let batch = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".repeat(n);
+    let t = std::thread::spawn(move || writer.write_all(&batch).unwrap());
+    let mut pending = Vec::new();
+    for _ in 0..n {
+        assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
+    }
+    t.join().unwrap();
+}
+
+fn dropped(server: &Server) -> u64 {
+    let body = get(server.addr, "/metrics").body;
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .filter(|l| l.starts_with("prefork_access_log_dropped_lines_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Every line of the log is one whole access-log line.
+fn assert_whole_lines(log: &Path) -> usize {
+    let text = std::fs::read(log).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with(b"\n"),
+        "the log ends mid-line"
+    );
+    let text = String::from_utf8(text).expect("utf-8");
+    for line in text.lines() {
+        let whole = line.starts_with("127.0.0.1 - - [")
+            && (line.ends_with("\"GET / HTTP/1.1\" 200 13 \"-\" \"-\"")
+                || line.ends_with("\"GET /metrics HTTP/1.1\" 200")
+                || line.contains("\"GET /metrics HTTP/1.1\" 200 "));
+        assert!(whole, "a torn line: {line:?}");
+    }
+    text.lines().count()
+}
+
+#[test]
+fn a_full_disk_costs_whole_lines_counted_and_recovers_after_sigusr1() {
+    let Some(fs) = Tmpfs::mount("1m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let log = fs.0.join("access.log");
+    let server = Server::start(&["--workers", "1", "--access-log", log.to_str().unwrap()]);
+    requests(&server, 100);
+    let written = wait_until(Duration::from_secs(5), || {
+        (assert_whole_lines(&log) == 100).then_some(())
+    });
+    assert!(written.is_some(), "the first lines were written");
+    let filler = fill(&fs.0);
+    // ~100 bytes a line: 30,000 lines is three times the 1 MiB backlog.
+    requests(&server, 30_000);
+    let counted = wait_until(Duration::from_secs(5), || {
+        (dropped(&server) > 0).then_some(())
+    });
+    assert!(counted.is_some(), "dropped lines are counted in /metrics");
+    let reported = server.wait_for_log("access log is not being written", Duration::from_secs(5));
+    assert!(reported.is_some(), "{}", server.log_text());
+    let status = get(server.addr, "/status").body_str().to_owned();
+    assert!(!status.contains("\"access_log_dropped\":0"), "{status}");
+    // Errors are rate-limited: a few seconds of failures give a few lines, not thousands.
+    std::thread::sleep(Duration::from_secs(2));
+    let reports = server
+        .log_text()
+        .matches("access log is not being written")
+        .count();
+    assert!(reports <= 6, "{reports} error lines");
+    assert_whole_lines(&log);
+    // Room again, and logrotate's signal: the backlog and new lines arrive, whole.
+    std::fs::remove_file(&filler).unwrap();
+    server.signal(Signal::SIGUSR1);
+    requests(&server, 50);
+    let recovered = wait_until(Duration::from_secs(5), || {
+        let lines = assert_whole_lines(&log);
+        (lines > 10_000).then_some(lines)
+    });
+    assert!(
+        recovered.is_some(),
+        "the backlog and new lines were written after SIGUSR1"
+    );
+}

@@ -1,0 +1,86 @@
+//! Expensive answers take turns. A `/metrics` render is microseconds, but thousands pipelined
+//! on a few connections must not hold the loop from everyone else, whatever the worker's
+//! descriptor count (which a scrape used to count by listing /proc/PID/fd, every time).
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{get, read_response, whoami_pid, Server};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+const IDLE: usize = 15_000;
+const SCRAPERS: usize = 4;
+const SCRAPES: usize = 3_000;
+
+#[test]
+fn pipelined_scrapes_under_15000_connections_do_not_stall_the_worker() {
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        hard >= IDLE as u64 + 200,
+        "this test needs an open-file hard limit of at least {}",
+        IDLE + 200
+    );
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let server = Server::start(&["--workers", "1"]);
+    let worker = whoami_pid(&get(server.addr, "/whoami"));
+    // Idle keep-alive connections, each served once (their answers wait unread: they are
+    // small, and the point is the worker's descriptor count).
+    let idle: Vec<TcpStream> = (0..IDLE)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    let addr = server.addr;
+    let scrapers: Vec<_> = (0..SCRAPERS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                let mut writer = s.try_clone().unwrap();
+                let batch = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n".repeat(SCRAPES);
+                let write = std::thread::spawn(move || writer.write_all(&batch).unwrap());
+                let mut pending = Vec::new();
+                for _ in 0..SCRAPES {
+                    assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
+                }
+                write.join().unwrap();
+            })
+        })
+        .collect();
+    // Meanwhile, a client on fresh connections.
+    let mut latencies = Vec::new();
+    let until = Instant::now() + Duration::from_secs(60);
+    while scrapers.iter().any(|t| !t.is_finished()) && Instant::now() < until {
+        let start = Instant::now();
+        assert_eq!(get(addr, "/").status, 200);
+        latencies.push(start.elapsed());
+    }
+    for t in scrapers {
+        t.join().expect("a scraper failed");
+    }
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    eprintln!(
+        "{} GET / during {} pipelined scrapes with {IDLE} idle connections: p50 {:?}, p99 {p99:?}",
+        latencies.len(),
+        SCRAPERS * SCRAPES,
+        latencies[latencies.len() / 2]
+    );
+    assert!(latencies.len() >= 20, "too few samples to judge");
+    assert!(
+        p99 < Duration::from_millis(50),
+        "GET / p99 {p99:?} while scrapes ran"
+    );
+    assert_eq!(
+        whoami_pid(&get(addr, "/whoami")),
+        worker,
+        "the worker was replaced"
+    );
+    assert!(server.wait_for_log("worker hung", Duration::ZERO).is_none());
+    drop(idle);
+}
