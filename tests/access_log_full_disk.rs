@@ -5,12 +5,11 @@
 mod common;
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{get, read_response, wait_until, Server};
+use common::{get, wait_until, Server};
 use nix::sys::signal::Signal;
 
 /// A tmpfs mounted for the test's lifetime.
@@ -51,16 +50,7 @@ fn fill(dir: &Path) -> PathBuf {
 
 /// `n` pipelined `GET /` on one connection, all answered.
 fn requests(server: &Server, n: usize) {
-    let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut writer = s.try_clone().unwrap();
-    let batch = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".repeat(n);
-    let t = std::thread::spawn(move || writer.write_all(&batch).unwrap());
-    let mut pending = Vec::new();
-    for _ in 0..n {
-        assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
-    }
-    t.join().unwrap();
+    common::pipeline_ok(server.addr, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", n);
 }
 
 fn dropped(server: &Server) -> u64 {

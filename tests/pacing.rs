@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{get, read_response, whoami_pid, Server};
+use common::{get, whoami_pid, Server};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 const IDLE: usize = 15_000;
@@ -39,16 +39,7 @@ fn pipelined_scrapes_under_15000_connections_do_not_stall_the_worker() {
     let scrapers: Vec<_> = (0..SCRAPERS)
         .map(|_| {
             std::thread::spawn(move || {
-                let mut s = TcpStream::connect(addr).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-                let mut writer = s.try_clone().unwrap();
-                let batch = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n".repeat(SCRAPES);
-                let write = std::thread::spawn(move || writer.write_all(&batch).unwrap());
-                let mut pending = Vec::new();
-                for _ in 0..SCRAPES {
-                    assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
-                }
-                write.join().unwrap();
+                common::pipeline_ok(addr, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", SCRAPES)
             })
         })
         .collect();

@@ -52,6 +52,18 @@ fn restore_binary(exe: &Path) {
     std::fs::rename(&tmp, exe).unwrap();
 }
 
+/// Puts a binary that never gets ready on disk and sends SIGUSR2: the pid of the new master
+/// started, and a guard that kills it at the end of the test.
+fn start_hung_upgrade(server: &Server, exe: &Path) -> (u32, KillOnDrop) {
+    replace_with_script(exe, "#!/bin/sh\nexec sleep 600\n");
+    server.signal(Signal::SIGUSR2);
+    let started = server
+        .wait_for_log("new master started", Duration::from_secs(5))
+        .expect("the upgrade started");
+    let hung = pid_in(&started);
+    (hung, KillOnDrop(hung))
+}
+
 /// The pid a log line gives as `pid=N`.
 fn pid_in(line: &str) -> u32 {
     let at = line.find("pid=").expect("a pid in the line") + 4;
@@ -116,13 +128,7 @@ fn a_hung_upgrade_is_rolled_back_and_a_later_one_succeeds() {
     let exe = binary_copy("hung");
     let (server, pid_file) = start(&exe, &["--workers", "1", "--upgrade-timeout", "1s"]);
     let old_pid = server.pid;
-    replace_with_script(&exe, "#!/bin/sh\nexec sleep 600\n");
-    server.signal(Signal::SIGUSR2);
-    let started = server
-        .wait_for_log("new master started", Duration::from_secs(5))
-        .expect("the upgrade started");
-    let hung = pid_in(&started);
-    let _cleanup_hung = KillOnDrop(hung);
+    let (hung, _cleanup_hung) = start_hung_upgrade(&server, &exe);
     // A second SIGUSR2 meanwhile is refused, not queued.
     server.signal(Signal::SIGUSR2);
     assert!(server
@@ -158,13 +164,7 @@ fn stopping_while_an_upgrade_is_pending_leaves_no_listener() {
     let exe = binary_copy("pending");
     let (server, _) = start(&exe, &["--workers", "1"]);
     let addr = server.addr;
-    replace_with_script(&exe, "#!/bin/sh\nexec sleep 600\n");
-    server.signal(Signal::SIGUSR2);
-    let started = server
-        .wait_for_log("new master started", Duration::from_secs(5))
-        .expect("the upgrade started");
-    let hung = pid_in(&started);
-    let _cleanup_hung = KillOnDrop(hung);
+    let (hung, _cleanup_hung) = start_hung_upgrade(&server, &exe);
     let status = server.stop(Duration::from_secs(10));
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     let killed = wait_until(Duration::from_secs(5), || {

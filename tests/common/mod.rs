@@ -311,3 +311,19 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Sends `n` copies of `request` pipelined on one connection (written from a second thread, so
+/// neither side's buffers can stall the other) and asserts that every answer is a 200.
+pub fn pipeline_ok(addr: SocketAddr, request: &[u8], n: usize) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let batch = request.repeat(n);
+    let write = std::thread::spawn(move || writer.write_all(&batch).unwrap());
+    let mut pending = Vec::new();
+    for i in 0..n {
+        let status = read_response(&mut s, &mut pending, false).status;
+        assert_eq!(status, 200, "answer {i} of {n}");
+    }
+    write.join().unwrap();
+}
