@@ -12,14 +12,19 @@ use tracing::{debug, warn};
 use crate::buffer::{Buf, BufPool};
 use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
 use crate::memory::{Budget, Use};
-use crate::output::Output;
+use crate::output::{Output, Write};
 use crate::proto::{Context, Next, Phase, Protocol};
 use crate::stats::{TimeoutKind, WorkerStats};
+use crate::sys::file;
 use crate::sys::net::{self, IoOutcome};
 
 /// Rounds of read → process → write one `drive` call may do before yielding to other
 /// connections (sozu's MAX_LOOP_ITERATIONS); a connection that still has work is re-queued.
 const DRIVE_BUDGET: usize = 16;
+
+/// Most bytes of a file one `sendfile` call sends; after a slice the connection yields the
+/// loop to the others.
+const FILE_SLICE: u64 = 2 * 1024 * 1024;
 
 /// What the worker should do with the connection after [`Connection::drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +60,8 @@ pub struct Connection {
     waiting: bool,
     /// TCP_NODELAY is still to be set (on the first write of a connection that stays open).
     nodelay_pending: bool,
+    /// The last flush sent a slice of a file: the drive yields (see `FILE_SLICE`).
+    file_slice_sent: bool,
     /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
     pub scheduled_tick: Option<u64>,
     /// The client's address, looked up only for the access log.
@@ -92,6 +99,7 @@ impl Connection {
             needs_input: true,
             waiting: false,
             nodelay_pending: true,
+            file_slice_sent: false,
             scheduled_tick: None,
             registered: false,
             metrics_only: false,
@@ -296,7 +304,7 @@ impl Connection {
             if self.closing && self.out.is_empty() {
                 return self.begin_close(pool, true, now);
             }
-            if yielded {
+            if yielded || std::mem::take(&mut self.file_slice_sent) {
                 return Drive::Again;
             }
             // The peer is done sending and the protocol can make nothing more of what it sent.
@@ -352,8 +360,10 @@ impl Connection {
         }
     }
 
-    /// Writes until the output is empty or the socket is full. `Some(true)` if bytes moved.
-    /// A response head and the large body behind it leave in one `sendmsg`.
+    /// Writes until the output is empty, the socket is full, or one slice of a file has gone
+    /// out (so one download cannot hold the loop). `Some(true)` if bytes moved, `None` to
+    /// close. A response head and the large body behind it leave in one `sendmsg`; the head of
+    /// a file answer goes with MSG_MORE, so the kernel sends it with the file's first bytes.
     fn flush(&mut self, ctx: &Context<'_>) -> Option<bool> {
         if self.nodelay_pending && !self.closing {
             // Only a connection that stays open needs Nagle off (its next response must not wait
@@ -364,12 +374,38 @@ impl Connection {
             }
         }
         let mut moved = false;
-        while !self.out.is_empty() {
-            let pending = self.out.len();
-            let outcome = match self.out.slices() {
-                [bytes, []] => net::send_some(self.fd.as_fd(), bytes),
-                [[], tail] => net::send_some(self.fd.as_fd(), tail),
-                both => net::send_vectored(self.fd.as_fd(), &both),
+        loop {
+            let (outcome, offered, from_file) = match self.out.next_write() {
+                Write::Nothing => break,
+                Write::Bytes {
+                    first,
+                    second: [],
+                    more,
+                } => {
+                    let sent = if more {
+                        file::send_more(self.fd.as_fd(), first)
+                    } else {
+                        net::send_some(self.fd.as_fd(), first)
+                    };
+                    (sent, first.len(), false)
+                }
+                Write::Bytes {
+                    first: [], second, ..
+                } => (net::send_some(self.fd.as_fd(), second), second.len(), false),
+                Write::Bytes { first, second, .. } => (
+                    net::send_vectored(self.fd.as_fd(), &[first, second]),
+                    first.len() + second.len(),
+                    false,
+                ),
+                Write::File { fd, offset, len } => {
+                    let count = usize::try_from(len.min(FILE_SLICE)).unwrap_or(usize::MAX);
+                    let mut at = offset;
+                    (
+                        file::send_file(self.fd.as_fd(), fd, &mut at, count),
+                        count,
+                        true,
+                    )
+                }
             };
             match outcome {
                 IoOutcome::Done(n) => {
@@ -379,12 +415,26 @@ impl Connection {
                     }
                     WorkerStats::add(&ctx.stats.bytes_out, n as u64);
                     moved = true;
-                    if n < pending {
+                    if n < offered {
                         self.writable = false;
                         break;
                     }
+                    if from_file {
+                        // A slice is out: other connections go next; the worker drives this
+                        // one again next turn (`Drive::Again`).
+                        self.file_slice_sent = true;
+                        break;
+                    }
                 }
-                IoOutcome::WouldBlock | IoOutcome::Eof => {
+                IoOutcome::WouldBlock => {
+                    self.writable = false;
+                    break;
+                }
+                IoOutcome::Eof if from_file => {
+                    warn!("a file shrank while it was being sent; closing the connection");
+                    return None;
+                }
+                IoOutcome::Eof => {
                     self.writable = false;
                     break;
                 }

@@ -1,23 +1,60 @@
-//! What a connection has to send, in order: small bytes in the pooled write buffer, then at most
-//! one large body held outside it.
+//! What a connection has to send, in order: small bytes in the pooled write buffer, then the
+//! tail of one large answer held outside it.
 //!
 //! Response heads and small bodies are copied into `bytes`, one pooled buffer (a
-//! per-connection constant). A body too large for it (an echoed upload, a big `/metrics`) is
-//! attached as the `tail`: owned bytes, reserved in the worker's [`Budget`](crate::memory::Budget)
-//! before they were made, sent with the head in one `sendmsg`, and released when sent. Nothing is
-//! appended while a tail is pending, so the order on the wire is always `bytes` then `tail`, and
-//! a connection never holds more than one large body.
+//! per-connection constant). A body too large for it is attached as the `tail`: owned bytes
+//! reserved in the worker's [`Budget`](crate::memory::Budget) before they were made (an echoed
+//! upload, a big `/metrics`), or ranges of an open file, sent with `sendfile` and holding no
+//! user memory at all; a multipart answer interleaves the two. Nothing is appended while a tail
+//! is pending, so the order on the wire is always `bytes` then `tail`, and a connection never
+//! holds more than one large answer.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::rc::Rc;
 
 use crate::buffer::Buf;
 
-/// A large body waiting to be sent.
+/// One piece of a tail.
 #[derive(Debug)]
+enum Segment {
+    /// Owned bytes, sent up to `pos`.
+    Owned { data: Vec<u8>, pos: usize },
+    /// `remaining` bytes of an open file from `offset`.
+    File {
+        fd: Rc<OwnedFd>,
+        offset: u64,
+        remaining: u64,
+    },
+}
+
+/// The large part of an answer.
+#[derive(Debug, Default)]
 struct Tail {
-    data: Vec<u8>,
-    /// Sent up to here.
-    pos: usize,
-    /// Bytes reserved in the budget for it (`Use::Output`), released when it is gone.
+    segments: VecDeque<Segment>,
+    /// Bytes reserved in the budget for the owned segments (`Use::Output`), released when the
+    /// tail is gone.
     charge: u64,
+}
+
+/// The next write a connection should make.
+#[derive(Debug)]
+pub enum Write<'a> {
+    /// Nothing is pending.
+    Nothing,
+    /// One or two runs of bytes, in order, for one `send` or `sendmsg`; `more` says that a
+    /// file follows them (the head of a file answer: send it with MSG_MORE).
+    Bytes {
+        first: &'a [u8],
+        second: &'a [u8],
+        more: bool,
+    },
+    /// `len` bytes of `fd` from `offset`, for `sendfile`.
+    File {
+        fd: BorrowedFd<'a>,
+        offset: u64,
+        len: u64,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -51,14 +88,23 @@ impl Output {
     /// Bytes still to send.
     #[inline]
     pub fn len(&self) -> usize {
-        self.bytes.len() + self.tail.as_ref().map_or(0, |t| t.data.len() - t.pos)
+        let tail = self.tail.as_ref().map_or(0, |t| {
+            t.segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Owned { data, pos } => (data.len() - pos) as u64,
+                    Segment::File { remaining, .. } => *remaining,
+                })
+                .sum::<u64>()
+        });
+        self.bytes.len() + usize::try_from(tail).unwrap_or(usize::MAX)
     }
 
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty() && self.tail.is_none()
     }
 
-    /// True if a large body is waiting: nothing more may be produced until it is sent.
+    /// True if a large answer is waiting: nothing more may be produced until it is sent.
     #[inline]
     pub fn has_tail(&self) -> bool {
         self.tail.is_some()
@@ -74,44 +120,137 @@ impl Output {
     /// nothing to send (an empty tail is never kept).
     #[must_use = "a charge that is not kept must be released"]
     pub fn attach(&mut self, data: Vec<u8>, from: usize, charge: u64) -> u64 {
-        debug_assert!(self.tail.is_none(), "a second tail");
         if from >= data.len() {
             return charge;
         }
-        self.tail = Some(Box::new(Tail {
-            data,
-            pos: from,
-            charge,
-        }));
+        self.tail_mut().charge += charge;
+        self.push(Segment::Owned { data, pos: from });
         0
     }
 
-    /// What to send next: the bytes, then the tail (either may be empty).
-    #[inline]
-    pub fn slices(&self) -> [&[u8]; 2] {
-        let tail = self.tail.as_ref().map_or(&[][..], |t| &t.data[t.pos..]);
-        [self.bytes.filled(), tail]
+    /// Attaches `len` bytes of the open file `fd` from `offset` (nothing if `len` is 0). File
+    /// bytes are never copied into the process, so they cost the budget nothing.
+    pub fn attach_file(&mut self, fd: Rc<OwnedFd>, offset: u64, len: u64) {
+        if len > 0 {
+            self.push(Segment::File {
+                fd,
+                offset,
+                remaining: len,
+            });
+        }
     }
 
-    /// Marks `n` bytes as sent. Returns the budget charge freed if that finished the tail.
+    fn tail_mut(&mut self) -> &mut Tail {
+        self.tail.get_or_insert_with(Box::default)
+    }
+
+    fn push(&mut self, segment: Segment) {
+        self.tail_mut().segments.push_back(segment);
+    }
+
+    /// The next write: the bytes (with the first owned segment, for one `sendmsg`), or the
+    /// file range at the front of the tail.
+    pub fn next_write(&self) -> Write<'_> {
+        let front = self.tail.as_ref().and_then(|t| t.segments.front());
+        let bytes = self.bytes.filled();
+        match (bytes.is_empty(), front) {
+            (true, None) => Write::Nothing,
+            (false, None) => Write::Bytes {
+                first: bytes,
+                second: &[],
+                more: false,
+            },
+            (_, Some(Segment::Owned { data, pos })) => Write::Bytes {
+                first: bytes,
+                second: &data[*pos..],
+                more: false,
+            },
+            (false, Some(Segment::File { .. })) => Write::Bytes {
+                first: bytes,
+                second: &[],
+                more: true,
+            },
+            (
+                true,
+                Some(Segment::File {
+                    fd,
+                    offset,
+                    remaining,
+                }),
+            ) => Write::File {
+                fd: fd.as_fd(),
+                offset: *offset,
+                len: *remaining,
+            },
+        }
+    }
+
+    /// Marks `n` bytes as sent (of what `next_write` offered). Returns the budget charge freed
+    /// if that finished the tail.
     ///
     /// # Panics
-    /// If `n` is more than is pending.
-    #[inline]
+    /// If `n` is more than was offered.
     pub fn advance(&mut self, n: usize) -> u64 {
         let from_bytes = n.min(self.bytes.len());
         self.bytes.consume(from_bytes);
-        let rest = n - from_bytes;
+        let mut rest = (n - from_bytes) as u64;
         if rest == 0 {
             return 0;
         }
         let tail = self.tail.as_mut().expect("sent more than was pending");
-        tail.pos += rest;
-        assert!(tail.pos <= tail.data.len(), "sent more than was pending");
-        if tail.pos < tail.data.len() {
-            return 0;
+        let front = tail
+            .segments
+            .front_mut()
+            .expect("sent more than was pending");
+        let done = match front {
+            Segment::Owned { data, pos } => {
+                *pos += usize::try_from(rest).expect("fits: it was a slice");
+                assert!(*pos <= data.len(), "sent more than was pending");
+                *pos == data.len()
+            }
+            Segment::File {
+                offset, remaining, ..
+            } => {
+                rest = rest.min(*remaining);
+                *offset += rest;
+                *remaining -= rest;
+                *remaining == 0
+            }
+        };
+        if done {
+            tail.segments.pop_front();
         }
-        self.tail.take().map_or(0, |t| t.charge)
+        if tail.segments.is_empty() {
+            return self.tail.take().map_or(0, |t| t.charge);
+        }
+        0
+    }
+
+    /// Takes everything pending as if it were sent, copying it into `into` (file ranges read
+    /// from their files): for tests and tools that run a protocol without a socket. Returns the
+    /// charge freed.
+    ///
+    /// # Panics
+    /// If a file range cannot be read.
+    pub fn drain_into(&mut self, into: &mut Vec<u8>) -> u64 {
+        let mut freed = 0;
+        loop {
+            let n = match self.next_write() {
+                Write::Nothing => return freed,
+                Write::Bytes { first, second, .. } => {
+                    into.extend_from_slice(first);
+                    into.extend_from_slice(second);
+                    first.len() + second.len()
+                }
+                Write::File { fd, offset, len } => {
+                    let bytes = crate::sys::file::read_range(fd, offset, len)
+                        .expect("a file range to read");
+                    into.extend_from_slice(&bytes);
+                    bytes.len()
+                }
+            };
+            freed += self.advance(n);
+        }
     }
 
     /// Drops everything unsent (the connection is closing); returns the charge to release.
@@ -125,6 +264,17 @@ impl Output {
 mod tests {
     use super::*;
 
+    fn bytes_of(w: Write<'_>) -> (Vec<u8>, bool) {
+        match w {
+            Write::Bytes {
+                first,
+                second,
+                more,
+            } => ([first, second].concat(), more),
+            other => panic!("expected bytes, got {other:?}"),
+        }
+    }
+
     #[test]
     fn bytes_then_tail_then_the_charge_comes_back() {
         let mut out = Output::new();
@@ -132,13 +282,48 @@ mod tests {
         assert_eq!(out.attach(b"xxbody".to_vec(), 2, 6), 0);
         assert!(out.has_tail());
         assert_eq!(out.len(), 9);
-        assert_eq!(out.slices(), [&b"head:"[..], &b"body"[..]]);
+        assert_eq!(bytes_of(out.next_write()), (b"head:body".to_vec(), false));
         assert_eq!(out.advance(3), 0);
-        assert_eq!(out.slices(), [&b"d:"[..], &b"body"[..]]);
+        assert_eq!(bytes_of(out.next_write()), (b"d:body".to_vec(), false));
         assert_eq!(out.advance(4), 0);
-        assert_eq!(out.slices(), [&b""[..], &b"dy"[..]]);
+        assert_eq!(bytes_of(out.next_write()), (b"dy".to_vec(), false));
         assert_eq!(out.advance(2), 6);
         assert!(out.is_empty() && !out.has_tail());
+        assert!(matches!(out.next_write(), Write::Nothing));
+    }
+
+    #[test]
+    fn a_file_follows_its_head_and_parts_interleave() {
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        let fd = Rc::new(OwnedFd::from(file));
+        let mut out = Output::new();
+        out.bytes().extend_from_slice(b"HEAD");
+        out.attach_file(Rc::clone(&fd), 100, 10);
+        assert_eq!(out.attach(b"--sep--".to_vec(), 0, 0), 0);
+        out.attach_file(Rc::clone(&fd), 500, 5);
+        assert_eq!(out.len(), 4 + 10 + 7 + 5);
+        assert_eq!(bytes_of(out.next_write()), (b"HEAD".to_vec(), true));
+        out.advance(4);
+        let Write::File { offset, len, .. } = out.next_write() else {
+            panic!("the file range comes next");
+        };
+        assert_eq!((offset, len), (100, 10));
+        out.advance(6);
+        assert!(matches!(
+            out.next_write(),
+            Write::File {
+                offset: 106,
+                len: 4,
+                ..
+            }
+        ));
+        out.advance(4);
+        assert_eq!(bytes_of(out.next_write()), (b"--sep--".to_vec(), false));
+        out.advance(7);
+        out.advance(5);
+        assert!(out.is_empty());
+        out.attach_file(fd, 0, 0);
+        assert!(!out.has_tail(), "an empty range is no tail");
     }
 
     #[test]

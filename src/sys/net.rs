@@ -40,6 +40,22 @@ fn is_peer_gone(e: Errno) -> bool {
     )
 }
 
+/// Sorts an errno from a socket call (not EINTR, which callers retry).
+pub fn sort_errno(e: Errno) -> IoOutcome {
+    match e {
+        Errno::EAGAIN => IoOutcome::WouldBlock,
+        e if is_peer_gone(e) => IoOutcome::Closed,
+        e => IoOutcome::Failed(e),
+    }
+}
+
+/// One `send(2)` with MSG_NOSIGNAL and `extra` flags, retrying EINTR.
+pub fn send_flags(fd: BorrowedFd<'_>, buf: &[u8], extra: MsgFlags) -> IoOutcome {
+    sorted(IoOutcome::WouldBlock, || {
+        nix::sys::socket::send(fd.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL | extra)
+    })
+}
+
 /// Runs one read- or write-like call, retrying it on EINTR, and sorts its result; `zero` is what
 /// a return of 0 means for that call.
 fn sorted(zero: IoOutcome, mut call: impl FnMut() -> nix::Result<usize>) -> IoOutcome {
@@ -48,9 +64,7 @@ fn sorted(zero: IoOutcome, mut call: impl FnMut() -> nix::Result<usize>) -> IoOu
             Ok(0) => zero,
             Ok(n) => IoOutcome::Done(n),
             Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => IoOutcome::WouldBlock,
-            Err(e) if is_peer_gone(e) => IoOutcome::Closed,
-            Err(e) => IoOutcome::Failed(e),
+            Err(e) => sort_errno(e),
         };
     }
 }
