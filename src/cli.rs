@@ -134,6 +134,28 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_METRICS_PORT")]
     pub metrics_port: Option<u16>,
 
+    /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
+    /// serves its index file when there is one.
+    #[arg(long, env = "PREFORK_ROOT")]
+    pub root: Option<std::path::PathBuf>,
+
+    /// Index file names tried, in order, for a path ending in / (comma-separated).
+    #[arg(
+        long,
+        env = "PREFORK_INDEX",
+        default_value = "index.html",
+        value_delimiter = ','
+    )]
+    pub index: Vec<String>,
+
+    /// Serve names that start with a dot (.git, .env); without it they are 404.
+    #[arg(long, env = "PREFORK_DOTFILES")]
+    pub dotfiles: bool,
+
+    /// A Cache-Control value sent with every file (e.g. "public, max-age=3600").
+    #[arg(long, env = "PREFORK_CACHE_CONTROL")]
+    pub cache_control: Option<String>,
+
     /// Log one line per request to this file, or "-" for stdout (combined format, or JSON with --log-format json).
     #[arg(long, env = "PREFORK_ACCESS_LOG")]
     pub access_log: Option<String>,
@@ -151,6 +173,44 @@ pub struct Cli {
     /// Validate the options and that the address can be bound, then exit (0, or the error's code).
     #[arg(long)]
     pub check: bool,
+}
+
+impl Cli {
+    /// `--root` and its companions, checked: the root is a directory, the index names are
+    /// plain names, the Cache-Control value is one header value.
+    fn file_options(&self) -> Result<Option<crate::files::FileOptions>, Error> {
+        let Some(root) = &self.root else {
+            return Ok(None);
+        };
+        if !root.is_dir() {
+            return Err(Error::Config(format!(
+                "--root {}: not a directory (or not readable)",
+                root.display()
+            )));
+        }
+        let index: Vec<String> = self.index.iter().map(|n| n.trim().to_string()).collect();
+        if index
+            .iter()
+            .any(|n| n.is_empty() || n.contains('/') || n.starts_with('.'))
+        {
+            return Err(Error::Usage(
+                "--index takes plain file names (no slash, not starting with a dot)".into(),
+            ));
+        }
+        if let Some(v) = &self.cache_control {
+            if v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+                return Err(Error::Usage(
+                    "--cache-control holds a control character".into(),
+                ));
+            }
+        }
+        Ok(Some(crate::files::FileOptions {
+            root: root.clone(),
+            index,
+            dotfiles: self.dotfiles,
+            cache_control: self.cache_control.clone(),
+        }))
+    }
 }
 
 /// Subcommands.
@@ -315,6 +375,7 @@ impl Cli {
                 self.max_uri_bytes, self.max_header_bytes
             )));
         }
+        let files = self.file_options()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -341,6 +402,7 @@ impl Cli {
                 self.max_body_bytes,
             ),
             memory_budget,
+            files,
             timeouts: Timeouts {
                 header: self.header_timeout,
                 body: self.body_timeout,

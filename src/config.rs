@@ -48,6 +48,8 @@ pub struct Config {
     pub limits: HttpLimits,
     /// What one worker may buffer on its clients' behalf, in bytes (see `memory.rs`).
     pub memory_budget: u64,
+    /// `--root` and its companions: serve files.
+    pub files: Option<crate::files::FileOptions>,
     /// Per-connection timeouts.
     pub timeouts: Timeouts,
     /// Connections one worker holds at most; `None` derives it from the fd limit.

@@ -34,6 +34,8 @@ pub mod exit {
 pub enum Error {
     /// Options that contradict each other (clap checks each option alone).
     Usage(String),
+    /// An option names something unusable (a root that is not a directory).
+    Config(String),
     /// Binding or listening on the address failed.
     Bind { addr: SocketAddr, source: io::Error },
     /// Setting up signal handling failed.
@@ -56,6 +58,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => exit::USAGE,
+            Error::Config(_) => exit::CONFIG,
             Error::Bind { source, .. } => match source.kind() {
                 io::ErrorKind::AddrInUse => exit::TEMPFAIL,
                 io::ErrorKind::PermissionDenied => exit::NOPERM,
@@ -71,7 +74,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) => write!(f, "{message}"),
+            Error::Usage(message) | Error::Config(message) => write!(f, "{message}"),
             Error::Bind { addr, source } => write!(f, "could not listen on {addr}: {source}"),
             Error::Signals(e) => write!(f, "could not set up signal handling: {e}"),
             Error::Setup { what, source } => write!(f, "could not create {what}: {source}"),
@@ -91,7 +94,7 @@ impl std::error::Error for Error {
         match self {
             Error::Bind { source, .. } | Error::Setup { source, .. } => Some(source),
             Error::Signals(e) | Error::Fork(e) => Some(e),
-            Error::Usage(_) | Error::WorkerFatal { .. } | Error::GaveUp => None,
+            Error::Usage(_) | Error::Config(_) | Error::WorkerFatal { .. } | Error::GaveUp => None,
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod files;
 pub mod logging;
 pub mod master;
 pub mod memory;

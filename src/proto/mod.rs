@@ -4,6 +4,9 @@
 
 pub mod echo;
 pub mod http;
+mod prerendered;
+
+pub use self::prerendered::Prerendered;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -75,6 +78,8 @@ pub struct Context<'a> {
     pub token: u64,
     /// What the worker may buffer on its clients' behalf.
     pub budget: &'a Budget,
+    /// `--root`'s files, when serving a directory.
+    pub files: Option<&'a crate::files::FileStore>,
     /// Where the last response's status and body length are noted, for the access log.
     pub reply: Option<&'a Cell<(u16, u64)>>,
 }
@@ -139,6 +144,7 @@ impl TestSite {
             reply: None,
             token: 1,
             budget: &self.budget,
+            files: None,
         }
     }
 }

@@ -24,14 +24,12 @@ use self::accept::Acceptor;
 use self::slab::Slab;
 use self::timer::TimerWheel;
 use crate::access_log::AccessLog;
-use crate::buffer::{Buf, BufPool};
+use crate::buffer::BufPool;
 use crate::channel;
 use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::memory::{Budget, Use};
-use crate::proto::http::date::HttpDate;
-use crate::proto::http::prerender_hello;
-use crate::proto::{Context, MetricsAccess};
+use crate::proto::{Context, MetricsAccess, Prerendered};
 use crate::signals::Signals;
 use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
@@ -94,9 +92,8 @@ struct Site<'a> {
     stats: &'a WorkerStats,
     all_stats: &'a [WorkerStats],
     master_stats: &'a MasterStats,
-    date: HttpDate,
-    /// `GET /`'s keep-alive response, re-rendered when the date changes.
-    hello: Buf,
+    /// The date, and what the protocols render with it, once a second.
+    prerendered: Prerendered,
     whoami: Vec<u8>,
     limits: HttpLimits,
     draining: bool,
@@ -106,25 +103,23 @@ struct Site<'a> {
     served: Cell<u64>,
     /// What the worker may buffer on its clients' behalf beyond their buffers.
     budget: Budget,
+    /// `--root`'s files.
+    files: Option<crate::files::FileStore>,
 }
 
 impl Site<'_> {
     /// Advances the clock for this loop turn; re-renders what carries the date. True when a
     /// new second began.
     fn update_date(&mut self) -> bool {
-        let changed = self.date.update(SystemTime::now());
-        if changed {
-            prerender_hello(&mut self.hello, self.date.as_bytes());
-        }
-        changed
+        self.prerendered.update(SystemTime::now())
     }
 
     /// The context for driving connection `token`.
     fn context(&self, now: Instant, token: u64) -> Context<'_> {
         Context {
-            date: self.date.as_bytes(),
+            date: self.prerendered.date(),
             whoami: &self.whoami,
-            hello: self.hello.filled(),
+            hello: self.prerendered.hello(),
             high_water: config::OUTPUT_HIGH_WATER,
             limits: &self.limits,
             now,
@@ -142,6 +137,7 @@ impl Site<'_> {
             reply: Some(&self.reply),
             token,
             budget: &self.budget,
+            files: self.files.as_ref(),
         }
     }
 }

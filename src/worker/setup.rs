@@ -14,11 +14,9 @@ use super::slab::Slab;
 use super::timer::TimerWheel;
 use super::{Site, Worker, WorkerInit, CHANNEL, LISTENER, METRICS, SIGNAL};
 use crate::access_log::AccessLog;
-use crate::buffer::{Buf, BufPool};
+use crate::buffer::BufPool;
 use crate::config::{self, LogFormat};
 use crate::memory::Budget;
-use crate::proto::http::date::HttpDate;
-use crate::proto::http::prerender_hello;
 use crate::proto::MetricsAccess;
 use crate::sys::epoll::{Interest, Poller};
 use crate::sys::rlimit;
@@ -26,13 +24,14 @@ use crate::sys::rlimit;
 /// The connection cap when none is given: what the fd limit leaves after the reserved
 /// descriptors (and the metrics port's own share, if it is on), and no more than this worker's
 /// share of the system-wide file table.
-fn default_max_conns(workers: usize, metrics_port: bool) -> usize {
+fn default_max_conns(workers: usize, metrics_port: bool, files: bool) -> usize {
     let reserved = config::RESERVED_FDS
         + if metrics_port {
             config::METRICS_MAX_CONNS
         } else {
             0
-        };
+        }
+        + if files { crate::files::CACHE_FDS } else { 0 };
     let by_rlimit = rlimit::nofile_soft().saturating_sub(reserved as u64);
     let by_system = rlimit::file_max() / workers.max(1) as u64;
     usize::try_from(by_rlimit.min(by_system))
@@ -98,9 +97,9 @@ impl<'a> Worker<'a> {
         init.stats
             .started_unix_secs
             .store(started, Ordering::Relaxed);
-        let max_conns = cfg
-            .max_conns
-            .unwrap_or_else(|| default_max_conns(cfg.workers, cfg.metrics_port.is_some()));
+        let max_conns = cfg.max_conns.unwrap_or_else(|| {
+            default_max_conns(cfg.workers, cfg.metrics_port.is_some(), cfg.files.is_some())
+        });
         // The read buffer must hold a whole head of the largest size allowed.
         let buf_size = config::read_buffer_bytes(cfg.limits.max_head_bytes);
         init.stats
@@ -114,9 +113,6 @@ impl<'a> Worker<'a> {
             )?)),
             None => None,
         };
-        let date = HttpDate::new(SystemTime::now());
-        let mut hello = Buf::new();
-        prerender_hello(&mut hello, date.as_bytes());
         debug!(max_conns, "worker limits");
         Ok(Worker {
             poller,
@@ -152,8 +148,7 @@ impl<'a> Worker<'a> {
                 stats: init.stats,
                 all_stats: init.all_stats,
                 master_stats: init.master_stats,
-                hello,
-                date,
+                prerendered: crate::proto::Prerendered::new(SystemTime::now()),
                 whoami: whoami.into_bytes(),
                 limits: cfg.limits,
                 draining: false,
@@ -161,6 +156,11 @@ impl<'a> Worker<'a> {
                 debug_routes: life.debug_routes,
                 served: Cell::new(0),
                 budget: Budget::new(cfg.memory_budget),
+                files: cfg
+                    .files
+                    .as_ref()
+                    .map(crate::files::FileStore::open)
+                    .transpose()?,
             },
             recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
             stats: init.stats,

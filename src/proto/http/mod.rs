@@ -9,8 +9,12 @@
 
 mod body;
 pub mod chunked;
+pub mod conditional;
 pub mod date;
+pub mod encoding;
+mod files;
 pub mod parse;
+pub mod range;
 pub mod response;
 mod routes;
 pub mod target;

@@ -6,11 +6,16 @@ use crate::buffer::Buf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusCode {
     Ok,
+    PartialContent,
+    MovedPermanently,
+    NotModified,
     BadRequest,
     NotFound,
     MethodNotAllowed,
     RequestTimeout,
+    PreconditionFailed,
     PayloadTooLarge,
+    RangeNotSatisfiable,
     UriTooLong,
     HeadTooLarge,
     NotImplemented,
@@ -22,11 +27,16 @@ impl StatusCode {
     fn line(self) -> &'static [u8] {
         match self {
             StatusCode::Ok => b"HTTP/1.1 200 OK\r\n",
+            StatusCode::PartialContent => b"HTTP/1.1 206 Partial Content\r\n",
+            StatusCode::MovedPermanently => b"HTTP/1.1 301 Moved Permanently\r\n",
+            StatusCode::NotModified => b"HTTP/1.1 304 Not Modified\r\n",
             StatusCode::BadRequest => b"HTTP/1.1 400 Bad Request\r\n",
             StatusCode::NotFound => b"HTTP/1.1 404 Not Found\r\n",
             StatusCode::MethodNotAllowed => b"HTTP/1.1 405 Method Not Allowed\r\n",
             StatusCode::RequestTimeout => b"HTTP/1.1 408 Request Timeout\r\n",
+            StatusCode::PreconditionFailed => b"HTTP/1.1 412 Precondition Failed\r\n",
             StatusCode::PayloadTooLarge => b"HTTP/1.1 413 Content Too Large\r\n",
+            StatusCode::RangeNotSatisfiable => b"HTTP/1.1 416 Range Not Satisfiable\r\n",
             StatusCode::UriTooLong => b"HTTP/1.1 414 URI Too Long\r\n",
             StatusCode::HeadTooLarge => b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
             StatusCode::NotImplemented => b"HTTP/1.1 501 Not Implemented\r\n",
@@ -47,11 +57,16 @@ impl StatusCode {
     pub fn reason_body(self) -> &'static [u8] {
         match self {
             StatusCode::Ok => b"OK\n",
+            StatusCode::PartialContent => b"Partial Content\n",
+            StatusCode::MovedPermanently => b"Moved Permanently\n",
+            StatusCode::NotModified => b"",
             StatusCode::BadRequest => b"Bad Request\n",
             StatusCode::NotFound => b"Not Found\n",
             StatusCode::MethodNotAllowed => b"Method Not Allowed\n",
             StatusCode::RequestTimeout => b"Request Timeout\n",
+            StatusCode::PreconditionFailed => b"Precondition Failed\n",
             StatusCode::PayloadTooLarge => b"Content Too Large\n",
+            StatusCode::RangeNotSatisfiable => b"Range Not Satisfiable\n",
             StatusCode::UriTooLong => b"URI Too Long\n",
             StatusCode::HeadTooLarge => b"Request Header Fields Too Large\n",
             StatusCode::NotImplemented => b"Not Implemented\n",
@@ -76,6 +91,8 @@ pub enum ConnectionHeader {
 pub enum Framing {
     Length(u64),
     Chunked,
+    /// No body and no length (304: a length there would have to be the 200's).
+    None,
 }
 
 /// Everything in a response head besides the fixed `Server` and the `Date` from the loop.
@@ -97,6 +114,11 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 impl ResponseHead<'_> {
     /// Appends the status line and headers, up to and including the blank line.
     pub fn write(&self, out: &mut Buf, date: &[u8]) {
+        self.write_with(out, date, &[]);
+    }
+
+    /// Like [`ResponseHead::write`], with more fields (name, value) before `Connection`.
+    pub fn write_with(&self, out: &mut Buf, date: &[u8], fields: &[(&[u8], &[u8])]) {
         out.extend_from_slice(self.status.line());
         out.extend_from_slice(b"Server: prefork-server\r\nDate: ");
         out.extend_from_slice(date);
@@ -110,6 +132,13 @@ impl ResponseHead<'_> {
                 write_decimal(out, n);
             }
             Framing::Chunked => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
+            Framing::None => {}
+        }
+        for (name, value) in fields {
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
         }
         if let Some(allow) = self.allow {
             out.extend_from_slice(b"\r\nAllow: ");
@@ -132,7 +161,8 @@ pub fn write_chunk(out: &mut Buf, data: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn write_decimal(out: &mut Buf, mut n: u64) {
+/// Appends `n` in decimal.
+pub fn write_decimal(out: &mut Buf, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {

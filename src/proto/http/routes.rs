@@ -30,6 +30,8 @@ pub(super) enum Route {
     Status,
     /// `OPTIONS *`: the server as a whole.
     Server,
+    /// A file under `--root` (see `files.rs`).
+    File,
     Unknown,
 }
 
@@ -90,7 +92,17 @@ pub(super) fn route_for(head: &Head<'_>, ctx: &Context<'_>) -> Route {
         Form::Authority => return Route::Unknown,
         Form::Origin | Form::Absolute => {}
     }
-    let route = route_of(head.path, ctx.debug_routes);
+    let route = match (route_of(head.path, ctx.debug_routes), ctx.files) {
+        // Built-in routes first; any other path is a file under --root. `/` is the root's
+        // index file when there is one, else the built-in hello.
+        (Route::Unknown, Some(_)) => Route::File,
+        (Route::Root, Some(files))
+            if matches!(files.lookup(b"/", ctx.now), crate::files::Lookup::File(_)) =>
+        {
+            Route::File
+        }
+        (route, _) => route,
+    };
     let is_metrics = matches!(route, Route::Metrics | Route::Status);
     match ctx.metrics {
         MetricsAccess::Elsewhere if is_metrics => Route::Unknown,
@@ -168,6 +180,9 @@ pub(super) fn respond(
     if try_hello(route, head, output, ctx) {
         return Reply::Sent;
     }
+    if let (Route::File, Some(files)) = (route, ctx.files) {
+        return super::files::respond(head, files, output, ctx);
+    }
     match route {
         Route::Root if get_like => text(output, StatusCode::Ok, HELLO),
         Route::Healthz if get_like && ctx.healthy => text(output, StatusCode::Ok, b"ok"),
@@ -215,16 +230,8 @@ pub(super) fn respond(
             StatusCode::NotFound,
             StatusCode::NotFound.reason_body(),
         ),
-        // OPTIONS on anything that exists: what it takes, and no body (RFC 9110 §9.3.7).
         route if head.method == Method::Options => {
-            let head = ResponseHead {
-                status: StatusCode::Ok,
-                content_type: None,
-                framing: Framing::Length(0),
-                connection,
-                allow: Some(allowed(route)),
-            };
-            fixed_response(output.bytes(), ctx, head, b"", with_body);
+            options_response(output, ctx, allowed(route), connection, with_body)
         }
         // A known path with another method: 405 and the methods it does take.
         route => method_not_allowed(output, ctx, allowed(route), connection, with_body),
@@ -232,7 +239,25 @@ pub(super) fn respond(
     Reply::Sent
 }
 
-fn method_not_allowed(
+/// OPTIONS on anything that exists: what it takes, and no body (RFC 9110 §9.3.7).
+pub(super) fn options_response(
+    output: &mut Output,
+    ctx: &Context<'_>,
+    allow: &'static [u8],
+    connection: ConnectionHeader,
+    with_body: bool,
+) {
+    let head = ResponseHead {
+        status: StatusCode::Ok,
+        content_type: None,
+        framing: Framing::Length(0),
+        connection,
+        allow: Some(allow),
+    };
+    fixed_response(output.bytes(), ctx, head, b"", with_body);
+}
+
+pub(super) fn method_not_allowed(
     output: &mut Output,
     ctx: &Context<'_>,
     allow: &'static [u8],
@@ -380,7 +405,7 @@ pub(super) fn write_slept(
     );
 }
 
-fn connection_header(keep_alive: bool, minor_version: u8) -> ConnectionHeader {
+pub(super) fn connection_header(keep_alive: bool, minor_version: u8) -> ConnectionHeader {
     match (keep_alive, minor_version) {
         (false, _) => ConnectionHeader::Close,
         (true, 0) => ConnectionHeader::KeepAlive,
@@ -401,7 +426,7 @@ pub(super) fn write_error(output: &mut Output, ctx: &Context<'_>, status: Status
     );
 }
 
-fn text_response(
+pub(super) fn text_response(
     output: &mut Buf,
     ctx: &Context<'_>,
     status: StatusCode,
@@ -437,7 +462,7 @@ fn fixed_response(
 }
 
 /// Counts a response and notes it for the access log.
-fn note_reply(ctx: &Context<'_>, status: u16, body_len: u64) {
+pub(super) fn note_reply(ctx: &Context<'_>, status: u16, body_len: u64) {
     ctx.stats.on_response(status);
     if let Some(reply) = ctx.reply {
         reply.set((status, body_len));

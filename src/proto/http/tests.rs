@@ -41,10 +41,7 @@ fn run_feed(chunks: &[&[u8]], feed: Feed, site: &TestSite) -> (Vec<u8>, Next) {
             input.commit(n);
             pending.drain(..n);
             next = http.on_data(&mut input, &mut output, &ctx);
-            for part in output.slices() {
-                out.extend_from_slice(part);
-            }
-            let freed = output.advance(output.len());
+            let freed = output.drain_into(&mut out);
             site.budget.release(freed, Use::Output);
             match next {
                 Next::Close => {
@@ -388,10 +385,7 @@ fn a_request_waits_for_memory_and_is_answered_when_it_frees() {
         input.commit(k);
         fed += k;
         http.on_data(&mut input, &mut output, &ctx);
-        for part in output.slices() {
-            out.extend_from_slice(part);
-        }
-        let freed = output.advance(output.len());
+        let freed = output.drain_into(&mut out);
         site.budget.release(freed, Use::Output);
     }
     assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n") && out.ends_with(&[b'q'; 100]));
@@ -542,12 +536,16 @@ fn the_prerendered_hello_is_byte_for_byte_the_regular_response() {
         let mut input = Buf::from_slice(raw);
         let mut output = Output::new();
         http.on_data(&mut input, &mut output, ctx);
-        output.slices()[0].to_vec()
+        let mut sent = Vec::new();
+        output.drain_into(&mut sent);
+        sent
     };
     assert_eq!(respond(&fast), respond(&plain));
     // Only the keep-alive GET takes the fast path; HEAD and Connection: close do not.
     let mut input = Buf::from_slice(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let mut output = Output::new();
     Http::new().on_data(&mut input, &mut output, &fast);
-    assert!(String::from_utf8_lossy(output.slices()[0]).contains("Connection: close"));
+    let mut sent = Vec::new();
+    output.drain_into(&mut sent);
+    assert!(String::from_utf8_lossy(&sent).contains("Connection: close"));
 }
