@@ -4,19 +4,27 @@
 # interleaved round by round in ONE run, 127.0.0.1 only.
 # Prints medians and the ratio to nginx for each scenario (see benches/load/lib/bench_http.py).
 #
-# usage: benches/load.sh [--peers] [--rounds 5] [--duration 5]
+# usage: benches/load.sh [--peers] [--files] [--rounds 5] [--duration 5]
 #                        [--scenarios ka100,ka1000,pipe16,close] [--configs pin1,free2]
 #   pin1: one worker, server pinned to CPU 0, wrk to CPU 1; free2: two workers, not pinned.
 #   --peers: also run nginx with `listen ... deferred` (TCP_DEFER_ACCEPT, which prefork-server
 #            uses by default) and the Rust peers hyper, actix-web and may_minihttp, built once
 #            from benches/load/peers into /tmp/perf-peers (needs the crates registry).
+#   --files: serve files instead (1 KiB, 64 KiB, 1 MiB and 64 MiB, made in /tmp/prefork-bench-www):
+#            ours with --root against nginx (`sendfile on; tcp_nopush on;`) without and with
+#            `open_file_cache`, scenarios file1k,file64k,file1m,file64m unless --scenarios says.
 # needs: apt-get install -y nginx wrk libnginx-mod-http-echo (the script installs them if it can)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 peers=0
+files=0
 args=()
 for a in "$@"; do
-  if [ "$a" = --peers ]; then peers=1; else args+=("$a"); fi
+  case "$a" in
+    --peers) peers=1 ;;
+    --files) files=1 ;;
+    *) args+=("$a") ;;
+  esac
 done
 if ! command -v wrk >/dev/null || [ ! -x /usr/sbin/nginx ]; then
   apt-get update -qq && apt-get install -y -qq nginx wrk libnginx-mod-http-echo >/dev/null
@@ -43,5 +51,19 @@ if [ $peers = 1 ]; then
     fi
     servers+=("$name=$dst/target/release/peer-$name {PORT} {WORKERS}")
   done
+fi
+if [ $files = 1 ]; then
+  www=/tmp/prefork-bench-www
+  mkdir -p "$www"
+  for spec in 1k:1024 64k:65536 1m:1048576 64m:67108864; do
+    name=${spec%%:*}; size=${spec#*:}
+    [ "$(stat -c %s "$www/$name.bin" 2>/dev/null)" = "$size" ] || head -c "$size" /dev/urandom > "$www/$name.bin"
+  done
+  servers=(
+    nginx="env NGINX_ROOT=$www $top/benches/load/serve-nginx.sh {PORT} {WORKERS}"
+    nginx-ofc="env NGINX_ROOT=$www NGINX_OPEN_FILE_CACHE=1 $top/benches/load/serve-nginx.sh {PORT} {WORKERS}"
+    ours="$top/target/release/prefork-server --bind 127.0.0.1 --port {PORT} --workers {WORKERS} --root $www"
+  )
+  case " ${args[*]-} " in *" --scenarios "*) ;; *) args+=(--scenarios file1k,file64k,file1m,file64m) ;; esac
 fi
 exec python3 "$top/benches/load/lib/bench_http.py" ${args[@]+"${args[@]}"} "${servers[@]}"

@@ -10,7 +10,7 @@ fn run_once(http: &mut Http, input: &mut Buf, output: &mut Output, ctx: &Context
     input.extend_from_slice(raw);
     let next = http.on_data(input, output, ctx);
     debug_assert_eq!(next, Next::NeedInput);
-    black_box(output.slices());
+    black_box(output.next_write());
     let freed = output.advance(output.len());
     ctx.budget
         .release(freed, prefork_server::memory::Use::Output);

@@ -80,14 +80,11 @@ fn run(data: &[u8], cuts: &[usize], read_buf: usize, high_water: usize, limits: 
             input.commit(k);
             pending.drain(..k);
             let next = http.on_data(&mut input, &mut output, &ctx);
-            for part in output.slices() {
-                out.extend_from_slice(part);
-            }
-            let freed = output.advance(output.len());
+            let freed = output.drain_into(&mut out);
             site.budget.release(freed, Use::Output);
             match next {
                 Next::Close => break 'feed,
-                Next::Blocked => continue,
+                Next::Blocked | Next::Yield => continue,
                 _ if k > 0 => continue,
                 _ => break,
             }

@@ -325,9 +325,16 @@ impl Cache {
     /// Stores `slot` for `rel`, making room first if the cache is full: stale entries go,
     /// else an arbitrary one.
     fn insert(&mut self, rel: &[u8], slot: Slot, now: Instant) {
-        if let Some(old) = self.slots.get_mut(rel) {
-            let old = std::mem::replace(old, slot);
-            self.forget(&old);
+        if let Some(current) = self.slots.get_mut(rel) {
+            // Revalidated unchanged, the same entry comes back: nothing leaves the cache.
+            let same = matches!(
+                (&current.known, &slot.known),
+                (Known::File(a), Known::File(b)) if Rc::ptr_eq(a, b)
+            );
+            let old = std::mem::replace(current, slot);
+            if !same {
+                self.forget(&old);
+            }
             return;
         }
         if self.slots.len() >= CACHE_ENTRIES {

@@ -60,6 +60,11 @@ pub fn resolve(path: &[u8], out: &mut Vec<u8>) -> Result<Resolved, PathError> {
                 value
             } else {
                 i += 1;
+                // A request target cannot hold a raw NUL (the head parser refuses control
+                // bytes), but nothing here relies on that.
+                if path[i - 1] == 0 {
+                    return Err(PathError::Nul);
+                }
                 path[i - 1]
             };
             if byte == b'/' {
@@ -205,6 +210,11 @@ mod tests {
     #[test]
     fn bad_escapes_and_nul() {
         assert_eq!(err("/a%00b"), PathError::Nul);
+        assert_eq!(
+            err("/a\0b"),
+            PathError::Nul,
+            "found by the fuzzer: a raw NUL"
+        );
         assert_eq!(err("/a%zzb"), PathError::BadEscape);
         assert_eq!(err("/a%2"), PathError::BadEscape);
         assert_eq!(err("/a%"), PathError::BadEscape);

@@ -180,7 +180,8 @@ fn serve(
     let with_body = head.method != Method::Head;
     match ranges {
         Ranges::Whole => {
-            let span = (rep.size > 0).then_some(Span {
+            // An empty file has no byte to send (and no last position).
+            let span = (rep.size > 0).then(|| Span {
                 start: 0,
                 end: rep.size - 1,
             });
