@@ -419,9 +419,9 @@ impl Connection {
                         self.writable = false;
                         break;
                     }
-                    if from_file {
-                        // A slice is out: other connections go next; the worker drives this
-                        // one again next turn (`Drive::Again`).
+                    if from_file && matches!(self.out.next_write(), Write::File { .. }) {
+                        // A slice is out and more of the file is to follow: other connections
+                        // go next; the worker drives this one again next turn (`Drive::Again`).
                         self.file_slice_sent = true;
                         break;
                     }
