@@ -381,9 +381,6 @@ fn describe_one(fd: OwnedFd, meta: Meta, name: &[u8], cache: &mut Cache) -> File
         .flatten()
         .map(Vec::into_boxed_slice);
     cache.small_bytes += bytes.as_ref().map_or(0, |b| b.len());
-    if meta.size > SMALL_FILE {
-        file::advise_sequential(fd.as_fd());
-    }
     File {
         fd: Rc::new(fd),
         size: meta.size,

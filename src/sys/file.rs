@@ -143,11 +143,6 @@ pub fn read_range(fd: BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<Vec<u
     Ok(buf)
 }
 
-/// Tells the kernel a file will be read from start to end (larger readahead).
-pub fn advise_sequential(fd: BorrowedFd<'_>) {
-    let _ = fcntl::posix_fadvise(fd, 0, 0, fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL);
-}
-
 /// One `sendfile(2)` of up to `count` bytes of `file` from `*offset` to the socket, advancing
 /// the offset, retrying EINTR. `Eof` means the file ended before `count`: it shrank after its
 /// length was promised.
