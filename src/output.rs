@@ -150,10 +150,23 @@ impl Output {
 
     /// The next write: the bytes (with the first owned segment, for one `sendmsg`), or the
     /// file range at the front of the tail.
+    #[inline]
     pub fn next_write(&self) -> Write<'_> {
-        let front = self.tail.as_ref().and_then(|t| t.segments.front());
         let bytes = self.bytes.filled();
-        match (bytes.is_empty(), front) {
+        match &self.tail {
+            // The keep-alive path: no tail, the answers of one round in the buffer.
+            None if bytes.is_empty() => Write::Nothing,
+            None => Write::Bytes {
+                first: bytes,
+                second: &[],
+                more: false,
+            },
+            Some(tail) => Self::next_write_with_tail(bytes, tail),
+        }
+    }
+
+    fn next_write_with_tail<'a>(bytes: &'a [u8], tail: &'a Tail) -> Write<'a> {
+        match (bytes.is_empty(), tail.segments.front()) {
             (true, None) => Write::Nothing,
             (false, None) => Write::Bytes {
                 first: bytes,
@@ -190,13 +203,18 @@ impl Output {
     ///
     /// # Panics
     /// If `n` is more than was offered.
+    #[inline]
     pub fn advance(&mut self, n: usize) -> u64 {
         let from_bytes = n.min(self.bytes.len());
         self.bytes.consume(from_bytes);
-        let mut rest = (n - from_bytes) as u64;
-        if rest == 0 {
+        if n == from_bytes {
             return 0;
         }
+        self.advance_tail((n - from_bytes) as u64)
+    }
+
+    /// `advance` past the bytes: `rest` bytes of the front segment of the tail.
+    fn advance_tail(&mut self, mut rest: u64) -> u64 {
         let tail = self.tail.as_mut().expect("sent more than was pending");
         let front = tail
             .segments
