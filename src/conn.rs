@@ -64,7 +64,7 @@ pub struct Connection {
     file_slice_sent: bool,
     /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
     pub scheduled_tick: Option<u64>,
-    /// The client's address, looked up only for the access log.
+    /// The client's address, as `accept4` gave it.
     pub peer: Option<std::net::SocketAddr>,
     /// Accepted on the metrics port: only `/metrics` and `/status` are served.
     pub metrics_only: bool,
@@ -85,7 +85,12 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(fd: OwnedFd, proto: Protocol, now: Instant) -> Connection {
+    pub fn new(
+        fd: OwnedFd,
+        peer: Option<std::net::SocketAddr>,
+        proto: Protocol,
+        now: Instant,
+    ) -> Connection {
         Connection {
             fd,
             rbuf: Buf::new(),
@@ -103,7 +108,7 @@ impl Connection {
             scheduled_tick: None,
             registered: false,
             metrics_only: false,
-            peer: None,
+            peer,
             queued: false,
             accepted_at: now,
             last_read: now,
@@ -138,20 +143,14 @@ impl Connection {
         outcome
     }
 
-    /// The worker's context as this connection must see it, if it differs: its peer (for the
-    /// access log) and, on the metrics port, access to the metrics only. `None` on the common
-    /// path, which then copies nothing.
+    /// The worker's context as this connection must see it, if it differs: on the metrics
+    /// port, access to the metrics only. `None` on the common path, which then copies nothing.
     fn own_context<'c>(&self, ctx: &Context<'c>) -> Option<Context<'c>> {
-        if !self.metrics_only && self.peer.is_none() {
+        if !self.metrics_only {
             return None;
         }
         Some(Context {
-            metrics: if self.metrics_only {
-                crate::proto::MetricsAccess::Only
-            } else {
-                ctx.metrics
-            },
-            peer: self.peer,
+            metrics: crate::proto::MetricsAccess::Only,
             ..*ctx
         })
     }
@@ -176,9 +175,9 @@ impl Connection {
         }
     }
 
-    /// When this connection next needs the loop's attention: its timeout in the current state,
-    /// or earlier if the protocol has a deferred response due. While `draining`, an idle
-    /// connection gets only a short grace before it is closed.
+    /// When this connection's timeout in its current state fires (a deferred response's moment
+    /// is [`Connection::wake_at`]). While `draining`, an idle connection gets only a short grace
+    /// before it is closed.
     pub fn deadline(&self, t: &Timeouts, draining: bool) -> Instant {
         if let Some(since) = self.linger_since {
             return since + LINGER_TIMEOUT;
@@ -193,18 +192,20 @@ impl Connection {
                 timeout
             }
         };
-        let timeout_at = match self.proto.phase(self.rbuf.len()) {
+        match self.proto.phase(self.rbuf.len()) {
             Phase::Idle { served: false } => self.accepted_at + idle(t.header),
             Phase::Idle { served: true } => self.last_read.max(self.last_write) + idle(t.keepalive),
             Phase::Head => self.head_started.unwrap_or(self.last_read) + t.header,
             Phase::Body => self.last_read + t.body,
             Phase::Stream => self.last_read.max(self.last_write) + idle(t.idle),
             Phase::Waiting => self.last_read + t.send.max(t.body),
-        };
-        match self.proto.wake_at() {
-            Some(wake) => wake.min(timeout_at),
-            None => timeout_at,
         }
+    }
+
+    /// When the protocol wants to be driven again at a moment in time (a deferred response),
+    /// kept apart from the timeouts: the worker wakes it to the millisecond.
+    pub fn wake_at(&self) -> Option<Instant> {
+        self.proto.wake_at()
     }
 
     /// Which timeout fires if the deadline has passed; `None` for a deferred response coming

@@ -42,6 +42,7 @@ pub mod output;
 pub mod pidfile;
 pub mod process;
 pub mod proto;
+pub mod rand;
 pub mod signals;
 pub mod stats;
 pub mod status_cmd;

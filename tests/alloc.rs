@@ -57,7 +57,7 @@ fn allocations_while_serving(request: &[u8], batch: usize, rounds: usize, warmup
     let fd: OwnedFd = server.into();
     let site = TestSite::new(HttpLimits::default());
     let mut pool = BufPool::new(READ_BUF_BYTES, 16);
-    let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), Instant::now());
+    let mut conn = Connection::new(fd, None, Protocol::new(ProtocolKind::Http), Instant::now());
     let payload = request.repeat(batch);
     let mut reply = vec![0u8; 1 << 16];
     let mut counted = 0;

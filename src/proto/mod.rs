@@ -72,7 +72,7 @@ pub struct Context<'a> {
     pub metrics: MetricsAccess,
     /// The access log, when `--access-log` is on.
     pub access_log: Option<&'a RefCell<AccessLog>>,
-    /// The client's address (known only when the access log is on).
+    /// The client's address, from `accept4`.
     pub peer: Option<SocketAddr>,
     /// The connection being driven, for its place in the budget's queue.
     pub token: u64,

@@ -205,24 +205,33 @@ pub fn local_addr(fd: &OwnedFd) -> io::Result<SocketAddr> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an inet socket"))
 }
 
-/// `accept4(2)` with NONBLOCK|CLOEXEC, so the new fd needs no further syscalls to be usable.
-/// EINTR is retried; every other errno is returned for the caller to sort.
-pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+/// `accept4(2)` with NONBLOCK|CLOEXEC, so the new fd needs no further syscalls to be usable,
+/// and the peer's address, which the same call fills in (no `getpeername` later). EINTR is
+/// retried; every other errno is returned for the caller to sort.
+pub fn accept(listener: BorrowedFd<'_>) -> Result<(OwnedFd, Option<SocketAddr>), Errno> {
     let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     loop {
-        // SAFETY: null address pointers are allowed by accept4(2) when the peer address is not
-        // wanted; the listener fd is valid for the duration of the borrow.
+        // SAFETY: an all-zero sockaddr_storage is a valid value (plain integers and arrays).
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `storage` is a sockaddr_storage, large enough for any address, and `len`
+        // says so; the kernel writes at most `len` bytes there and the real length back. The
+        // listener fd is valid for the duration of the borrow.
         let fd = unsafe {
             libc::accept4(
                 listener.as_raw_fd(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
+                (&raw mut storage).cast::<libc::sockaddr>(),
+                &mut len,
                 flags,
             )
         };
         if fd >= 0 {
             // SAFETY: accept4 just returned this fd; nothing else owns it.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: the kernel filled `storage` with an address of `len` bytes (at most its
+            // size), which is what SockAddr::new requires.
+            let peer = unsafe { socket2::SockAddr::new(storage, len) }.as_socket();
+            return Ok((fd, peer));
         }
         match Errno::last() {
             Errno::EINTR => continue,
@@ -313,11 +322,6 @@ pub fn set_defer_accept(fd: &OwnedFd, secs: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// The peer's address, if the socket still has one.
-pub fn peer_addr(fd: &OwnedFd) -> Option<SocketAddr> {
-    SockRef::from(fd).peer_addr().ok()?.as_socket()
-}
-
 /// Disables Nagle's algorithm: responses go out as soon as they are written.
 pub fn set_nodelay(fd: impl AsFd) -> io::Result<()> {
     SockRef::from(&fd).set_nodelay(true)
@@ -352,7 +356,7 @@ mod tests {
             "a plain bind must see the port taken"
         );
         assert_eq!(accept(first.as_fd()).unwrap_err(), Errno::EAGAIN);
-        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let accepted = loop {
             let got = [first.as_fd(), second.as_fd()]
@@ -367,6 +371,8 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(5));
         };
+        let (accepted, peer) = accepted;
+        assert_eq!(peer, Some(client.local_addr().unwrap()), "accept4 gives the peer");
         let mut buf = [0u8; 4];
         assert_eq!(read_some(accepted.as_fd(), &mut buf), IoOutcome::WouldBlock);
     }

@@ -1,6 +1,7 @@
 //! Accepting: drain the listener up to a budget, sort the errnos, and pause on fd exhaustion
 //! instead of spinning (nginx disables accept events and re-enables them from a timer).
 
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -40,11 +41,11 @@ impl Acceptor {
         budget: usize,
         now: Instant,
         stats: &WorkerStats,
-        mut on_conn: impl FnMut(OwnedFd),
+        mut on_conn: impl FnMut(OwnedFd, Option<SocketAddr>),
     ) -> AcceptStop {
         for _ in 0..budget {
             match net::accept(listener.as_fd()) {
-                Ok(fd) => on_conn(fd),
+                Ok((fd, peer)) => on_conn(fd, peer),
                 Err(Errno::EAGAIN) => return AcceptStop::Drained,
                 // The connection died in the queue, or a transient protocol error: skip it.
                 Err(Errno::ECONNABORTED | Errno::EPROTO | Errno::EPERM) => {

@@ -15,7 +15,6 @@ use crate::conn::Connection;
 use crate::proto::Protocol;
 use crate::stats::WorkerStats;
 use crate::sys::epoll::Interest;
-use crate::sys::net;
 
 /// Where a connection is accepted from: the worker's own socket, or the i-th socket adopted
 /// from an upgrade that passed more sockets than workers (polled by every worker).
@@ -84,9 +83,10 @@ impl Worker<'_> {
         let mut accepted = 0;
         let stop = self
             .acceptor
-            .accept_batch(listener, room.min(16), now, stats, |fd| {
+            .accept_batch(listener, room.min(16), now, stats, |fd, peer| {
                 // HTTP whatever the main protocol is: an echo server's metrics are HTTP too.
-                let mut conn = Connection::new(fd, Protocol::new(ProtocolKind::Http), now);
+                let proto = Protocol::new(ProtocolKind::Http);
+                let mut conn = Connection::new(fd, peer, proto, now);
                 conn.metrics_only = true;
                 admit(conns, conn, read_now, stats, driving);
                 accepted += 1;
@@ -118,14 +118,10 @@ impl Worker<'_> {
         let protocol = self.protocol;
         let conns = &mut self.conns;
         let stats = self.stats;
-        let want_peer = self.site.access_log.is_some();
         let read_now = !self.defer_accept.is_zero();
         self.acceptor
-            .accept_batch(listener, budget, now, stats, |fd| {
-                // One more syscall per connection, only when the access log needs the address.
-                let peer = if want_peer { net::peer_addr(&fd) } else { None };
-                let mut conn = Connection::new(fd, Protocol::new(protocol), now);
-                conn.peer = peer;
+            .accept_batch(listener, budget, now, stats, |fd, peer| {
+                let conn = Connection::new(fd, peer, Protocol::new(protocol), now);
                 admit(conns, conn, read_now, stats, driving);
             })
     }

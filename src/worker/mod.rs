@@ -10,9 +10,11 @@ mod listen;
 mod setup;
 pub mod slab;
 pub mod timer;
+mod wakeups;
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
@@ -23,6 +25,7 @@ use tracing::{debug, error, info, info_span, warn};
 use self::accept::Acceptor;
 use self::slab::Slab;
 use self::timer::TimerWheel;
+use self::wakeups::Wakeups;
 use crate::access_log::AccessLog;
 use crate::buffer::BufPool;
 use crate::channel;
@@ -114,8 +117,8 @@ impl Site<'_> {
         self.prerendered.update(SystemTime::now())
     }
 
-    /// The context for driving connection `token`.
-    fn context(&self, now: Instant, token: u64) -> Context<'_> {
+    /// The context for driving connection `token`, whose client is `peer`.
+    fn context(&self, now: Instant, token: u64, peer: Option<SocketAddr>) -> Context<'_> {
         Context {
             date: self.prerendered.date(),
             whoami: &self.whoami,
@@ -133,7 +136,7 @@ impl Site<'_> {
             open_files_limit: self.open_files_limit,
             metrics: self.metrics,
             access_log: self.access_log.as_ref(),
-            peer: None,
+            peer,
             reply: Some(&self.reply),
             token,
             budget: &self.budget,
@@ -171,6 +174,8 @@ struct Worker<'a> {
     /// The memory waiter last woken, and the budget's change count then.
     last_memory_wake: Option<(u64, u64)>,
     timers: TimerWheel,
+    /// Deferred responses due at an exact moment.
+    wakeups: Wakeups,
     timeouts: Timeouts,
     acceptor: Acceptor,
     pool: BufPool,
@@ -231,6 +236,7 @@ impl Worker<'_> {
         self.sample_open_fds();
         let mut driving = Vec::new();
         let mut expired = Vec::new();
+        let mut due = Vec::new();
         // The end of the previous turn: one clock read serves both the turn's duration and the
         // next poll timeout.
         let mut turn_end = Instant::now();
@@ -288,6 +294,7 @@ impl Worker<'_> {
                 self.drive(token, now);
             }
             self.expire(now, &mut expired);
+            self.wake_due(now, &mut due);
             self.wake_memory_waiter();
             self.maybe_ask_for_recycling();
             if let Some(log) = &self.site.access_log {
@@ -340,7 +347,10 @@ impl Worker<'_> {
             return Duration::ZERO;
         }
         let mut wake = now + self.heartbeat_every;
-        if let Some(at) = self.timers.next_wakeup() {
+        for at in [self.timers.next_wakeup(), self.wakeups.next()]
+            .into_iter()
+            .flatten()
+        {
             wake = wake.min(at);
         }
         for pause in [self.paused, self.metrics_paused] {
@@ -352,17 +362,19 @@ impl Worker<'_> {
     }
 
     fn drive(&mut self, token: u64, now: Instant) {
-        let ctx = self.site.context(now, token);
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        let ctx = self.site.context(now, token, conn.peer);
         conn.queued = false;
+        let wake_before = conn.wake_at();
         let outcome = conn.drive(&ctx, &mut self.pool, now);
-        self.after_drive(token, outcome);
+        self.after_drive(token, outcome, wake_before);
     }
 
-    /// Acts on a drive's outcome and keeps the connection's timer armed.
-    fn after_drive(&mut self, token: u64, outcome: Drive) {
+    /// Acts on a drive's outcome and keeps the connection's timer armed, and its wake-up if
+    /// it asked for a new one (`wake_before` is the one it had).
+    fn after_drive(&mut self, token: u64, outcome: Drive, wake_before: Option<Instant>) {
         if outcome == Drive::Close {
             return self.close(token);
         }
@@ -382,7 +394,26 @@ impl Worker<'_> {
             conn.queued = true;
             self.again.push(token);
         }
+        if let Some(at) = conn.wake_at().filter(|&at| Some(at) != wake_before) {
+            self.wakeups.push(token, at);
+        }
         self.arm(token);
+    }
+
+    /// Drives the connections whose deferred responses are due; an entry for a wake-up that
+    /// moved later is pushed again, one for a connection that no longer waits is dropped.
+    fn wake_due(&mut self, now: Instant, due: &mut Vec<u64>) {
+        self.wakeups.due(now, due);
+        for token in due.drain(..) {
+            let Some(wake) = self.conns.get_mut(token).and_then(|c| c.wake_at()) else {
+                continue;
+            };
+            if wake > now {
+                self.wakeups.push(token, wake);
+            } else {
+                self.drive(token, now);
+            }
+        }
     }
 
     /// Schedules the connection's next deadline if it is earlier than the one already armed
@@ -462,9 +493,10 @@ impl Worker<'_> {
             if let Some(kind) = conn.timeout_kind(now) {
                 self.stats.on_timeout(kind);
             }
-            let ctx = self.site.context(now, token);
+            let ctx = self.site.context(now, token, conn.peer);
+            let wake_before = conn.wake_at();
             let outcome = conn.on_timeout(&ctx, &mut self.pool, now);
-            self.after_drive(token, outcome);
+            self.after_drive(token, outcome, wake_before);
         }
         self.resume_due(now);
     }

@@ -12,6 +12,7 @@ use tracing::debug;
 use super::accept::Acceptor;
 use super::slab::Slab;
 use super::timer::TimerWheel;
+use super::wakeups::Wakeups;
 use super::{Site, Worker, WorkerInit, CHANNEL, LISTENER, METRICS, SIGNAL};
 use crate::access_log::AccessLog;
 use crate::buffer::BufPool;
@@ -57,6 +58,8 @@ impl<'a> Worker<'a> {
     /// Registers the worker's descriptors, stamps its stats slot and prepares what every
     /// response draws on.
     pub(super) fn new(init: WorkerInit<'a>) -> io::Result<Worker<'a>> {
+        // Forked workers would otherwise share the generator's state and repeat each other.
+        crate::rand::reseed_from_os();
         let poller = Poller::new()?;
         poller.add(init.signals.fd(), SIGNAL, Interest::READABLE)?;
         init.channel.set_nonblocking(true)?;
@@ -133,6 +136,7 @@ impl<'a> Worker<'a> {
             again: Vec::new(),
             last_memory_wake: None,
             timers: TimerWheel::new(Instant::now()),
+            wakeups: Wakeups::new(),
             timeouts: cfg.timeouts,
             acceptor: Acceptor::new(),
             pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),

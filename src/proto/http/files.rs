@@ -3,7 +3,6 @@
 //! The file store below the protocol finds and opens the file; the connection sends its bytes
 //! with `sendfile`. Nothing here touches a descriptor.
 
-use std::cell::Cell;
 use std::rc::Rc;
 
 use super::conditional::{self, Fields, Preconditions, Validators, Verdict};
@@ -492,32 +491,10 @@ fn decimal(mut n: u64) -> ([u8; 20], usize) {
     }
 }
 
-/// A multipart boundary: 20 random-looking hex digits, so a file's bytes cannot be guessed
-/// to contain it.
+/// A multipart boundary: 20 random hex digits, so a file's bytes cannot be guessed to
+/// contain it.
 fn boundary() -> [u8; 20] {
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9E37_79B9_7F4A_7C15
-        });
-    }
-    let mut out = [0u8; 20];
-    STATE.with(|state| {
-        for chunk in out.chunks_mut(10) {
-            // splitmix64
-            let mut z = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-            state.set(z);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            for (i, b) in chunk.iter_mut().enumerate() {
-                *b = b"0123456789abcdef"[((z >> (i * 4)) & 15) as usize];
-            }
-        }
-    });
-    out
+    crate::rand::hex::<20>()
 }
 
 #[cfg(test)]

@@ -21,11 +21,14 @@ pub enum StatusCode {
     NotImplemented,
     ServiceUnavailable,
     VersionNotSupported,
+    /// Any other code from 100 to 599 (httpbin's `/status/{code}`).
+    Code(u16),
 }
 
 impl StatusCode {
-    fn line(self) -> &'static [u8] {
-        match self {
+    /// The status line of the named statuses.
+    fn static_line(self) -> Option<&'static [u8]> {
+        Some(match self {
             StatusCode::Ok => b"HTTP/1.1 200 OK\r\n",
             StatusCode::PartialContent => b"HTTP/1.1 206 Partial Content\r\n",
             StatusCode::MovedPermanently => b"HTTP/1.1 301 Moved Permanently\r\n",
@@ -42,15 +45,42 @@ impl StatusCode {
             StatusCode::NotImplemented => b"HTTP/1.1 501 Not Implemented\r\n",
             StatusCode::ServiceUnavailable => b"HTTP/1.1 503 Service Unavailable\r\n",
             StatusCode::VersionNotSupported => b"HTTP/1.1 505 HTTP Version Not Supported\r\n",
+            StatusCode::Code(_) => return None,
+        })
+    }
+
+    /// Appends the status line.
+    fn write_line(self, out: &mut Buf) {
+        match (self.static_line(), self) {
+            (Some(line), _) => out.extend_from_slice(line),
+            (None, StatusCode::Code(code)) => {
+                out.extend_from_slice(b"HTTP/1.1 ");
+                // Three digits: a code outside 100..=599 is never made (see `from_code`).
+                write_decimal(out, u64::from(code.clamp(100, 999)));
+                out.extend_from_slice(b" ");
+                out.extend_from_slice(reason_phrase(code));
+                out.extend_from_slice(b"\r\n");
+            }
+            (None, _) => unreachable!("every named status has a static line"),
         }
+    }
+
+    /// The status for a numeric code from 100 to 599; `None` outside that range.
+    pub fn from_code(code: u16) -> Option<StatusCode> {
+        (100..=599)
+            .contains(&code)
+            .then_some(StatusCode::Code(code))
     }
 
     /// The numeric code.
     pub fn code(self) -> u16 {
-        let line = self.line();
-        line[9..12]
-            .iter()
-            .fold(0, |n, d| n * 10 + u16::from(d - b'0'))
+        match (self.static_line(), self) {
+            (_, StatusCode::Code(code)) => code,
+            (Some(line), _) => line[9..12]
+                .iter()
+                .fold(0, |n, d| n * 10 + u16::from(d - b'0')),
+            (None, _) => unreachable!("every named status has a static line"),
+        }
     }
 
     /// The short text body of an error status.
@@ -72,7 +102,78 @@ impl StatusCode {
             StatusCode::NotImplemented => b"Not Implemented\n",
             StatusCode::ServiceUnavailable => b"Service Unavailable\n",
             StatusCode::VersionNotSupported => b"HTTP Version Not Supported\n",
+            StatusCode::Code(_) => b"",
         }
+    }
+}
+
+/// The reason phrase of a registered status code (the IANA HTTP Status Code Registry), empty
+/// for an unregistered one: the phrase is optional on the wire (RFC 9112 §4).
+pub fn reason_phrase(code: u16) -> &'static [u8] {
+    match code {
+        100 => b"Continue",
+        101 => b"Switching Protocols",
+        102 => b"Processing",
+        103 => b"Early Hints",
+        200 => b"OK",
+        201 => b"Created",
+        202 => b"Accepted",
+        203 => b"Non-Authoritative Information",
+        204 => b"No Content",
+        205 => b"Reset Content",
+        206 => b"Partial Content",
+        207 => b"Multi-Status",
+        208 => b"Already Reported",
+        226 => b"IM Used",
+        300 => b"Multiple Choices",
+        301 => b"Moved Permanently",
+        302 => b"Found",
+        303 => b"See Other",
+        304 => b"Not Modified",
+        305 => b"Use Proxy",
+        307 => b"Temporary Redirect",
+        308 => b"Permanent Redirect",
+        400 => b"Bad Request",
+        401 => b"Unauthorized",
+        402 => b"Payment Required",
+        403 => b"Forbidden",
+        404 => b"Not Found",
+        405 => b"Method Not Allowed",
+        406 => b"Not Acceptable",
+        407 => b"Proxy Authentication Required",
+        408 => b"Request Timeout",
+        409 => b"Conflict",
+        410 => b"Gone",
+        411 => b"Length Required",
+        412 => b"Precondition Failed",
+        413 => b"Content Too Large",
+        414 => b"URI Too Long",
+        415 => b"Unsupported Media Type",
+        416 => b"Range Not Satisfiable",
+        417 => b"Expectation Failed",
+        418 => b"I'm a teapot",
+        421 => b"Misdirected Request",
+        422 => b"Unprocessable Content",
+        423 => b"Locked",
+        424 => b"Failed Dependency",
+        425 => b"Too Early",
+        426 => b"Upgrade Required",
+        428 => b"Precondition Required",
+        429 => b"Too Many Requests",
+        431 => b"Request Header Fields Too Large",
+        451 => b"Unavailable For Legal Reasons",
+        500 => b"Internal Server Error",
+        501 => b"Not Implemented",
+        502 => b"Bad Gateway",
+        503 => b"Service Unavailable",
+        504 => b"Gateway Timeout",
+        505 => b"HTTP Version Not Supported",
+        506 => b"Variant Also Negotiates",
+        507 => b"Insufficient Storage",
+        508 => b"Loop Detected",
+        510 => b"Not Extended",
+        511 => b"Network Authentication Required",
+        _ => b"",
     }
 }
 
@@ -119,7 +220,7 @@ impl ResponseHead<'_> {
 
     /// Like [`ResponseHead::write`], with more fields (name, value) before `Connection`.
     pub fn write_with(&self, out: &mut Buf, date: &[u8], fields: &[(&[u8], &[u8])]) {
-        out.extend_from_slice(self.status.line());
+        self.status.write_line(out);
         out.extend_from_slice(b"Server: prefork-server\r\nDate: ");
         out.extend_from_slice(date);
         if let Some(ct) = self.content_type {
@@ -211,6 +312,22 @@ mod tests {
                Date: Mon, 23 Nov 2026 11:04:17 GMT\r\nContent-Type: text/plain\r\n\
                Content-Length: 19\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"[..]
         );
+    }
+
+    #[test]
+    fn any_code_gets_a_status_line() {
+        let mut out = Buf::new();
+        StatusCode::from_code(418).unwrap().write_line(&mut out);
+        StatusCode::from_code(599).unwrap().write_line(&mut out);
+        StatusCode::NotFound.write_line(&mut out);
+        assert_eq!(
+            out.filled(),
+            &b"HTTP/1.1 418 I'm a teapot\r\nHTTP/1.1 599 \r\nHTTP/1.1 404 Not Found\r\n"[..]
+        );
+        assert_eq!(StatusCode::from_code(599).unwrap().code(), 599);
+        assert_eq!(StatusCode::PayloadTooLarge.code(), 413);
+        assert_eq!(StatusCode::from_code(99), None);
+        assert_eq!(StatusCode::from_code(600), None);
     }
 
     #[test]
