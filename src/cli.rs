@@ -156,6 +156,21 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_CACHE_CONTROL")]
     pub cache_control: Option<String>,
 
+    /// The httpbin routes (/get, /post, /status/418, /delay/1, ...): on by default, off by
+    /// default with --root (so a site's own /json or /status/ is served); "on" with --root puts
+    /// them before the files.
+    #[arg(long, env = "PREFORK_HTTPBIN", value_enum)]
+    pub httpbin: Option<Switch>,
+
+    /// Longest delay or duration the httpbin routes accept (/delay, /drip, /sse); longer is 400.
+    #[arg(long, env = "PREFORK_MAX_DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub max_duration: Duration,
+
+    /// Largest body the httpbin routes generate (/bytes, /stream-bytes, /range, /drip); larger
+    /// is 400. Sizes take k, m or g.
+    #[arg(long, env = "PREFORK_MAX_GENERATED_BYTES", default_value = "1m", value_parser = parse_size)]
+    pub max_generated_bytes: u64,
+
     /// Log one line per request to this file, or "-" for stdout (combined format, or JSON with --log-format json).
     #[arg(long, env = "PREFORK_ACCESS_LOG")]
     pub access_log: Option<String>,
@@ -176,6 +191,19 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The httpbin routes' options, if they are on: by default unless a root is served.
+    fn httpbin_options(&self, serving_files: bool) -> Option<config::HttpbinOptions> {
+        let on = match self.httpbin {
+            Some(switch) => switch == Switch::On,
+            None => !serving_files,
+        };
+        on.then(|| config::HttpbinOptions {
+            max_duration: self.max_duration,
+            max_generated_bytes: self.max_generated_bytes,
+            hostname: crate::sys::procfs::hostname().unwrap_or_else(|| "prefork-server".into()),
+        })
+    }
+
     /// `--root` and its companions, checked: the root is a directory, the index names are
     /// plain names, the Cache-Control value is one header value.
     fn file_options(&self) -> Result<Option<crate::files::FileOptions>, Error> {
@@ -225,6 +253,13 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
     },
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// `--memory-budget`: sized for the machine, or a number of bytes.
@@ -402,6 +437,7 @@ impl Cli {
                 self.max_body_bytes,
             ),
             memory_budget,
+            httpbin: self.httpbin_options(files.is_some()),
             files,
             timeouts: Timeouts {
                 header: self.header_timeout,

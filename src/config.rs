@@ -50,6 +50,8 @@ pub struct Config {
     pub memory_budget: u64,
     /// `--root` and its companions: serve files.
     pub files: Option<crate::files::FileOptions>,
+    /// The httpbin routes, when on.
+    pub httpbin: Option<HttpbinOptions>,
     /// Per-connection timeouts.
     pub timeouts: Timeouts,
     /// Connections one worker holds at most; `None` derives it from the fd limit.
@@ -122,6 +124,31 @@ impl HttpLimits {
             max_head_bytes,
             max_uri_bytes,
             max_body_bytes,
+        }
+    }
+}
+
+/// The httpbin routes' limits (`--max-duration`, `--max-generated-bytes`) and facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpbinOptions {
+    /// Longest `/delay`, `/drip` (delay plus duration), `/sse` and `/range?duration=`.
+    pub max_duration: Duration,
+    /// Largest generated body: `/bytes`, `/stream-bytes`, `/range`, `/drip`.
+    pub max_generated_bytes: u64,
+    /// What `/hostname` says.
+    pub hostname: String,
+}
+
+/// go-httpbin's defaults: 10 s and 1 MiB.
+pub const HTTPBIN_MAX_DURATION: Duration = Duration::from_secs(10);
+pub const HTTPBIN_MAX_GENERATED_BYTES: u64 = 1024 * 1024;
+
+impl Default for HttpbinOptions {
+    fn default() -> HttpbinOptions {
+        HttpbinOptions {
+            max_duration: HTTPBIN_MAX_DURATION,
+            max_generated_bytes: HTTPBIN_MAX_GENERATED_BYTES,
+            hostname: "prefork-server".into(),
         }
     }
 }

@@ -198,7 +198,11 @@ impl Connection {
             Phase::Head => self.head_started.unwrap_or(self.last_read) + t.header,
             Phase::Body => self.last_read + t.body,
             Phase::Stream => self.last_read.max(self.last_write) + idle(t.idle),
-            Phase::Waiting => self.last_read + t.send.max(t.body),
+            // A response due later: counted from its moment, so a long delay is not a timeout.
+            Phase::Waiting => {
+                let due = self.proto.wake_at().unwrap_or(self.last_read);
+                due.max(self.last_read) + t.send.max(t.body)
+            }
         }
     }
 

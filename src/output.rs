@@ -18,8 +18,11 @@ use crate::buffer::Buf;
 /// One piece of a tail.
 #[derive(Debug)]
 enum Segment {
-    /// Owned bytes, sent up to `pos`.
-    Owned { data: Vec<u8>, pos: usize },
+    /// Bytes, owned (reserved in the budget) or static (a built-in asset), sent up to `pos`.
+    Owned {
+        data: std::borrow::Cow<'static, [u8]>,
+        pos: usize,
+    },
     /// `remaining` bytes of an open file from `offset`.
     File {
         fd: Rc<OwnedFd>,
@@ -124,8 +127,21 @@ impl Output {
             return charge;
         }
         self.tail_mut().charge += charge;
-        self.push(Segment::Owned { data, pos: from });
+        self.push(Segment::Owned {
+            data: data.into(),
+            pos: from,
+        });
         0
+    }
+
+    /// Attaches a built-in body (an image, a page): sent from where it lies, costing nothing.
+    pub fn attach_static(&mut self, data: &'static [u8]) {
+        if !data.is_empty() {
+            self.push(Segment::Owned {
+                data: data.into(),
+                pos: 0,
+            });
+        }
     }
 
     /// Attaches `len` bytes of the open file `fd` from `offset` (nothing if `len` is 0). File

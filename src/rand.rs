@@ -48,6 +48,48 @@ impl Rng {
     }
 }
 
+/// A seeded stream of bytes that does not depend on how it is read: a body generated in
+/// pieces of any size is the same bytes as one generated at once.
+#[derive(Debug, Clone)]
+pub struct ByteStream {
+    rng: Rng,
+    /// Bytes of the last word not handed out yet, lowest first.
+    spare: u64,
+    spare_len: u32,
+}
+
+impl ByteStream {
+    pub const fn seeded(seed: u64) -> ByteStream {
+        ByteStream {
+            rng: Rng::seeded(seed),
+            spare: 0,
+            spare_len: 0,
+        }
+    }
+
+    /// Fills `out` with the stream's next bytes.
+    pub fn fill(&mut self, mut out: &mut [u8]) {
+        while self.spare_len > 0 && !out.is_empty() {
+            out[0] = self.spare as u8;
+            self.spare >>= 8;
+            self.spare_len -= 1;
+            out = &mut out[1..];
+        }
+        let mut words = out.chunks_exact_mut(8);
+        for word in &mut words {
+            word.copy_from_slice(&self.rng.next_u64().to_le_bytes());
+        }
+        let rest = words.into_remainder();
+        if !rest.is_empty() {
+            let word = self.rng.next_u64();
+            rest.copy_from_slice(&word.to_le_bytes()[..rest.len()]);
+            let used = rest.len() as u32;
+            self.spare = word >> (8 * used);
+            self.spare_len = 8 - used;
+        }
+    }
+}
+
 thread_local! {
     /// This process's generator; see [`reseed_from_os`].
     static STATE: Cell<u64> = Cell::new(fallback_seed());
@@ -132,6 +174,23 @@ mod tests {
         assert_ne!(Rng::seeded(1).next_u64(), Rng::seeded(2).next_u64());
         // The reference value of SplitMix64 from seed 0 (as in the paper's C code).
         assert_eq!(Rng::seeded(0).next_u64(), 0xE220_A839_7B1D_CDAF);
+    }
+
+    #[test]
+    fn byte_streams_do_not_depend_on_the_pieces() {
+        let mut whole = [0u8; 100];
+        ByteStream::seeded(9).fill(&mut whole);
+        let mut pieces = [0u8; 100];
+        let mut stream = ByteStream::seeded(9);
+        let mut at = 0;
+        for size in [3, 1, 8, 13, 0, 7, 68] {
+            stream.fill(&mut pieces[at..at + size]);
+            at += size;
+        }
+        assert_eq!(whole, pieces);
+        let mut direct = [0u8; 16];
+        Rng::seeded(9).fill(&mut direct);
+        assert_eq!(&whole[..16], &direct);
     }
 
     #[test]

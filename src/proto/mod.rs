@@ -80,6 +80,8 @@ pub struct Context<'a> {
     pub budget: &'a Budget,
     /// `--root`'s files, when serving a directory.
     pub files: Option<&'a crate::files::FileStore>,
+    /// The httpbin routes, when they are on.
+    pub httpbin: Option<&'a http::bin::Httpbin>,
     /// Where the last response's status and body length are noted, for the access log.
     pub reply: Option<&'a Cell<(u16, u64)>>,
 }
@@ -106,6 +108,8 @@ pub struct TestSite {
     pub limits: http::Limits,
     pub served: Cell<u64>,
     pub budget: Budget,
+    /// The httpbin routes (on, with their default options).
+    pub httpbin: Option<http::bin::Httpbin>,
 }
 
 impl TestSite {
@@ -118,6 +122,7 @@ impl TestSite {
             limits,
             served: Cell::new(0),
             budget: Budget::new(budget),
+            httpbin: Some(http::bin::Httpbin::new(Default::default())),
         }
     }
 
@@ -145,6 +150,7 @@ impl TestSite {
             token: 1,
             budget: &self.budget,
             files: None,
+            httpbin: self.httpbin.as_ref(),
         }
     }
 }

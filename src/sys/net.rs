@@ -372,7 +372,11 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         };
         let (accepted, peer) = accepted;
-        assert_eq!(peer, Some(client.local_addr().unwrap()), "accept4 gives the peer");
+        assert_eq!(
+            peer,
+            Some(client.local_addr().unwrap()),
+            "accept4 gives the peer"
+        );
         let mut buf = [0u8; 4];
         assert_eq!(read_some(accepted.as_fd(), &mut buf), IoOutcome::WouldBlock);
     }

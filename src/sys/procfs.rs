@@ -83,6 +83,13 @@ fn parent_if_alive(stat: &str) -> Option<u32> {
     (state != "Z").then_some(ppid)
 }
 
+/// The machine's host name (the UTS namespace's, as `hostname` prints it).
+pub fn hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,8 @@ struct Site<'a> {
     budget: Budget,
     /// `--root`'s files.
     files: Option<crate::files::FileStore>,
+    /// The httpbin routes, when on.
+    httpbin: Option<crate::proto::http::bin::Httpbin>,
 }
 
 impl Site<'_> {
@@ -141,6 +143,7 @@ impl Site<'_> {
             token,
             budget: &self.budget,
             files: self.files.as_ref(),
+            httpbin: self.httpbin.as_ref(),
         }
     }
 }

@@ -165,6 +165,10 @@ impl<'a> Worker<'a> {
                     .as_ref()
                     .map(crate::files::FileStore::open)
                     .transpose()?,
+                httpbin: cfg
+                    .httpbin
+                    .clone()
+                    .map(crate::proto::http::bin::Httpbin::new),
             },
             recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
             stats: init.stats,

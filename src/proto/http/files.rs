@@ -454,7 +454,7 @@ fn multipart(
 
 /// Writes `bytes first-last/len` (or `bytes */len` for an unsatisfiable range) into `out`;
 /// returns its length (at most 6 + 3 × 20 + 2 bytes).
-fn content_range(out: &mut [u8; 64], span: Option<Span>, len: u64) -> usize {
+pub(super) fn content_range(out: &mut [u8; 64], span: Option<Span>, len: u64) -> usize {
     let mut at = 0;
     let mut put = |bytes: &[u8]| {
         out[at..at + bytes.len()].copy_from_slice(bytes);
@@ -493,7 +493,7 @@ fn decimal(mut n: u64) -> ([u8; 20], usize) {
 
 /// A multipart boundary: 20 random hex digits, so a file's bytes cannot be guessed to
 /// contain it.
-fn boundary() -> [u8; 20] {
+pub(super) fn boundary() -> [u8; 20] {
     crate::rand::hex::<20>()
 }
 

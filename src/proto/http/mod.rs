@@ -7,6 +7,7 @@
 //! malformed or too large. Small requests are answered straight from the read buffer; a body
 //! that does not fit it moves to memory reserved in the worker's budget ([`body`]).
 
+pub mod bin;
 mod body;
 pub mod chunked;
 pub mod conditional;
@@ -14,6 +15,7 @@ pub mod date;
 pub mod encoding;
 mod files;
 pub mod parse;
+mod produce;
 pub mod range;
 pub mod response;
 mod routes;
@@ -25,6 +27,7 @@ use std::time::Instant;
 
 use self::body::{Assembly, Progress};
 use self::parse::{BodyLen, Head, Reject, TooLarge};
+use self::produce::{Produced, Producer};
 use self::response::StatusCode;
 use self::routes::{Reply, Route};
 use super::{Context, Next, Phase};
@@ -50,12 +53,9 @@ enum State {
     Head { scanned: Option<usize> },
     /// Reading a body, or holding a whole request until memory for its answer is free.
     Body(Box<Pending>),
-    /// `/debug/sleep`: the response is due at `until`; input waits in the buffer meanwhile.
-    Sleeping {
-        until: Instant,
-        keep_alive: bool,
-        head_only: bool,
-    },
+    /// A response written over time (delayed, paced or generated); input waits in the buffer
+    /// meanwhile.
+    Producing(Box<Producer>),
     /// The final response is written; nothing more is read.
     Done,
 }
@@ -106,7 +106,7 @@ impl Http {
             },
             State::Head { .. } => Phase::Head,
             State::Body(_) => Phase::Body,
-            State::Sleeping { .. } => Phase::Waiting,
+            State::Producing(_) => Phase::Waiting,
             State::Done => Phase::Idle { served: true },
         }
     }
@@ -120,15 +120,17 @@ impl Http {
     /// When a deferred response is due.
     pub fn wake_at(&self) -> Option<Instant> {
         match self.state {
-            State::Sleeping { until, .. } => Some(until),
+            State::Producing(ref p) => Some(p.wake_at()),
             _ => None,
         }
     }
 
     /// Gives back what the connection holds in the budget (it is closing).
     pub fn release(&mut self, budget: &Budget) {
-        if let State::Body(pending) = &mut self.state {
-            pending.body.release(budget);
+        match &mut self.state {
+            State::Body(pending) => pending.body.release(budget),
+            State::Producing(producer) => producer.release(budget),
+            _ => {}
         }
     }
 
@@ -146,7 +148,11 @@ impl Http {
     pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, ctx: &Context<'_>) -> Next {
         loop {
             if output.has_tail() || output.len() >= ctx.high_water {
-                return Next::Blocked;
+                // A response in progress is not done: the peer's EOF must not end it early.
+                return match self.state {
+                    State::Producing(_) => Next::Waiting,
+                    _ => Next::Blocked,
+                };
             }
             let step = match &mut self.state {
                 State::Head { scanned } => {
@@ -154,17 +160,14 @@ impl Http {
                     self.on_head(scanned, input, output, ctx)
                 }
                 State::Body(_) => self.on_body(input, output, ctx),
-                &mut State::Sleeping {
-                    until,
-                    keep_alive,
-                    head_only,
-                } => {
-                    if ctx.now < until {
-                        return Next::Waiting;
+                State::Producing(producer) => match producer.produce(output, ctx) {
+                    Produced::Done => {
+                        producer.release(ctx.budget);
+                        let keep_alive = producer.keep_alive && !ctx.draining;
+                        self.finish_request(keep_alive)
                     }
-                    routes::write_slept(output, ctx, keep_alive, head_only);
-                    self.finish_request(keep_alive && !ctx.draining)
-                }
+                    Produced::Wait(_) | Produced::Room => return Next::Waiting,
+                },
                 State::Done => {
                     input.consume(input.len());
                     Step::Close
@@ -362,13 +365,11 @@ impl Http {
                 })
             }
             Reply::NeedMemory => None,
-            Reply::Sleep { until, head_only } => {
+            Reply::Produce(producer) => {
+                // Logged now: its status and length are known.
                 self.count_answer(head, ctx);
-                self.state = State::Sleeping {
-                    until,
-                    keep_alive,
-                    head_only,
-                };
+                log_reply(ctx, Some(head.raw));
+                self.state = State::Producing(producer);
                 Some(Step::Progress)
             }
         }

@@ -220,6 +220,11 @@ impl ResponseHead<'_> {
 
     /// Like [`ResponseHead::write`], with more fields (name, value) before `Connection`.
     pub fn write_with(&self, out: &mut Buf, date: &[u8], fields: &[(&[u8], &[u8])]) {
+        self.write_groups(out, date, &[fields]);
+    }
+
+    /// Like [`ResponseHead::write_with`], the fields given in groups.
+    pub fn write_groups(&self, out: &mut Buf, date: &[u8], groups: &[&[(&[u8], &[u8])]]) {
         self.status.write_line(out);
         out.extend_from_slice(b"Server: prefork-server\r\nDate: ");
         out.extend_from_slice(date);
@@ -235,7 +240,7 @@ impl ResponseHead<'_> {
             Framing::Chunked => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
             Framing::None => {}
         }
-        for (name, value) in fields {
+        for (name, value) in groups.iter().flat_map(|g| g.iter()) {
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(name);
             out.extend_from_slice(b": ");
@@ -256,9 +261,15 @@ impl ResponseHead<'_> {
 
 /// Appends `data` as one chunk of a chunked body (`data` must not be empty).
 pub fn write_chunk(out: &mut Buf, data: &[u8]) {
-    write_hex(out, data.len() as u64);
-    out.extend_from_slice(b"\r\n");
+    write_chunk_size(out, data.len());
     out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the size line of a chunk of `len` bytes (`len` must not be 0); the caller writes
+/// the data and its closing CRLF.
+pub fn write_chunk_size(out: &mut Buf, len: usize) {
+    write_hex(out, len as u64);
     out.extend_from_slice(b"\r\n");
 }
 

@@ -1,8 +1,9 @@
 //! The routes: what each whole request gets, written into the output.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::parse::{Head, Method};
+use super::produce::{Body, Producer};
 use super::response::{ConnectionHeader, Framing, ResponseHead, StatusCode};
 use super::target::Form;
 use crate::buffer::Buf;
@@ -32,16 +33,18 @@ pub(super) enum Route {
     Server,
     /// A file under `--root` (see `files.rs`).
     File,
+    /// An httpbin endpoint (see `bin/`).
+    Bin(super::bin::Kind),
     Unknown,
 }
 
 /// What answering a request came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum Reply {
     /// The response is written.
     Sent,
-    /// A deferred response (`/debug/sleep`), due at `until`.
-    Sleep { until: Instant, head_only: bool },
+    /// A response written over time (delayed, paced or generated).
+    Produce(Box<Producer>),
     /// The response body needs memory the budget cannot give yet; nothing was written, and the
     /// connection is queued for it.
     NeedMemory,
@@ -93,9 +96,13 @@ pub(super) fn route_for(head: &Head<'_>, ctx: &Context<'_>) -> Route {
         Form::Origin | Form::Absolute => {}
     }
     let route = match (route_of(head.path, ctx.debug_routes), ctx.files) {
-        // Built-in routes first; any other path is a file under --root. `/` is the root's
-        // index file when there is one, else the built-in hello.
-        (Route::Unknown, Some(_)) => Route::File,
+        // Built-in routes first, then httpbin's (when on); any other path is a file under
+        // --root. `/` is the root's index file when there is one, else the built-in hello.
+        (Route::Unknown, files) => match ctx.httpbin.and_then(|_| super::bin::kind_of(head.path)) {
+            Some(kind) => Route::Bin(kind),
+            None if files.is_some() => Route::File,
+            None => Route::Unknown,
+        },
         (Route::Root, Some(files))
             if matches!(files.lookup(b"/", ctx.now), crate::files::Lookup::File(_)) =>
         {
@@ -113,7 +120,11 @@ pub(super) fn route_for(head: &Head<'_>, ctx: &Context<'_>) -> Route {
 
 /// Whether answering needs the body's bytes (else they are framed, checked and dropped).
 pub(super) fn keeps_body(route: Route, method: Method) -> bool {
-    route == Route::Echo && matches!(method, Method::Post | Method::Put)
+    match route {
+        Route::Echo => matches!(method, Method::Post | Method::Put),
+        Route::Bin(kind) => super::bin::keeps_body(kind),
+        _ => false,
+    }
 }
 
 /// Routes whose answer is rendered for the request (all workers' figures): a pipelined run of
@@ -183,6 +194,9 @@ pub(super) fn respond(
     if let (Route::File, Some(files)) = (route, ctx.files) {
         return super::files::respond(head, files, output, ctx);
     }
+    if let (Route::Bin(kind), Some(bin)) = (route, ctx.httpbin) {
+        return super::bin::respond(kind, head, body, output, ctx, bin);
+    }
     match route {
         Route::Root if get_like => text(output, StatusCode::Ok, HELLO),
         Route::Healthz if get_like && ctx.healthy => text(output, StatusCode::Ok, b"ok"),
@@ -212,14 +226,25 @@ pub(super) fn respond(
         },
         Route::DebugSleep if get_like => {
             let ms = query_u64(head.query, b"ms").unwrap_or(0).min(MAX_SLEEP_MS);
-            // Logged now, with the length of the body `write_slept` will send.
-            if let Some(reply) = ctx.reply {
-                reply.set((200, SLEPT.len() as u64));
-            }
-            return Reply::Sleep {
-                until: ctx.now + Duration::from_millis(ms),
-                head_only: !with_body,
-            };
+            let mut prelude = Buf::new();
+            text_response(
+                &mut prelude,
+                ctx,
+                StatusCode::Ok,
+                SLEPT,
+                ConnectionHeader::Omit,
+                None,
+                with_body,
+            );
+            // The few bytes of the rendered answer are not worth a reservation.
+            let producer = Producer::new(
+                prelude.filled().to_vec(),
+                ctx.now + Duration::from_millis(ms),
+                Body::Empty,
+                (head.keep_alive, head.minor_version),
+                0,
+            );
+            return Reply::Produce(Box::new(producer));
         }
         Route::Unknown if head.method == Method::Connect => {
             // No tunnels here: CONNECT is a method this server knows and does not allow.
@@ -349,7 +374,7 @@ fn owned_response(
 }
 
 /// What the budget said to a response body.
-enum Room {
+pub(super) enum Room {
     /// Reserved: write the response.
     Granted,
     /// Not yet: the connection is queued, nothing is written.
@@ -359,7 +384,7 @@ enum Room {
 }
 
 /// Reserves `bytes` of response body in the budget (see [`Room`]).
-fn reserve_output(output: &mut Output, ctx: &Context<'_>, bytes: u64) -> Room {
+pub(super) fn reserve_output(output: &mut Output, ctx: &Context<'_>, bytes: u64) -> Room {
     match ctx.budget.reserve(ctx.token, bytes, Use::Output) {
         Grant::Granted => Room::Granted,
         Grant::Queued => Room::Wait,
@@ -381,29 +406,6 @@ fn reserve_output(output: &mut Output, ctx: &Context<'_>, bytes: u64) -> Room {
 
 /// The body of `/debug/sleep`'s answer.
 const SLEPT: &[u8] = b"slept\n";
-
-/// The deferred response of `/debug/sleep`, once its time has come.
-pub(super) fn write_slept(
-    output: &mut Output,
-    ctx: &Context<'_>,
-    keep_alive: bool,
-    head_only: bool,
-) {
-    let connection = if keep_alive && !ctx.draining {
-        ConnectionHeader::Omit
-    } else {
-        ConnectionHeader::Close
-    };
-    text_response(
-        output.bytes(),
-        ctx,
-        StatusCode::Ok,
-        SLEPT,
-        connection,
-        None,
-        !head_only,
-    );
-}
 
 pub(super) fn connection_header(keep_alive: bool, minor_version: u8) -> ConnectionHeader {
     match (keep_alive, minor_version) {
