@@ -350,10 +350,10 @@ impl Worker<'_> {
             return Duration::ZERO;
         }
         let mut wake = now + self.heartbeat_every;
-        for at in [self.timers.next_wakeup(), self.wakeups.next()]
-            .into_iter()
-            .flatten()
-        {
+        if let Some(at) = self.timers.next_wakeup() {
+            wake = wake.min(at);
+        }
+        if let Some(at) = self.wakeups.next() {
             wake = wake.min(at);
         }
         for pause in [self.paused, self.metrics_paused] {
@@ -406,6 +406,9 @@ impl Worker<'_> {
     /// Drives the connections whose deferred responses are due; an entry for a wake-up that
     /// moved later is pushed again, one for a connection that no longer waits is dropped.
     fn wake_due(&mut self, now: Instant, due: &mut Vec<u64>) {
+        if self.wakeups.next().is_none_or(|at| at > now) {
+            return;
+        }
         self.wakeups.due(now, due);
         for token in due.drain(..) {
             let Some(wake) = self.conns.get_mut(token).and_then(|c| c.wake_at()) else {

@@ -28,6 +28,7 @@ impl Wakeups {
     }
 
     /// The earliest wake-up, for the poll timeout.
+    #[inline]
     pub fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }

@@ -145,6 +145,7 @@ impl Http {
         }
     }
 
+    #[inline(always)]
     pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, ctx: &Context<'_>) -> Next {
         loop {
             if output.has_tail() || output.len() >= ctx.high_water {
@@ -160,13 +161,9 @@ impl Http {
                     self.on_head(scanned, input, output, ctx)
                 }
                 State::Body(_) => self.on_body(input, output, ctx),
-                State::Producing(producer) => match producer.produce(output, ctx) {
-                    Produced::Done => {
-                        producer.release(ctx.budget);
-                        let keep_alive = producer.keep_alive && !ctx.draining;
-                        self.finish_request(keep_alive)
-                    }
-                    Produced::Wait(_) | Produced::Room => return Next::Waiting,
+                State::Producing(_) => match self.produce(output, ctx) {
+                    Some(step) => step,
+                    None => return Next::Waiting,
                 },
                 State::Done => {
                     input.consume(input.len());
@@ -190,6 +187,22 @@ impl Http {
                     return Next::Close;
                 }
             }
+        }
+    }
+
+    /// Writes what a response in progress has ready; `None` while it is not done.
+    #[inline(never)]
+    fn produce(&mut self, output: &mut Output, ctx: &Context<'_>) -> Option<Step> {
+        let State::Producing(producer) = &mut self.state else {
+            return Some(Step::Progress);
+        };
+        match producer.produce(output, ctx) {
+            Produced::Done => {
+                producer.release(ctx.budget);
+                let keep_alive = producer.keep_alive && !ctx.draining;
+                Some(self.finish_request(keep_alive))
+            }
+            Produced::Wait(_) | Produced::Room => None,
         }
     }
 

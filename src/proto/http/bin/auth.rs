@@ -45,8 +45,8 @@ fn cookies(r: &mut Resp<'_, '_>) -> Reply {
     jar.sort_by_name();
     r.json(StatusCode::Ok, &[], &|j, _| {
         j.open().key(b"cookies").open();
-        for (name, values) in jar.groups() {
-            j.key(name).string(values[0]);
+        for (name, mut values) in jar.groups() {
+            j.key(name).string(values.next().unwrap_or_default());
         }
         j.close().close().finish();
     })

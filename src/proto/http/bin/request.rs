@@ -118,17 +118,14 @@ pub fn write_grouped(j: &mut Json<'_>, pairs: &mut Pairs) {
     j.open();
     for (name, values) in pairs.groups() {
         j.key(name);
-        match values.as_slice() {
-            [one] => {
-                j.string(one);
+        if values.len() == 1 {
+            j.string(values.clone().next().unwrap_or_default());
+        } else {
+            j.open_array();
+            for v in values {
+                j.string(v);
             }
-            many => {
-                j.open_array();
-                for v in many {
-                    j.string(v);
-                }
-                j.close_array();
-            }
+            j.close_array();
         }
     }
     j.close();
@@ -155,19 +152,18 @@ pub fn write_headers(j: &mut Json<'_>, req: &Request<'_>, pairs: &mut Pairs, key
     let mut joined = Vec::new();
     for (name, values) in pairs.groups() {
         j.key(name);
-        match values.as_slice() {
-            [one] => j.string(one),
-            many => {
-                joined.clear();
-                for (i, v) in many.iter().enumerate() {
-                    if i > 0 {
-                        joined.push(b',');
-                    }
-                    joined.extend_from_slice(v);
+        if values.len() == 1 {
+            j.string(values.clone().next().unwrap_or_default());
+        } else {
+            joined.clear();
+            for (i, v) in values.enumerate() {
+                if i > 0 {
+                    joined.push(b',');
                 }
-                j.string(&joined)
+                joined.extend_from_slice(v);
             }
-        };
+            j.string(&joined);
+        }
     }
     j.close();
 }
