@@ -26,15 +26,6 @@ fn big_tree() -> Tree {
     tree
 }
 
-fn pss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_64_mib_download_arrives_intact_and_the_next_request_follows() {
     let tree = big_tree();
@@ -145,7 +136,7 @@ fn concurrent_downloads_hold_no_file_bytes_in_user_memory() {
     let tree = big_tree();
     let server = Server::start(&["--workers", "1", "--root", tree.arg()]);
     let worker = whoami_pid(&get(server.addr, "/whoami"));
-    let before = pss_kib(worker);
+    let before = common::pss_kib(worker);
     // Each starts a download and reads a little: the rest waits in the kernel and the file.
     let clients: Vec<TcpStream> = (0..CLIENTS)
         .map(|_| {
@@ -158,7 +149,7 @@ fn concurrent_downloads_hold_no_file_bytes_in_user_memory() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    let during = pss_kib(worker);
+    let during = common::pss_kib(worker);
     let per_connection = during.saturating_sub(before) * 1024 / CLIENTS as u64;
     eprintln!("{CLIENTS} downloads of 64 MiB in progress: {per_connection} bytes of Pss each");
     assert!(

@@ -12,17 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{get, wait_until, Server};
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
-/// The worker's proportional set size, from /proc/PID/smaps_rollup.
+/// The worker's proportional set size in MiB.
 fn pss_mib(pid: u32) -> f64 {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
-    let kib: u64 = rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("Pss in smaps_rollup");
-    kib as f64 / 1024.0
+    common::pss_kib(pid) as f64 / 1024.0
 }
 
 /// A metric's value for the (single) worker, from `/metrics`.
@@ -93,15 +86,6 @@ impl Pusher {
     }
 }
 
-fn raise_nofile(need: u64) {
-    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    assert!(
-        hard >= need,
-        "this test needs an open-file hard limit of at least {need}"
-    );
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
-}
-
 /// GET / on fresh connections, one at a time: the latencies, sorted.
 fn probe(addr: SocketAddr, count: usize) -> Vec<Duration> {
     let mut times: Vec<Duration> = (0..count)
@@ -118,7 +102,7 @@ fn probe(addr: SocketAddr, count: usize) -> Vec<Duration> {
 
 #[test]
 fn clients_that_send_and_never_read_stay_within_the_budget() {
-    raise_nofile(2_000);
+    common::raise_nofile(2_000);
     let server = Server::start(&["--workers", "1"]);
     let worker = server.workers()[0];
     let budget_mib = metric(server.addr, "prefork_memory_budget_bytes") as f64 / 1048576.0;
@@ -212,7 +196,7 @@ fn pattern(id: usize, i: usize) -> u8 {
 fn uploads_larger_together_than_the_budget_are_each_echoed_intact() {
     const UPLOADS: usize = 100;
     const SIZE: usize = 8 << 20;
-    raise_nofile(400);
+    common::raise_nofile(400);
     let server = Server::start(&["--workers", "1", "--memory-budget", "32m"]);
     let addr = server.addr;
     let most_paused = Arc::new(AtomicU64::new(0));

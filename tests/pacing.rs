@@ -9,7 +9,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{get, whoami_pid, Server};
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 const IDLE: usize = 15_000;
 const SCRAPERS: usize = 4;
@@ -17,13 +16,7 @@ const SCRAPES: usize = 3_000;
 
 #[test]
 fn pipelined_scrapes_under_15000_connections_do_not_stall_the_worker() {
-    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    assert!(
-        hard >= IDLE as u64 + 200,
-        "this test needs an open-file hard limit of at least {}",
-        IDLE + 200
-    );
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    common::raise_nofile(IDLE as u64 + 200);
     let server = Server::start(&["--workers", "1"]);
     let worker = whoami_pid(&get(server.addr, "/whoami"));
     // Idle keep-alive connections, each served once (their answers wait unread: they are

@@ -8,19 +8,12 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{read_response, whoami_pid, Server};
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 const CONNECTIONS: usize = 10_000;
 
 #[test]
 fn ten_thousand_concurrent_connections() {
-    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    assert!(
-        hard >= CONNECTIONS as u64 + 100,
-        "this test needs an open-file hard limit of at least {} (have {hard})",
-        CONNECTIONS + 100
-    );
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    common::raise_nofile(CONNECTIONS as u64 + 100);
     let server = Server::start(&["--workers", "2"]);
     let deadline = Instant::now() + Duration::from_secs(120);
 

@@ -8,9 +8,9 @@
 use libfuzzer_sys::fuzz_target;
 use prefork_server::files::path;
 use prefork_server::proto::http::conditional::{self, Fields, Preconditions, Validators};
+use prefork_server::proto::http::date;
 use prefork_server::proto::http::encoding::Accepted;
 use prefork_server::proto::http::range::{self, Ranges};
-use prefork_server::proto::http::date;
 
 fuzz_target!(|input: &[u8]| {
     // Up to four fields separated by 0xFF: a path, a Range value, a precondition value, a
@@ -19,10 +19,10 @@ fuzz_target!(|input: &[u8]| {
     let raw_path = fields.next().unwrap_or_default();
     let range_value = fields.next().unwrap_or_default();
     let condition = fields.next().unwrap_or_default();
-    let len = fields
-        .next()
-        .map_or(0, |b| b.iter().fold(0u64, |n, &d| n.wrapping_mul(31).wrapping_add(u64::from(d))))
-        % (1 << 40);
+    let len = fields.next().map_or(0, |b| {
+        b.iter()
+            .fold(0u64, |n, &d| n.wrapping_mul(31).wrapping_add(u64::from(d)))
+    }) % (1 << 40);
 
     let mut target = b"/".to_vec();
     target.extend_from_slice(raw_path);
@@ -31,10 +31,19 @@ fuzz_target!(|input: &[u8]| {
         assert!(!out.starts_with(b"/") && !out.ends_with(b"/"));
         assert!(!out.contains(&0));
         for segment in out.split(|&b| b == b'/') {
-            assert!(out.is_empty() || !segment.is_empty(), "an empty segment in {out:?}");
-            assert!(segment != b"." && segment != b"..", "a dot-segment in {out:?}");
+            assert!(
+                out.is_empty() || !segment.is_empty(),
+                "an empty segment in {out:?}"
+            );
+            assert!(
+                segment != b"." && segment != b"..",
+                "a dot-segment in {out:?}"
+            );
         }
-        assert_eq!(resolved.hidden, out.split(|&b| b == b'/').any(|s| s.first() == Some(&b'.')));
+        assert_eq!(
+            resolved.hidden,
+            out.split(|&b| b == b'/').any(|s| s.first() == Some(&b'.'))
+        );
         // Encoded again and resolved again, the same path.
         let mut again_target = b"/".to_vec();
         path::encode_into(&out, &mut again_target);
@@ -58,7 +67,14 @@ fuzz_target!(|input: &[u8]| {
         assert_eq!(date::parse(&date::format(t)), Some(t));
     }
     let mut head = b"GET /f HTTP/1.1\r\n".to_vec();
-    for name in ["If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Accept-Encoding"] {
+    for name in [
+        "If-Match",
+        "If-None-Match",
+        "If-Modified-Since",
+        "If-Unmodified-Since",
+        "If-Range",
+        "Accept-Encoding",
+    ] {
         if condition.contains(&b'\n') || condition.contains(&b'\r') {
             break;
         }

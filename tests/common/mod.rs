@@ -2,6 +2,7 @@
 //! HTTP over raw sockets, and always clean up the process by its PID.
 #![allow(dead_code)]
 
+pub mod bin;
 pub mod load;
 pub mod tree;
 
@@ -150,6 +151,28 @@ fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<String>>> {
         }
     });
     log
+}
+
+/// Raises this process's open-file soft limit to its hard limit, which must allow `need`
+/// descriptors (the test says so plainly if it does not).
+pub fn raise_nofile(need: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        hard >= need,
+        "this test needs an open-file hard limit of at least {need} (have {hard})"
+    );
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+}
+
+/// A process's proportional set size in KiB, from /proc/PID/smaps_rollup.
+pub fn pss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .expect("smaps_rollup")
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("Pss in smaps_rollup")
 }
 
 /// Polls `f` every 10 ms until it returns `Some` or `timeout` passes.

@@ -77,6 +77,17 @@ pub fn get_members(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work) {
 /// The echo of a request with its body: `args`, `data`, `files`, `form`, `headers`, `json`,
 /// `method`, `origin`, `url`.
 pub fn echo(j: &mut Json<'_>, req: &Request<'_>, body: &request::Body<'_>, work: &mut Work) {
+    echo_members(j, req, body, work, true);
+}
+
+/// [`echo`], with or without `json` (httpbin's `/delay` leaves it out).
+fn echo_members(
+    j: &mut Json<'_>,
+    req: &Request<'_>,
+    body: &request::Body<'_>,
+    work: &mut Work,
+    with_json: bool,
+) {
     j.open();
     request::write_args(j, req, &mut work.pairs);
     let Work {
@@ -84,9 +95,11 @@ pub fn echo(j: &mut Json<'_>, req: &Request<'_>, body: &request::Body<'_>, work:
     } = work;
     request::write_data_files_form(j, req, body, form, files, text);
     request::write_headers(j, req, &mut work.pairs, b"headers");
-    // A parsed value pretty-printed may take many times its text (deep nesting indents
-    // quadratically): past a few times the body, it is printed on one line.
-    request::write_json(j, body, req.body.len() * 4 + 64 * 1024);
+    if with_json {
+        // A parsed value pretty-printed may take many times its text (deep nesting indents
+        // quadratically): past a few times the body, it is printed on one line.
+        request::write_json(j, body, req.body.len() * 4 + 64 * 1024);
+    }
     j.key(b"method").string(req.method());
     request::write_origin(j, req, &mut work.text);
     request::write_url(j, req, &mut work.text);
@@ -107,7 +120,8 @@ fn dump(r: &mut Resp<'_, '_>) -> Reply {
     )
 }
 
-/// `/delay/{seconds}`: the `/anything` echo, after the delay, written by a timer.
+/// `/delay/{seconds}`: the echo (without `json`, as httpbin has it), after the delay, written
+/// by a timer.
 fn delay(r: &mut Resp<'_, '_>) -> Reply {
     let req = r.req;
     let max = r.bin.options.max_duration;
@@ -131,7 +145,7 @@ fn delay(r: &mut Resp<'_, '_>) -> Reply {
         }
     };
     let mut json = Vec::new();
-    echo(&mut Json::new(&mut json), &req, &body, work);
+    echo_members(&mut Json::new(&mut json), &req, &body, work, false);
     drop(scratch);
     let timing = format!(
         "initial_delay;dur={};desc=\"initial delay\"",

@@ -299,3 +299,6 @@ mod tests {
         assert_eq!(kind_of(b""), None);
     }
 }
+
+#[cfg(test)]
+mod fixtures_tests;
