@@ -4,7 +4,7 @@
 # interleaved round by round in ONE run, 127.0.0.1 only.
 # Prints medians and the ratio to nginx for each scenario (see benches/load/lib/bench_http.py).
 #
-# usage: benches/load.sh [--peers] [--files] [--rounds 5] [--duration 5]
+# usage: benches/load.sh [--peers] [--files] [--httpbin] [--rounds 5] [--duration 5]
 #                        [--scenarios ka100,ka1000,pipe16,close] [--configs pin1,free2]
 #   pin1: one worker, server pinned to CPU 0, wrk to CPU 1; free2: two workers, not pinned.
 #   --peers: also run nginx with `listen ... deferred` (TCP_DEFER_ACCEPT, which prefork-server
@@ -13,16 +13,22 @@
 #   --files: serve files instead (1 KiB, 64 KiB, 1 MiB and 64 MiB, made in /tmp/prefork-bench-www):
 #            ours with --root against nginx (`sendfile on; tcp_nopush on;`) without and with
 #            `open_file_cache`, scenarios file1k,file64k,file1m,file64m unless --scenarios says.
+#   --httpbin: the httpbin routes (/get, /post with a 1 KiB form, /bytes/1024, /delay/0.1, at
+#            1,000 connections, and GET / and /get at 100 and 1,000 for the CPU per request),
+#            ours against the original httpbin (Python, gunicorn with 32 threads per worker,
+#            installed once into /tmp/prefork-bench-httpbin with pip).
 # needs: apt-get install -y nginx wrk libnginx-mod-http-echo (the script installs them if it can)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 peers=0
 files=0
+httpbin=0
 args=()
 for a in "$@"; do
   case "$a" in
     --peers) peers=1 ;;
     --files) files=1 ;;
+    --httpbin) httpbin=1 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -65,5 +71,16 @@ if [ $files = 1 ]; then
     ours="$top/target/release/prefork-server --bind 127.0.0.1 --port {PORT} --workers {WORKERS} --root $www"
   )
   case " ${args[*]-} " in *" --scenarios "*) ;; *) args+=(--scenarios file1k,file64k,file1m,file64m) ;; esac
+fi
+if [ $httpbin = 1 ]; then
+  venv=/tmp/prefork-bench-httpbin
+  if [ ! -x "$venv/bin/gunicorn" ]; then
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q httpbin gunicorn brotli
+  fi
+  servers=(
+    ours="$top/target/release/prefork-server --bind 127.0.0.1 --port {PORT} --workers {WORKERS}"
+    httpbin="$venv/bin/gunicorn -b 127.0.0.1:{PORT} -w {WORKERS} -k gthread --threads 32 httpbin:app"
+  )
+  case " ${args[*]-} " in *" --scenarios "*) ;; *) args+=(--scenarios ka100,get100,ka1000,get1000,post1000,bytes1000,delay1000) ;; esac
 fi
 exec python3 "$top/benches/load/lib/bench_http.py" ${args[@]+"${args[@]}"} "${servers[@]}"

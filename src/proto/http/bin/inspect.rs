@@ -30,7 +30,7 @@ pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
         }
         Kind::Headers => r.json(StatusCode::Ok, &[], &|j, work| {
             j.open();
-            request::write_headers(j, &req, &mut work.pairs, b"headers");
+            request::write_headers(j, &req, work, b"headers");
             j.close().finish();
         }),
         Kind::Ip => r.json(StatusCode::Ok, &[], &|j, work| {
@@ -68,7 +68,7 @@ pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
 /// `args`, `headers`, `method`, `origin`, `url`: what every echo starts from.
 pub fn get_members(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work) {
     request::write_args(j, req, &mut work.pairs);
-    request::write_headers(j, req, &mut work.pairs, b"headers");
+    request::write_headers(j, req, work, b"headers");
     j.key(b"method").string(req.method());
     request::write_origin(j, req, &mut work.text);
     request::write_url(j, req, &mut work.text);
@@ -94,7 +94,7 @@ fn echo_members(
         text, form, files, ..
     } = work;
     request::write_data_files_form(j, req, body, form, files, text);
-    request::write_headers(j, req, &mut work.pairs, b"headers");
+    request::write_headers(j, req, work, b"headers");
     if with_json {
         // A parsed value pretty-printed may take many times its text (deep nesting indents
         // quadratically): past a few times the body, it is printed on one line.

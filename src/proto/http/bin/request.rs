@@ -12,6 +12,7 @@ use base64::Engine;
 
 use super::forms::{self, Pairs, Part};
 use super::json::Json;
+use super::reply::Work;
 use crate::proto::http::parse::{Head, Method};
 
 /// Bodies up to this size are parsed for `json`: a parse holds many times the body's size
@@ -67,7 +68,8 @@ impl<'a> Request<'a> {
                 IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
                 v4 => v4,
             };
-            out.extend_from_slice(ip.to_string().as_bytes());
+            // Formatted in place: no String per request.
+            let _ = std::io::Write::write_fmt(out, format_args!("{ip}"));
         }
     }
 
@@ -140,7 +142,12 @@ pub fn write_args(j: &mut Json<'_>, req: &Request<'_>, pairs: &mut Pairs) {
 }
 
 /// `"headers": {...}`: names title-cased, repeated names joined with a comma.
-pub fn write_headers(j: &mut Json<'_>, req: &Request<'_>, pairs: &mut Pairs, key: &[u8]) {
+pub fn write_headers(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work, key: &[u8]) {
+    let Work {
+        pairs,
+        text: joined,
+        ..
+    } = work;
     pairs.clear();
     let mut name = [0u8; 256];
     for (raw, value) in req.fields() {
@@ -149,7 +156,6 @@ pub fn write_headers(j: &mut Json<'_>, req: &Request<'_>, pairs: &mut Pairs, key
     }
     pairs.sort_by_name();
     j.key(key).open();
-    let mut joined = Vec::new();
     for (name, values) in pairs.groups() {
         j.key(name);
         if values.len() == 1 {
@@ -162,7 +168,7 @@ pub fn write_headers(j: &mut Json<'_>, req: &Request<'_>, pairs: &mut Pairs, key
                 }
                 joined.extend_from_slice(v);
             }
-            j.string(&joined);
+            j.string(joined);
         }
     }
     j.close();

@@ -269,7 +269,7 @@ fn compressed(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
         let work = &mut scratch.work;
         let mut j = super::json::Json::new(&mut json);
         j.open().key(flag).boolean(true);
-        super::request::write_headers(&mut j, &req, &mut work.pairs, b"headers");
+        super::request::write_headers(&mut j, &req, work, b"headers");
         j.key(b"method").string(req.method());
         super::request::write_origin(&mut j, &req, &mut work.text);
         j.close().finish();
