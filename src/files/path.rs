@@ -7,6 +7,8 @@
 //! the root, its segments joined by `/`; the kernel then enforces containment again when it is
 //! opened (see `sys::file::open_beneath`).
 
+use crate::proto::http::target;
+
 /// Why a path cannot name anything beneath the root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathError {
@@ -113,27 +115,8 @@ fn hex_pair(hex: &[u8]) -> Option<u8> {
 /// or anything a client could read differently.
 pub fn encode_into(rel: &[u8], out: &mut Vec<u8>) {
     for &b in rel {
-        let plain = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-            );
+        let plain =
+            target::is_unreserved(b) || target::is_sub_delim(b) || matches!(b, b':' | b'@' | b'/');
         if plain {
             out.push(b);
         } else {

@@ -463,32 +463,15 @@ pub(super) fn content_range(out: &mut [u8; 64], span: Option<Span>, len: u64) ->
     put(b"bytes ");
     match span {
         Some(s) => {
-            let (d, i) = decimal(s.start);
-            put(&d[i..]);
+            put(super::response::decimal(s.start, &mut [0; 20]));
             put(b"-");
-            let (d, i) = decimal(s.end);
-            put(&d[i..]);
+            put(super::response::decimal(s.end, &mut [0; 20]));
         }
         None => put(b"*"),
     }
     put(b"/");
-    let (d, i) = decimal(len);
-    put(&d[i..]);
+    put(super::response::decimal(len, &mut [0; 20]));
     at
-}
-
-/// The decimal digits of `n`: `digits[start..]`.
-fn decimal(mut n: u64) -> ([u8; 20], usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return (digits, i);
-        }
-    }
 }
 
 /// A multipart boundary: 20 random hex digits, so a file's bytes cannot be guessed to

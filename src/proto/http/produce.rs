@@ -215,8 +215,8 @@ impl Producer {
                     out.extend_from_slice(response::LAST_CHUNK);
                     return Step::Done;
                 }
-                let mut line = [0u8; 24];
-                let digits = decimal(&mut line, u64::from(*next));
+                let mut line = [0u8; 20];
+                let digits = response::decimal(u64::from(*next), &mut line);
                 let len = b"{\"id\": ".len() + digits.len() + b", ".len() + rest.len();
                 response::write_chunk_size(out, len);
                 out.extend_from_slice(b"{\"id\": ");
@@ -361,10 +361,10 @@ fn write_event(out: &mut Buf, id: u32) {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let mut a = [0u8; 24];
-    let mut b = [0u8; 24];
-    let id = decimal(&mut a, u64::from(id));
-    let millis = decimal(&mut b, millis);
+    let mut a = [0u8; 20];
+    let mut b = [0u8; 20];
+    let id = response::decimal(u64::from(id), &mut a);
+    let millis = response::decimal(millis, &mut b);
     let parts: [&[u8]; 5] = [
         b"event: ping\ndata: {\"id\":",
         id,
@@ -391,19 +391,6 @@ fn fill(out: &mut Buf, byte: u8, n: usize) {
     }
     if byte != 0 {
         out.filled_mut()[at..].fill(byte);
-    }
-}
-
-/// `n` in decimal, in `buf`.
-fn decimal(buf: &mut [u8; 24], mut n: u64) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
     }
 }
 

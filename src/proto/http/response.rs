@@ -274,18 +274,21 @@ pub fn write_chunk_size(out: &mut Buf, len: usize) {
 }
 
 /// Appends `n` in decimal.
-pub fn write_decimal(out: &mut Buf, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+pub fn write_decimal(out: &mut Buf, n: u64) {
+    out.extend_from_slice(decimal(n, &mut [0; 20]));
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return &buf[i..];
         }
     }
-    out.extend_from_slice(&digits[i..]);
 }
 
 fn write_hex(out: &mut Buf, mut n: u64) {

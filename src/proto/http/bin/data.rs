@@ -272,23 +272,36 @@ fn duration_param(
     Ok(d)
 }
 
+/// A count parameter from 1 to `max` (default `default`).
+fn count_param(r: &mut Resp<'_, '_>, name: &str, default: u64, max: u64) -> Result<u64, Reply> {
+    let what = format!("a whole number from 1 to {max}");
+    let n = optional(r, name, params::int::<u64>, &what)?.unwrap_or(default);
+    if n == 0 || n > max {
+        return Err(r.bad_request(&format!("{name} must be {what}")));
+    }
+    Ok(n)
+}
+
+/// `duration` (default `default`) and `delay` (default 0), which together may not pass
+/// `--max-duration`.
+fn pacing(r: &mut Resp<'_, '_>, default: Duration) -> Result<(Duration, Duration), Reply> {
+    let max = r.bin.options.max_duration;
+    let duration = duration_param(r, "duration", default, max)?;
+    let delay = duration_param(r, "delay", Duration::ZERO, max)?;
+    if duration + delay > max {
+        let detail = format!("delay and duration add up to more than {max:?}");
+        return Err(r.bad_request(&detail));
+    }
+    Ok((duration, delay))
+}
+
 /// `/drip?numbytes=10&duration=2&delay=0&code=200`: after `delay`, `numbytes` asterisks
 /// spread over `duration` (the first at once, the last at the end), with a Content-Length.
 fn drip(r: &mut Resp<'_, '_>) -> Reply {
     let max_bytes = r.bin.options.max_generated_bytes;
-    let max_time = r.bin.options.max_duration;
     let parsed = (|| {
-        let what = format!("a whole number from 1 to {max_bytes}");
-        let n = optional(r, "numbytes", params::int::<u64>, &what)?.unwrap_or(10);
-        if n == 0 || n > max_bytes {
-            return Err(r.bad_request(&format!("numbytes must be {what}")));
-        }
-        let duration = duration_param(r, "duration", Duration::from_secs(2), max_time)?;
-        let delay = duration_param(r, "delay", Duration::ZERO, max_time)?;
-        if duration + delay > max_time {
-            let detail = format!("delay and duration add up to more than {max_time:?}");
-            return Err(r.bad_request(&detail));
-        }
+        let n = count_param(r, "numbytes", 10, max_bytes)?;
+        let (duration, delay) = pacing(r, Duration::from_secs(2))?;
         let what = "a status code from 200 to 599 that has a body";
         let code = optional(r, "code", params::int::<u16>, what)?.unwrap_or(200);
         let status =
@@ -320,21 +333,11 @@ fn drip(r: &mut Resp<'_, '_>) -> Reply {
 
 /// `/sse?count=10&duration=5&delay=0`: `count` server-sent events spread over `duration`.
 fn sse(r: &mut Resp<'_, '_>) -> Reply {
-    let max_time = r.bin.options.max_duration;
     // An event is about 50 bytes: as many as fit the largest generated body.
     let max_count = (r.bin.options.max_generated_bytes / 50).clamp(1, u64::from(u32::MAX));
     let parsed = (|| {
-        let what = format!("a whole number from 1 to {max_count}");
-        let count = optional(r, "count", params::int::<u64>, &what)?.unwrap_or(10);
-        if count == 0 || count > max_count {
-            return Err(r.bad_request(&format!("count must be {what}")));
-        }
-        let duration = duration_param(r, "duration", Duration::from_secs(5), max_time)?;
-        let delay = duration_param(r, "delay", Duration::ZERO, max_time)?;
-        if duration + delay > max_time {
-            let detail = format!("delay and duration add up to more than {max_time:?}");
-            return Err(r.bad_request(&detail));
-        }
+        let count = count_param(r, "count", 10, max_count)?;
+        let (duration, delay) = pacing(r, Duration::from_secs(5))?;
         Ok((count as u32, duration, delay))
     })();
     let (count, duration, delay) = match parsed {

@@ -127,19 +127,10 @@ impl<'o> Json<'o> {
         self
     }
 
-    pub fn number(&mut self, mut n: u64) -> &mut Self {
+    pub fn number(&mut self, n: u64) -> &mut Self {
         self.value_start();
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.out.put(&digits[i..]);
+        self.out
+            .put(crate::proto::http::response::decimal(n, &mut [0; 20]));
         self
     }
 
