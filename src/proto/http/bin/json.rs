@@ -223,10 +223,14 @@ impl<'o> Json<'o> {
         if self.compact {
             return;
         }
-        self.out.put(b"\n");
-        for _ in 0..self.depth {
-            self.out.put(b"  ");
-        }
+        // One write: the newline and the indentation, cut from a line of spaces.
+        const LINE: [u8; 2 * MAX_DEPTH as usize + 3] = {
+            let mut line = [b' '; 2 * MAX_DEPTH as usize + 3];
+            line[0] = b'\n';
+            line
+        };
+        let width = 1 + 2 * self.depth as usize;
+        self.out.put(&LINE[..width.min(LINE.len())]);
     }
 }
 
@@ -264,6 +268,16 @@ impl std::io::Write for Lines<'_, '_> {
 
 /// Appends `bytes` as a JSON string.
 pub fn escape(out: &mut dyn Sink, bytes: &[u8]) {
+    // Most strings (names, values, URLs) are printable ASCII with nothing to escape: as they are.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.put(b"\"");
+        out.put(bytes);
+        out.put(b"\"");
+        return;
+    }
     let text = String::from_utf8_lossy(bytes);
     let writer = Capped {
         sink: out,
