@@ -61,7 +61,7 @@ pub struct Cli {
     pub max_uri_bytes: u64,
 
     /// Largest request body, declared or chunked; larger gets 413 (a declared one unread).
-    #[arg(long, env = "PREFORK_MAX_BODY_BYTES", default_value = "8m", value_parser = parse_size)]
+    #[arg(long, env = "PREFORK_MAX_BODY_BYTES", default_value = "8m", value_parser = config::parse_size)]
     pub max_body_bytes: u64,
 
     /// What one worker may buffer for its clients (bodies waiting for an answer, answers waiting
@@ -162,13 +162,25 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_HTTPBIN", value_enum)]
     pub httpbin: Option<Switch>,
 
-    /// Longest delay or duration the httpbin routes accept (/delay, /drip, /sse); longer is 400.
+    /// Where request controls (?status=503:1&delay=5ms, X-Echo-Delay: 5ms) are read from: "on"
+    /// (query and X-Echo-* headers), "headers" (headers only: every query is the route's own),
+    /// or "off".
+    #[arg(long, env = "PREFORK_CONTROLS", value_enum, default_value = "on")]
+    pub controls: ControlsArg,
+
+    /// Controls applied to every request, as a query string ("status=503:1&delay=5ms..20ms"),
+    /// for clients that cannot change their requests; a request's own override them.
+    #[arg(long, env = "PREFORK_DEFAULT_PARAMS")]
+    pub default_params: Option<String>,
+
+    /// Longest delay or duration the httpbin routes and the request controls accept (/delay,
+    /// /drip, /sse, delay=, drip=, a stall); longer is 400.
     #[arg(long, env = "PREFORK_MAX_DURATION", default_value = "10s", value_parser = parse_duration)]
     pub max_duration: Duration,
 
     /// Largest body the httpbin routes generate (/bytes, /stream-bytes, /range, /drip); larger
     /// is 400. Sizes take k, m or g.
-    #[arg(long, env = "PREFORK_MAX_GENERATED_BYTES", default_value = "1m", value_parser = parse_size)]
+    #[arg(long, env = "PREFORK_MAX_GENERATED_BYTES", default_value = "1m", value_parser = config::parse_size)]
     pub max_generated_bytes: u64,
 
     /// Log one line per request to this file, or "-" for stdout (combined format, or JSON with --log-format json).
@@ -202,6 +214,28 @@ impl Cli {
             max_generated_bytes: self.max_generated_bytes,
             hostname: crate::sys::procfs::hostname().unwrap_or_else(|| "prefork-server".into()),
         })
+    }
+
+    /// The request controls' options; `--default-params` is parsed now, so a mistake in it is a
+    /// usage error at start, not a 400 on every request.
+    fn control_options(&self) -> Result<config::ControlOptions, Error> {
+        let options = config::ControlOptions {
+            mode: match self.controls {
+                ControlsArg::On => config::ControlMode::On,
+                ControlsArg::Headers => config::ControlMode::Headers,
+                ControlsArg::Off => config::ControlMode::Off,
+            },
+            defaults: self.default_params.as_ref().map(|d| d.as_bytes().to_vec()),
+            max_delay: self.max_duration,
+            max_size: self.max_generated_bytes,
+        };
+        crate::proto::http::controls::Controls::check_defaults(&options).map_err(|bad| {
+            Error::Usage(format!(
+                "--default-params: bad control {}: {}",
+                bad.name, bad.why
+            ))
+        })?;
+        Ok(options)
     }
 
     /// `--root` and its companions, checked: the root is a directory, the index names are
@@ -253,6 +287,14 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
     },
+}
+
+/// `--controls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ControlsArg {
+    On,
+    Headers,
+    Off,
 }
 
 /// On or off.
@@ -318,27 +360,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// A size in bytes: plain (`65536`) or with `k`, `m` or `g` (powers of 1024: `16k`, `8m`).
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("expected a size such as 65536, 16k, 8m or 1g, got {s:?}"))?;
-    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("unknown unit {unit:?}: use k, m or g")),
-    };
-    n.checked_mul(scale).ok_or_else(|| "too large".to_string())
-}
-
 /// A head or target limit: 256 bytes to 1 MiB.
 fn parse_header_size(s: &str) -> Result<u64, String> {
-    let n = parse_size(s)?;
+    let n = config::parse_size(s)?;
     if (256..=1 << 20).contains(&n) {
         Ok(n)
     } else {
@@ -351,7 +375,7 @@ fn parse_budget(s: &str) -> Result<MemoryBudget, String> {
     if s.trim().eq_ignore_ascii_case("auto") {
         return Ok(MemoryBudget::Auto);
     }
-    let n = parse_size(s)?;
+    let n = config::parse_size(s)?;
     if n < 1 << 20 {
         return Err("at least 1m: a worker needs room for more than a few small bodies".into());
     }
@@ -411,6 +435,7 @@ impl Cli {
             )));
         }
         let files = self.file_options()?;
+        let controls = self.control_options()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -438,6 +463,7 @@ impl Cli {
             ),
             memory_budget,
             httpbin: self.httpbin_options(files.is_some()),
+            controls,
             files,
             timeouts: Timeouts {
                 header: self.header_timeout,
@@ -522,13 +548,13 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("65536"), Ok(65536));
-        assert_eq!(parse_size("16k"), Ok(16 * 1024));
-        assert_eq!(parse_size("8M"), Ok(8 << 20));
-        assert_eq!(parse_size("1g"), Ok(1 << 30));
-        assert!(parse_size("1t").is_err());
-        assert!(parse_size("k").is_err());
-        assert!(parse_size("99999999999g").is_err());
+        assert_eq!(config::parse_size("65536"), Ok(65536));
+        assert_eq!(config::parse_size("16k"), Ok(16 * 1024));
+        assert_eq!(config::parse_size("8M"), Ok(8 << 20));
+        assert_eq!(config::parse_size("1g"), Ok(1 << 30));
+        assert!(config::parse_size("1t").is_err());
+        assert!(config::parse_size("k").is_err());
+        assert!(config::parse_size("99999999999g").is_err());
         assert_eq!(parse_budget("auto"), Ok(MemoryBudget::Auto));
         assert_eq!(parse_budget("64m"), Ok(MemoryBudget::Bytes(64 << 20)));
         assert!(parse_budget("100k").is_err());

@@ -52,6 +52,8 @@ pub struct Config {
     pub files: Option<crate::files::FileOptions>,
     /// The httpbin routes, when on.
     pub httpbin: Option<HttpbinOptions>,
+    /// The request controls (`?status=`, `X-Echo-Delay`, `--default-params`).
+    pub controls: ControlOptions,
     /// Per-connection timeouts.
     pub timeouts: Timeouts,
     /// Connections one worker holds at most; `None` derives it from the fd limit.
@@ -137,6 +139,39 @@ pub struct HttpbinOptions {
     pub max_generated_bytes: u64,
     /// What `/hostname` says.
     pub hostname: String,
+}
+
+/// Where the request controls are read from (`--controls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlMode {
+    /// Query parameters and `X-Echo-*` headers.
+    On,
+    /// `X-Echo-*` headers only: every query string is the route's own (httpbin's `args`).
+    Headers,
+    Off,
+}
+
+/// The request controls' options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlOptions {
+    pub mode: ControlMode,
+    /// `--default-params`: controls applied to every request, as a query string.
+    pub defaults: Option<Vec<u8>>,
+    /// Longest delay, drip pause or stall (`--max-duration`).
+    pub max_delay: Duration,
+    /// Largest generated body or chunk (`--max-generated-bytes`).
+    pub max_size: u64,
+}
+
+impl Default for ControlOptions {
+    fn default() -> ControlOptions {
+        ControlOptions {
+            mode: ControlMode::On,
+            defaults: None,
+            max_delay: HTTPBIN_MAX_DURATION,
+            max_size: HTTPBIN_MAX_GENERATED_BYTES,
+        }
+    }
 }
 
 /// go-httpbin's defaults: 10 s and 1 MiB.
@@ -285,4 +320,28 @@ impl CpuAffinity {
             CpuAffinity::List(cpus) => (!cpus.is_empty()).then(|| cpus[slot % cpus.len()]),
         }
     }
+}
+
+/// A size in bytes: plain (`65536`) or with `k`, `m` or `g` (powers of 1024: `16k`, `8m`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a size such as 65536, 16k, 8m or 1g, got {s:?}"))?;
+    // Compared without lowering a copy: the request controls parse sizes per request.
+    let is = |names: &[&str]| names.iter().any(|n| unit.eq_ignore_ascii_case(n));
+    let scale: u64 = if is(&["", "b"]) {
+        1
+    } else if is(&["k", "kb", "kib"]) {
+        1 << 10
+    } else if is(&["m", "mb", "mib"]) {
+        1 << 20
+    } else if is(&["g", "gb", "gib"]) {
+        1 << 30
+    } else {
+        return Err(format!("unknown unit {unit:?}: use k, m or g"));
+    };
+    n.checked_mul(scale).ok_or_else(|| "too large".to_string())
 }

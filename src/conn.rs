@@ -288,6 +288,13 @@ impl Connection {
                 pool.fill(self.out.buffer());
                 let before = (self.rbuf.len(), self.out.len());
                 let next = self.proto.on_data(&mut self.rbuf, &mut self.out, ctx);
+                if next == Next::Reset {
+                    // Closed by the worker right after this: an RST, not a FIN.
+                    if let Err(e) = net::reset_on_close(&self.fd) {
+                        debug!("SO_LINGER for a reset: {e}");
+                    }
+                    return Drive::Close;
+                }
                 yielded = next == Next::Yield;
                 self.needs_input = next == Next::NeedInput;
                 self.waiting = matches!(next, Next::Waiting | Next::Memory);

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use crate::stats::{
-    MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, LOOP_BUCKETS, RESTART_REASONS, TIMEOUT_KINDS,
-    TOO_LARGE_CAUSES,
+    MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, DELAY_BUCKETS, FAULT_KINDS, LOOP_BUCKETS,
+    RESTART_REASONS, TIMEOUT_KINDS, TOO_LARGE_CAUSES,
 };
 
 /// A per-worker series: name, type, help, and how to read it from a slot.
@@ -260,7 +260,63 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
         );
         let _ = writeln!(out, "{name}_count{{{}}} {count}", labels(s));
     }
+    render_injected(&mut out, &workers);
     out
+}
+
+/// What request controls injected: the delay histogram, faults by kind, chosen statuses.
+fn render_injected(out: &mut String, workers: &[&WorkerStats]) {
+    let name = "prefork_injected_delay_seconds";
+    family(
+        out,
+        name,
+        "histogram",
+        "Delays injected by request controls.",
+    );
+    for s in workers {
+        let mut cumulative = 0;
+        for (i, c) in s.injected_delay_buckets.iter().enumerate() {
+            cumulative += g(c);
+            if i + 1 < DELAY_BUCKETS {
+                let le = (1u64 << i) as f64 / 1e3;
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{{},le=\"{le}\"}} {cumulative}",
+                    labels(s)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{},le=\"+Inf\"}} {cumulative}",
+            labels(s)
+        );
+        let sum = g(&s.injected_delay_nanos) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum{{{}}} {sum}", labels(s));
+        let _ = writeln!(out, "{name}_count{{{}}} {cumulative}", labels(s));
+    }
+    let name = "prefork_injected_faults_total";
+    family(
+        out,
+        name,
+        "counter",
+        "Faults injected by request controls, by kind.",
+    );
+    for s in workers {
+        for (kind, c) in FAULT_KINDS.iter().zip(&s.injected_faults) {
+            let _ = writeln!(out, "{name}{{{},kind=\"{kind}\"}} {}", labels(s), g(c));
+        }
+    }
+    let name = "prefork_injected_statuses_total";
+    family(
+        out,
+        name,
+        "counter",
+        "Responses whose status a request control chose.",
+    );
+    for s in workers {
+        let _ = writeln!(out, "{name}{{{}}} {}", labels(s), g(&s.injected_statuses));
+    }
 }
 
 /// The same figures as JSON: one object per worker, plus totals.

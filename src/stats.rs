@@ -31,6 +31,13 @@ pub const ACCEPT_ERROR_KINDS: [&str; 3] = ["emfile", "enfile", "other"];
 /// body that grew over it, a body larger than the worker's whole memory budget.
 pub const TOO_LARGE_CAUSES: [&str; 3] = ["declared", "chunked", "budget"];
 
+/// Buckets of the injected-delay histogram: delays of at most 2^i ms, i = 0..14 (1 ms …
+/// 8.2 s); longer ones land in the last bucket.
+pub const DELAY_BUCKETS: usize = 15;
+
+/// Injected faults by kind, in this order (request controls).
+pub const FAULT_KINDS: [&str; 4] = ["close", "rst", "truncate", "stall"];
+
 const fn zeros<const N: usize>() -> [AtomicU64; N] {
     [const { AtomicU64::new(0) }; N]
 }
@@ -74,6 +81,13 @@ pub struct WorkerStats {
     pub loop_turns: AtomicU64,
     pub loop_turn_buckets: [AtomicU64; LOOP_BUCKETS],
     pub loop_turn_nanos: AtomicU64,
+    /// Delays injected by request controls: a histogram (`DELAY_BUCKETS`) and their sum.
+    pub injected_delay_buckets: [AtomicU64; DELAY_BUCKETS],
+    pub injected_delay_nanos: AtomicU64,
+    /// Faults injected by request controls (`FAULT_KINDS`).
+    pub injected_faults: [AtomicU64; 4],
+    /// Responses whose status a request control chose.
+    pub injected_statuses: AtomicU64,
 }
 
 // SAFETY: every field is an AtomicU64 (all-zero bytes are 0) and is only accessed atomically.
@@ -108,6 +122,10 @@ impl WorkerStats {
             loop_turns: AtomicU64::new(0),
             loop_turn_buckets: zeros(),
             loop_turn_nanos: AtomicU64::new(0),
+            injected_delay_buckets: zeros(),
+            injected_delay_nanos: AtomicU64::new(0),
+            injected_faults: zeros(),
+            injected_statuses: AtomicU64::new(0),
         }
     }
 
@@ -141,6 +159,8 @@ impl WorkerStats {
             &self.access_log_dropped,
             &self.loop_turns,
             &self.loop_turn_nanos,
+            &self.injected_delay_nanos,
+            &self.injected_statuses,
         ]
         .into_iter()
         .chain(&self.responses)
@@ -148,6 +168,8 @@ impl WorkerStats {
         .chain(&self.timeouts)
         .chain(&self.too_large)
         .chain(&self.loop_turn_buckets)
+        .chain(&self.injected_delay_buckets)
+        .chain(&self.injected_faults)
     }
 
     /// Adds to a counter of this worker's own slot. A slot has one writer (its worker; the
@@ -189,6 +211,15 @@ impl WorkerStats {
     pub fn on_response(&self, status: u16) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         Self::add(&self.responses[class], 1);
+    }
+
+    /// A request control delayed a response by `delay`.
+    pub fn on_injected_delay(&self, delay: std::time::Duration) {
+        let nanos = delay.as_nanos().min(u128::from(u64::MAX)) as u64;
+        Self::add(&self.injected_delay_nanos, nanos);
+        let millis = nanos.div_ceil(1_000_000).max(1);
+        let bucket = (64 - (millis - 1).leading_zeros() as usize).min(DELAY_BUCKETS - 1);
+        Self::add(&self.injected_delay_buckets[bucket], 1);
     }
 
     /// One event-loop turn took `nanos`.

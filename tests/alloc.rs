@@ -118,3 +118,15 @@ fn httpbin_echoes_allocate_nothing_once_warm() {
     post.extend_from_slice(b"x=1&y=hello+wor");
     assert_eq!(allocations_while_serving(&post, 4, 100, 10), 0);
 }
+
+#[test]
+fn controls_that_add_headers_allocate_nothing() {
+    // Parsed from the query and the headers in place, drawn from the worker's generator, and
+    // written into the head where it lies: a controlled request whose response is the route's
+    // own costs nothing more (reshaped or stand-in responses allocate their bytes, no more).
+    let get = b"GET /get?header=X-A:one%20two&status=503:0&close=0&seed=3 HTTP/1.1\r\n\
+                Host: localhost\r\nX-Echo-Header: X-B: 2\r\n\r\n";
+    assert_eq!(allocations_while_serving(get, 4, 100, 10), 0);
+    let root = b"GET /?status=500:0&size=1k:0 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_eq!(allocations_while_serving(root, 4, 100, 10), 0);
+}

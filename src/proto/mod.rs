@@ -28,6 +28,8 @@ pub enum Next {
     Blocked,
     /// Flush the output, then close the connection.
     Close,
+    /// Reset the connection now, dropping any output (a request control's `rst`).
+    Reset,
     /// Waiting for a moment in time, not for input (a deferred response); see `wake_at`.
     Waiting,
     /// Waiting for the worker's memory budget, not for input: the worker drives the
@@ -82,6 +84,8 @@ pub struct Context<'a> {
     pub files: Option<&'a crate::files::FileStore>,
     /// The httpbin routes, when they are on.
     pub httpbin: Option<&'a http::bin::Httpbin>,
+    /// The request controls' options.
+    pub controls: &'a crate::config::ControlOptions,
     /// Where the last response's status and body length are noted, for the access log.
     pub reply: Option<&'a Cell<(u16, u64)>>,
 }
@@ -110,6 +114,7 @@ pub struct TestSite {
     pub budget: Budget,
     /// The httpbin routes (on, with their default options).
     pub httpbin: Option<http::bin::Httpbin>,
+    pub controls: crate::config::ControlOptions,
 }
 
 impl TestSite {
@@ -123,6 +128,7 @@ impl TestSite {
             served: Cell::new(0),
             budget: Budget::new(budget),
             httpbin: Some(http::bin::Httpbin::new(Default::default())),
+            controls: Default::default(),
         }
     }
 
@@ -151,6 +157,7 @@ impl TestSite {
             budget: &self.budget,
             files: None,
             httpbin: self.httpbin.as_ref(),
+            controls: &self.controls,
         }
     }
 }

@@ -328,6 +328,12 @@ pub fn set_nodelay(fd: impl AsFd) -> io::Result<()> {
 }
 
 /// Sends our FIN while still letting us read what the peer has in flight.
+/// Makes the coming close reset the connection (SO_LINGER with a zero timeout: the kernel
+/// drops unsent data and sends an RST instead of a FIN).
+pub fn reset_on_close(fd: impl AsFd) -> io::Result<()> {
+    SockRef::from(&fd).set_linger(Some(std::time::Duration::ZERO))
+}
+
 pub fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
     SockRef::from(&fd).shutdown(std::net::Shutdown::Write)
 }

@@ -110,6 +110,9 @@ struct Site<'a> {
     files: Option<crate::files::FileStore>,
     /// The httpbin routes, when on.
     httpbin: Option<crate::proto::http::bin::Httpbin>,
+    /// The request controls; with `--default-params`, every request has some, so the
+    /// pre-rendered `GET /` is never sent.
+    controls: crate::config::ControlOptions,
 }
 
 impl Site<'_> {
@@ -124,7 +127,10 @@ impl Site<'_> {
         Context {
             date: self.prerendered.date(),
             whoami: &self.whoami,
-            hello: self.prerendered.hello(),
+            hello: match self.controls.defaults {
+                None => self.prerendered.hello(),
+                Some(_) => b"",
+            },
             high_water: config::OUTPUT_HIGH_WATER,
             limits: &self.limits,
             now,
@@ -144,6 +150,7 @@ impl Site<'_> {
             budget: &self.budget,
             files: self.files.as_ref(),
             httpbin: self.httpbin.as_ref(),
+            controls: &self.controls,
         }
     }
 }

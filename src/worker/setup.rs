@@ -169,6 +169,7 @@ impl<'a> Worker<'a> {
                     .httpbin
                     .clone()
                     .map(crate::proto::http::bin::Httpbin::new),
+                controls: cfg.controls.clone(),
             },
             recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
             stats: init.stats,

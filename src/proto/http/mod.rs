@@ -11,6 +11,7 @@ pub mod bin;
 mod body;
 pub mod chunked;
 pub mod conditional;
+pub mod controls;
 pub mod date;
 pub mod encoding;
 mod files;
@@ -45,6 +46,19 @@ struct Pending {
     /// `Expect: 100-continue` with no body sent yet: the interim response is owed once the
     /// body may come (after any memory it needs was granted).
     continue_owed: bool,
+    /// What the request's controls drew, once drawn (kept while it waits for its moment or
+    /// for memory, so the answer is the one drawn).
+    draw: Option<controls::draw::Draw>,
+    /// An injected delay: the whole request is held until then.
+    not_before: Option<Instant>,
+}
+
+/// Why a whole request is not answered yet.
+enum Hold {
+    /// Its answer needs memory the budget cannot give yet.
+    Memory(Option<controls::draw::Draw>),
+    /// A control's delay: answer at this moment, with this draw.
+    Until(Instant, controls::draw::Draw),
 }
 
 #[derive(Debug)]
@@ -61,6 +75,7 @@ enum State {
 }
 
 /// The result of one step of the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Progress,
     NeedInput,
@@ -68,6 +83,10 @@ enum Step {
     NeedMemory,
     /// An expensive answer was written: the next request waits for the next loop turn.
     Yield,
+    /// A request is held until a moment (an injected delay).
+    Wait,
+    /// A control asked for the connection to be reset instead of answered.
+    Reset,
     /// The clean end of the connection's last request.
     Close,
     /// An error ends the connection.
@@ -105,6 +124,7 @@ impl Http {
                 served: self.served > 0,
             },
             State::Head { .. } => Phase::Head,
+            State::Body(ref p) if p.not_before.is_some() => Phase::Waiting,
             State::Body(_) => Phase::Body,
             State::Producing(_) => Phase::Waiting,
             State::Done => Phase::Idle { served: true },
@@ -121,6 +141,7 @@ impl Http {
     pub fn wake_at(&self) -> Option<Instant> {
         match self.state {
             State::Producing(ref p) => Some(p.wake_at()),
+            State::Body(ref p) => p.not_before,
             _ => None,
         }
     }
@@ -175,6 +196,12 @@ impl Http {
                 Step::NeedInput => return Next::NeedInput,
                 Step::NeedMemory => return Next::Memory,
                 Step::Yield => return Next::Yield,
+                Step::Wait => return Next::Waiting,
+                Step::Reset => {
+                    self.release(ctx.budget);
+                    self.state = State::Done;
+                    return Next::Reset;
+                }
                 Step::Close => {
                     self.state = State::Done;
                     return Next::Close;
@@ -201,6 +228,10 @@ impl Http {
                 producer.release(ctx.budget);
                 let keep_alive = producer.keep_alive && !ctx.draining;
                 Some(self.finish_request(keep_alive))
+            }
+            Produced::Close => {
+                producer.release(ctx.budget);
+                Some(Step::Close)
             }
             Produced::Wait(_) | Produced::Room => None,
         }
@@ -245,18 +276,24 @@ impl Http {
                 return step;
             }
             let body = &buf[head_len..head_len + body_len];
-            return match self.answer(route, &head, body, output, ctx) {
-                Some(step) => {
-                    input.consume(head_len + body_len);
+            return match self.answer(route, &head, body, output, ctx, None) {
+                Ok(step) => {
+                    if step != Step::Reset {
+                        input.consume(head_len + body_len);
+                    }
                     step
                 }
-                None => {
-                    self.state = State::Body(Box::new(Pending {
+                Err(hold) => {
+                    let mut pending = Box::new(Pending {
                         route,
                         body: Assembly::whole_in_place(head_len, body_len),
                         continue_owed: false,
-                    }));
-                    Step::NeedMemory
+                        draw: None,
+                        not_before: None,
+                    });
+                    let step = pending.hold(hold);
+                    self.state = State::Body(pending);
+                    step
                 }
             };
         }
@@ -274,6 +311,8 @@ impl Http {
             route,
             body,
             continue_owed,
+            draw: None,
+            not_before: None,
         }));
         Step::Progress
     }
@@ -319,6 +358,10 @@ impl Http {
                 return reject_request(reject, output, ctx);
             }
         }
+        if pending.not_before.is_some_and(|at| ctx.now < at) {
+            self.state = State::Body(pending);
+            return Step::Wait;
+        }
         let answered = {
             let request = pending.body.request(input);
             let head_len = pending.body.head_len();
@@ -330,18 +373,22 @@ impl Http {
                         // The body already sits in its own reserved memory: send it from there.
                         routes::write_echo_head(&head, body.len(), output, ctx);
                         let keep_alive = head.keep_alive && !ctx.draining;
-                        Some((self.after_answer(&head, keep_alive, ctx), true))
+                        Ok((self.after_answer(&head, keep_alive, ctx), true))
                     } else {
-                        self.answer(pending.route, &head, body, output, ctx)
+                        self.answer(pending.route, &head, body, output, ctx, pending.draw)
                             .map(|step| (step, false))
                     }
                 }
-                _ => Some((reject_request(Reject::BadRequest, output, ctx), false)),
+                _ => Ok((reject_request(Reject::BadRequest, output, ctx), false)),
             }
         };
-        let Some((step, attach_body)) = answered else {
-            self.state = State::Body(pending);
-            return Step::NeedMemory;
+        let (step, attach_body) = match answered {
+            Ok(answered) => answered,
+            Err(hold) => {
+                let step = pending.hold(hold);
+                self.state = State::Body(pending);
+                return step;
+            }
         };
         let head_len = pending.body.head_len();
         if let Some((buf, charge)) = pending.body.finish(input, ctx.budget) {
@@ -356,7 +403,8 @@ impl Http {
         step
     }
 
-    /// Answers a whole request; `None` if the answer needs memory that is not free yet.
+    /// Answers a whole request, or says why not yet; `drawn` is what its controls drew on an
+    /// earlier attempt.
     #[inline(always)]
     fn answer(
         &mut self,
@@ -365,27 +413,69 @@ impl Http {
         body: &[u8],
         output: &mut Output,
         ctx: &Context<'_>,
-    ) -> Option<Step> {
+        drawn: Option<controls::draw::Draw>,
+    ) -> Result<Step, Hold> {
+        if !head.query.is_empty() || head.echo_controls || ctx.controls.defaults.is_some() {
+            if let Some(answered) = self.answer_controlled(route, head, body, output, ctx, drawn) {
+                return answered;
+            }
+        }
         let keep_alive = head.keep_alive && !ctx.draining;
         match routes::respond(route, head, body, output, ctx) {
             Reply::Sent => {
                 let step = self.after_answer(head, keep_alive, ctx);
                 // Pipelined scrapes take turns with everyone else (a render is microseconds,
                 // thousands in a row are not).
-                Some(match step {
+                Ok(match step {
                     Step::Progress if routes::is_expensive(route) => Step::Yield,
                     step => step,
                 })
             }
-            Reply::NeedMemory => None,
-            Reply::Produce(producer) => {
-                // Logged now: its status and length are known.
-                self.count_answer(head, ctx);
-                log_reply(ctx, Some(head.raw));
-                self.state = State::Producing(producer);
-                Some(Step::Progress)
-            }
+            Reply::NeedMemory => Err(Hold::Memory(None)),
+            Reply::Produce(producer) => Ok(self.start_producing(producer, head, ctx)),
         }
+    }
+
+    /// A request that may carry controls (see [`controls`]); `None` if it has none after all.
+    #[inline(never)]
+    fn answer_controlled(
+        &mut self,
+        route: Route,
+        head: &Head<'_>,
+        body: &[u8],
+        output: &mut Output,
+        ctx: &Context<'_>,
+        drawn: Option<controls::draw::Draw>,
+    ) -> Option<Result<Step, Hold>> {
+        use controls::Answered;
+        let index = self.served;
+        Some(
+            match controls::answer(route, head, body, output, ctx, index, drawn) {
+                Answered::Plain => return None,
+                Answered::Sent { keep_alive } => Ok(self.after_answer(head, keep_alive, ctx)),
+                Answered::Produce(producer) => Ok(self.start_producing(producer, head, ctx)),
+                Answered::NeedMemory(draw) => Err(Hold::Memory(Some(draw))),
+                Answered::Later(at, draw) => Err(Hold::Until(at, draw)),
+                Answered::Reset => {
+                    self.count_answer(head, ctx);
+                    log_reply(ctx, Some(head.raw));
+                    Ok(Step::Reset)
+                }
+            },
+        )
+    }
+
+    fn start_producing(
+        &mut self,
+        producer: Box<Producer>,
+        head: &Head<'_>,
+        ctx: &Context<'_>,
+    ) -> Step {
+        // Logged now: its status and length are known.
+        self.count_answer(head, ctx);
+        log_reply(ctx, Some(head.raw));
+        self.state = State::Producing(producer);
+        Step::Progress
     }
 
     /// Bookkeeping once a response is written: the access log, the counts, and whether the
@@ -410,6 +500,23 @@ impl Http {
             Step::Progress
         } else {
             Step::Close
+        }
+    }
+}
+
+impl Pending {
+    /// Holds the request as `hold` says; the step that waits for it.
+    fn hold(&mut self, hold: Hold) -> Step {
+        match hold {
+            Hold::Memory(draw) => {
+                self.draw = draw.or(self.draw);
+                Step::NeedMemory
+            }
+            Hold::Until(at, draw) => {
+                self.draw = Some(draw);
+                self.not_before = Some(at);
+                Step::Wait
+            }
         }
     }
 }

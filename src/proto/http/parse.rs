@@ -73,6 +73,18 @@ pub struct Head<'b> {
     pub content_type: Option<&'b [u8]>,
     /// The head's bytes as they arrived, request line to the blank line.
     pub raw: &'b [u8],
+    /// An `X-Echo-*` field is present: the request may carry controls (see `controls`).
+    pub echo_controls: bool,
+}
+
+/// Each header field line of a head that was validated whole, in arrival order, its value
+/// trimmed (so splitting at newlines and the first colon is safe).
+pub fn header_fields(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    raw.split(|&b| b == b'\n').skip(1).filter_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line.iter().position(|&b| b == b':')?;
+        Some((&line[..colon], line[colon + 1..].trim_ascii()))
+    })
 }
 
 /// Why a body is too large (413), counted by cause in `/metrics`.
@@ -295,6 +307,7 @@ fn interpret<'b>(
         expect_continue: fields.expect_continue && minor_version == 1,
         content_type: fields.content_type,
         raw,
+        echo_controls: fields.echo_controls,
     })
 }
 
@@ -306,6 +319,7 @@ struct Fields<'b> {
     expect_continue: bool,
     content_type: Option<&'b [u8]>,
     host: Option<&'b [u8]>,
+    echo_controls: bool,
 }
 
 #[inline(always)]
@@ -324,6 +338,7 @@ fn read_fields<'b>(
         expect_continue: false,
         content_type: None,
         host: None,
+        echo_controls: false,
     };
     for h in headers {
         let name = h.name.as_bytes();
@@ -353,6 +368,8 @@ fn read_fields<'b>(
             f.expect_continue = h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         } else if name.eq_ignore_ascii_case(b"content-type") {
             f.content_type = Some(h.value);
+        } else if name.len() > 7 && name[..7].eq_ignore_ascii_case(b"x-echo-") {
+            f.echo_controls = true;
         }
     }
     // RFC 9112 §3.2: a 1.1 request has exactly one Host.

@@ -31,6 +31,8 @@ struct Prelude {
     date_at: Option<usize>,
     /// Where the blank line that ends the head starts: `Connection` goes in there.
     head_end: usize,
+    /// Sent as it is, no `Date` or `Connection` added (a head cut short by `stall=head`).
+    raw: bool,
 }
 
 /// The body, generated as it is written.
@@ -68,6 +70,8 @@ pub(super) enum Body {
         sent: u32,
         count: u32,
     },
+    /// A body shaped by the request's controls (see `controls::body`).
+    Shaped(Box<super::controls::Shaped>),
 }
 
 /// A piece of a patterned body.
@@ -90,6 +94,8 @@ pub(super) enum Produced {
     Wait(Instant),
     /// More is ready as soon as the output has room.
     Room,
+    /// Cut short on purpose (a control's fault): close the connection after what is written.
+    Close,
 }
 
 #[derive(Debug)]
@@ -126,10 +132,42 @@ impl Producer {
                 bytes: prelude,
                 date_at,
                 head_end,
+                raw: false,
             }),
             due,
             body,
             charge,
+        }
+    }
+
+    /// A response whose first bytes, `bytes`, go out exactly as they are (no `Date` stamped,
+    /// no `Connection` added): a head that is cut short on purpose.
+    pub fn raw(bytes: Vec<u8>, due: Instant, body: Body, charge: u64) -> Self {
+        let mut producer = Producer::new(bytes, due, body, (false, 1), charge);
+        if let Some(prelude) = producer.prelude.as_mut() {
+            prelude.raw = true;
+        }
+        producer
+    }
+
+    /// Adds header lines (each ending in CRLF) at the end of the head, before `Connection`.
+    pub fn add_headers(&mut self, lines: &[u8]) {
+        if let Some(p) = self.prelude.as_mut().filter(|p| !p.raw) {
+            let at = p.head_end;
+            p.bytes.splice(at..at, lines.iter().copied());
+            p.head_end += lines.len();
+        }
+    }
+
+    /// The whole response, if it was rendered at once (a delayed answer): its bytes, when they
+    /// are due, and what the budget holds for them. Otherwise the producer, unchanged.
+    pub fn into_rendered(mut self) -> Result<(Vec<u8>, Instant, u64), Box<Producer>> {
+        match (&self.body, self.prelude.take()) {
+            (Body::Empty, Some(p)) if !p.raw => Ok((p.bytes, self.due, self.charge)),
+            (_, prelude) => {
+                self.prelude = prelude;
+                Err(Box::new(self))
+            }
         }
     }
 
@@ -156,6 +194,7 @@ impl Producer {
                     return Produced::Wait(at);
                 }
                 Step::Done => return Produced::Done,
+                Step::Close => return Produced::Close,
             }
         }
         Produced::Room
@@ -168,6 +207,13 @@ impl Producer {
     }
 
     fn write_prelude(&mut self, mut prelude: Prelude, output: &mut Output, ctx: &Context<'_>) {
+        if prelude.raw {
+            let charge = (prelude.bytes.len() as u64).min(self.charge);
+            self.charge -= charge;
+            output.bytes().extend_from_slice(&prelude.bytes);
+            ctx.budget.release(charge, Use::Output);
+            return;
+        }
         if let Some(at) = prelude.date_at {
             if let Some(date) = prelude.bytes.get_mut(at..at + ctx.date.len()) {
                 date.copy_from_slice(ctx.date);
@@ -268,15 +314,18 @@ impl Producer {
                 *sent += 1;
                 Step::More
             }
+            Body::Shaped(shaped) => shaped.step(out, room, now),
         }
     }
 }
 
 /// What one step of a body came to.
-enum Step {
+pub(super) enum Step {
     More,
     Wait(Instant),
     Done,
+    /// Cut short: close after what is written.
+    Close,
 }
 
 /// How many paced items are due by `now`, the first at `start` and one every `pause`.
@@ -380,7 +429,7 @@ fn write_event(out: &mut Buf, id: u32) {
 }
 
 /// Appends `n` copies of `byte`.
-fn fill(out: &mut Buf, byte: u8, n: usize) {
+pub(super) fn fill(out: &mut Buf, byte: u8, n: usize) {
     const BLOCK: [u8; 256] = [0; 256];
     let mut left = n;
     let at = out.len();

@@ -153,6 +153,9 @@ pub(super) fn try_hello(
 ) -> bool {
     let hit = route == Route::Root
         && head.method == Method::Get
+        // Request controls (a query, an `X-Echo-` field) take the long way.
+        && head.query.is_empty()
+        && !head.echo_controls
         && head.keep_alive
         && head.minor_version == 1
         && !ctx.draining

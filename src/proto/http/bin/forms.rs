@@ -213,24 +213,50 @@ pub fn parse_urlencoded(input: &[u8], out: &mut Pairs) {
 /// than `input.len()` bytes.
 pub fn percent_decode(input: &[u8], plus_is_space: bool, out: &mut Vec<u8>) {
     out.reserve(input.len());
+    decode_runs(input, plus_is_space, |run| out.extend_from_slice(run));
+}
+
+/// [`percent_decode`] into a fixed slice, for callers that must not allocate; `None` if the
+/// decoded bytes do not fit.
+pub fn percent_decode_into<'o>(
+    input: &[u8],
+    plus_is_space: bool,
+    out: &'o mut [u8],
+) -> Option<&'o [u8]> {
+    let mut len = 0;
+    let mut fits = true;
+    decode_runs(input, plus_is_space, |run| {
+        match out.get_mut(len..len + run.len()) {
+            Some(to) if fits => {
+                to.copy_from_slice(run);
+                len += run.len();
+            }
+            _ => fits = false,
+        }
+    });
+    fits.then_some(&out[..len])
+}
+
+/// Hands the decoded bytes of `input` to `push`, run by run.
+fn decode_runs(input: &[u8], plus_is_space: bool, mut push: impl FnMut(&[u8])) {
     let mut rest = input;
     while let Some(i) = rest
         .iter()
         .position(|&b| b == b'%' || (plus_is_space && b == b'+'))
     {
-        out.extend_from_slice(&rest[..i]);
+        push(&rest[..i]);
         if rest[i] == b'+' {
-            out.push(b' ');
+            push(b" ");
             rest = &rest[i + 1..];
         } else if let Some(byte) = rest.get(i + 1..i + 3).and_then(hex_byte) {
-            out.push(byte);
+            push(&[byte]);
             rest = &rest[i + 3..];
         } else {
-            out.push(b'%');
+            push(b"%");
             rest = &rest[i + 1..];
         }
     }
-    out.extend_from_slice(rest);
+    push(rest);
 }
 
 /// The byte two hex digits name, either case.

@@ -22,7 +22,7 @@ mod digest;
 pub mod forms;
 mod inspect;
 pub mod json;
-mod params;
+pub mod params;
 mod reply;
 pub mod request;
 mod shape;

@@ -34,15 +34,7 @@ impl<'a> Request<'a> {
     /// Each header field line, in arrival order, value trimmed (the head was validated whole,
     /// so a line split is safe).
     pub fn fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        self.head
-            .raw
-            .split(|&b| b == b'\n')
-            .skip(1)
-            .filter_map(|line| {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let colon = line.iter().position(|&b| b == b':')?;
-                Some((&line[..colon], line[colon + 1..].trim_ascii()))
-            })
+        crate::proto::http::parse::header_fields(self.head.raw)
     }
 
     /// The first value of a field, by case-insensitive name.
