@@ -104,6 +104,7 @@ impl Buf {
     }
 
     /// Appends `bytes`, growing the storage if needed.
+    #[inline(always)]
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
         self.reserve(bytes.len());
         self.data[self.end..self.end + bytes.len()].copy_from_slice(bytes);

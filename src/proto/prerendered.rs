@@ -11,22 +11,30 @@ use crate::buffer::Buf;
 #[derive(Debug)]
 pub struct Prerendered {
     date: HttpDate,
-    /// `GET /`'s keep-alive response, re-rendered when the date changes.
+    /// `GET /`'s keep-alive response, re-rendered when the date changes; left empty when
+    /// every request has controls (`--default-params`), so the fast path never answers.
     hello: Buf,
+    with_hello: bool,
 }
 
 impl Prerendered {
-    pub fn new(now: SystemTime) -> Prerendered {
+    pub fn new(now: SystemTime, with_hello: bool) -> Prerendered {
         let date = HttpDate::new(now);
         let mut hello = Buf::new();
-        prerender_hello(&mut hello, date.as_bytes());
-        Prerendered { date, hello }
+        if with_hello {
+            prerender_hello(&mut hello, date.as_bytes());
+        }
+        Prerendered {
+            date,
+            hello,
+            with_hello,
+        }
     }
 
     /// Advances to `now`; re-renders what carries the date. True when a new second began.
     pub fn update(&mut self, now: SystemTime) -> bool {
         let changed = self.date.update(now);
-        if changed {
+        if changed && self.with_hello {
             prerender_hello(&mut self.hello, self.date.as_bytes());
         }
         changed
@@ -37,7 +45,7 @@ impl Prerendered {
         self.date.as_bytes()
     }
 
-    /// The whole keep-alive answer to `GET /`.
+    /// The whole keep-alive answer to `GET /` (empty if there is none to send).
     pub fn hello(&self) -> &[u8] {
         self.hello.filled()
     }

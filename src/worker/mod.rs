@@ -110,8 +110,7 @@ struct Site<'a> {
     files: Option<crate::files::FileStore>,
     /// The httpbin routes, when on.
     httpbin: Option<crate::proto::http::bin::Httpbin>,
-    /// The request controls; with `--default-params`, every request has some, so the
-    /// pre-rendered `GET /` is never sent.
+    /// The request controls.
     controls: crate::config::ControlOptions,
 }
 
@@ -127,10 +126,7 @@ impl Site<'_> {
         Context {
             date: self.prerendered.date(),
             whoami: &self.whoami,
-            hello: match self.controls.defaults {
-                None => self.prerendered.hello(),
-                Some(_) => b"",
-            },
+            hello: self.prerendered.hello(),
             high_water: config::OUTPUT_HIGH_WATER,
             limits: &self.limits,
             now,
@@ -371,6 +367,7 @@ impl Worker<'_> {
         wake.saturating_duration_since(now)
     }
 
+    #[inline(always)]
     fn drive(&mut self, token: u64, now: Instant) {
         let Some(conn) = self.conns.get_mut(token) else {
             return;

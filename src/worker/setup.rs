@@ -152,7 +152,11 @@ impl<'a> Worker<'a> {
                 stats: init.stats,
                 all_stats: init.all_stats,
                 master_stats: init.master_stats,
-                prerendered: crate::proto::Prerendered::new(SystemTime::now()),
+                // With --default-params every request has controls: no pre-rendered `GET /`.
+                prerendered: crate::proto::Prerendered::new(
+                    SystemTime::now(),
+                    cfg.controls.defaults.is_none(),
+                ),
                 whoami: whoami.into_bytes(),
                 limits: cfg.limits,
                 draining: false,
