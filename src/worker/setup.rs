@@ -154,6 +154,11 @@ impl<'a> Worker<'a> {
                 master_stats: init.master_stats,
                 prerendered: crate::proto::Prerendered::new(SystemTime::now()),
                 whoami: whoami.into_bytes(),
+                worker: crate::proto::WorkerId {
+                    pid: std::process::id(),
+                    slot: init.slot as u32,
+                    generation: init.generation,
+                },
                 limits: cfg.limits,
                 draining: false,
                 healthy: true,
