@@ -367,7 +367,9 @@ impl Http {
         ctx: &Context<'_>,
     ) -> Option<Step> {
         let keep_alive = head.keep_alive && !ctx.draining;
-        match routes::respond(route, head, body, output, ctx) {
+        // This request's place on its connection (0 for the first), for `/inspect`.
+        let request_index = self.served;
+        match routes::respond(route, head, body, output, ctx, request_index) {
             Reply::Sent => {
                 let step = self.after_answer(head, keep_alive, ctx);
                 // Pipelined scrapes take turns with everyone else (a render is microseconds,
