@@ -1,11 +1,13 @@
 //! `/raw` and `/inspect` against the real binary: the head byte for byte, the body's length
 //! and hash, the ordered headers, the forwarding chain, which connection and which request on
-//! it, which worker, the kernel's TCP figures.
+//! it, which worker, the kernel's TCP figures; and the JSON access log naming the same
+//! connection.
 
 mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::time::Duration;
 
 use common::bin::{exchange, get, raw, read_answer, Answer};
 use common::Server;
@@ -195,4 +197,42 @@ fn inspect_names_the_connection_the_request_the_worker_and_the_path() {
     let third = get(s.addr, "/inspect", &[]).json();
     assert_ne!(third["connection"]["id"], id.as_str());
     assert_ne!(third["connection"]["id"], j["connection"]["id"]);
+}
+
+#[test]
+fn the_json_access_log_names_the_connection_and_the_request() {
+    let dir = std::env::temp_dir().join(format!("prefork-inspect-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("access.log");
+    let s = Server::start(&[
+        "--workers",
+        "1",
+        "--log-format",
+        "json",
+        "--access-log",
+        path.to_str().unwrap(),
+    ]);
+    let mut conn = s.connect();
+    ask(&mut conn, "GET /get HTTP/1.1\r\nHost: bin.test\r\n\r\n");
+    let id = ask(&mut conn, INSPECT).json()["connection"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Flushed at least once a second.
+    let text = common::wait_until(Duration::from_secs(5), || {
+        let t = std::fs::read_to_string(&path).ok()?;
+        (t.lines().count() >= 2).then_some(t)
+    })
+    .expect("two lines within a few seconds");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["connection"], id.as_str(), "{line}");
+        assert_eq!(line["request_index"], i as u64, "{line}");
+    }
+    assert_eq!(lines[1]["request"], "GET /inspect HTTP/1.1");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }

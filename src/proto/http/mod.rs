@@ -30,7 +30,8 @@ use self::parse::{BodyLen, Head, Reject, TooLarge};
 use self::produce::{Produced, Producer};
 use self::response::StatusCode;
 use self::routes::{Reply, Route};
-use super::{Context, Next, Phase};
+use super::{ConnectionId, Context, Next, Phase};
+use crate::access_log::Exchange;
 use crate::buffer::Buf;
 use crate::memory::{Budget, Use};
 use crate::output::Output;
@@ -139,7 +140,7 @@ impl Http {
         if let State::Head { .. } | State::Body(_) = self.state {
             self.release(ctx.budget);
             routes::write_error(output, ctx, StatusCode::RequestTimeout);
-            log_reply(ctx, None);
+            log_reply(ctx, None, self.served);
             self.state = State::Done;
             self.linger = true;
         }
@@ -226,7 +227,7 @@ impl Http {
         let (head, head_len) = match parse::parse_head(buf, ctx.limits) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return self.wait_for_head(buf, ctx, output),
-            Err(reject) => return reject_request(reject, output, ctx),
+            Err(reject) => return reject_request(reject, output, ctx, self.served),
         };
         let route = routes::route_for(&head, ctx);
         // The common case: no body, or all of it already here. Answered at once, from the
@@ -285,7 +286,7 @@ impl Http {
             let reject = parse::parse_head(buf, ctx.limits)
                 .err()
                 .unwrap_or(too_large);
-            return reject_request(reject, output, ctx);
+            return reject_request(reject, output, ctx, self.served);
         }
         self.state = State::Head {
             scanned: Some(buf.len()),
@@ -316,7 +317,7 @@ impl Http {
             }
             Progress::Reject(reject) => {
                 pending.body.release(ctx.budget);
-                return reject_request(reject, output, ctx);
+                return reject_request(reject, output, ctx, self.served);
             }
         }
         let answered = {
@@ -336,7 +337,10 @@ impl Http {
                             .map(|step| (step, false))
                     }
                 }
-                _ => Some((reject_request(Reject::BadRequest, output, ctx), false)),
+                _ => Some((
+                    reject_request(Reject::BadRequest, output, ctx, self.served),
+                    false,
+                )),
             }
         };
         let Some((step, attach_body)) = answered else {
@@ -383,7 +387,7 @@ impl Http {
             Reply::Produce(producer) => {
                 // Logged now: its status and length are known.
                 self.count_answer(head, ctx);
-                log_reply(ctx, Some(head.raw));
+                log_reply(ctx, Some(head.raw), request_index);
                 self.state = State::Producing(producer);
                 Some(Step::Progress)
             }
@@ -393,8 +397,8 @@ impl Http {
     /// Bookkeeping once a response is written: the access log, the counts, and whether the
     /// connection goes on.
     fn after_answer(&mut self, head: &Head<'_>, keep_alive: bool, ctx: &Context<'_>) -> Step {
+        log_reply(ctx, Some(head.raw), self.served);
         self.count_answer(head, ctx);
-        log_reply(ctx, Some(head.raw));
         self.finish_request(keep_alive)
     }
 
@@ -416,8 +420,14 @@ impl Http {
     }
 }
 
-/// Writes the error response for `reject`; the connection closes after it.
-fn reject_request(reject: Reject, output: &mut Output, ctx: &Context<'_>) -> Step {
+/// Writes the error response for `reject` to the connection's request number `request_index`;
+/// the connection closes after it.
+fn reject_request(
+    reject: Reject,
+    output: &mut Output,
+    ctx: &Context<'_>,
+    request_index: u64,
+) -> Step {
     let status = match reject {
         Reject::BadRequest => StatusCode::BadRequest,
         Reject::PayloadTooLarge(cause) => {
@@ -436,16 +446,25 @@ fn reject_request(reject: Reject, output: &mut Output, ctx: &Context<'_>) -> Ste
     };
     crate::stats::WorkerStats::add(&ctx.stats.parse_errors, 1);
     routes::write_error(output, ctx, status);
-    log_reply(ctx, None);
+    log_reply(ctx, None, request_index);
     Step::Fail
 }
 
 /// The access-log line for the response just written, whose status and body length the routes
-/// noted in `ctx.reply`; `head` is the request's head, when one was read whole.
-fn log_reply(ctx: &Context<'_>, head: Option<&[u8]>) {
+/// noted in `ctx.reply`; `head` is the request's head, when one was read whole, and
+/// `request_index` its place on the connection (0 for the first).
+fn log_reply(ctx: &Context<'_>, head: Option<&[u8]>, request_index: u64) {
     if let (Some(log), Some(reply)) = (ctx.access_log, ctx.reply) {
         let (status, bytes) = reply.get();
-        log.borrow_mut().record(ctx.peer, head, status, bytes);
+        let exchange = Exchange {
+            connection: ConnectionId {
+                pid: ctx.worker.pid,
+                token: ctx.token,
+            },
+            request_index,
+        };
+        log.borrow_mut()
+            .record(ctx.peer, head, status, bytes, exchange);
     }
 }
 
