@@ -1,5 +1,7 @@
 //! `--access-log PATH|-`: one line per request, in the combined log format (or JSON with
-//! `--log-format json`). Lines are appended to a per-worker buffer and written out at least once
+//! `--log-format json`, which also names the connection and the request's place on it, so the
+//! requests a proxy pooled or pipelined onto one connection can be told apart; the combined
+//! format stays exactly the one log tools parse). Lines are appended to a per-worker buffer and written out at least once
 //! a second (or at 64 KiB), so the event loop never waits on the log per request. SIGUSR1
 //! reopens the file.
 //!
@@ -19,6 +21,7 @@ use nix::errno::Errno;
 use tracing::{info, warn};
 
 use crate::proto::http::date::civil_from_days;
+use crate::proto::ConnectionId;
 use crate::sys::net::{self, IoOutcome};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -26,6 +29,14 @@ const FLUSH_AT: usize = 64 * 1024;
 const MAX_BACKLOG: usize = 1024 * 1024;
 /// At most one error line about the access log per this interval.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Which exchange a line is about: the connection (as `/inspect` names it) and the request's
+/// place on it, 0 for the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exchange {
+    pub connection: ConnectionId,
+    pub request_index: u64,
+}
 
 enum Target {
     File { path: PathBuf, file: File },
@@ -101,6 +112,7 @@ impl AccessLog {
         head: Option<&[u8]>,
         status: u16,
         bytes: u64,
+        exchange: Exchange,
     ) {
         if self.buf.len() >= MAX_BACKLOG {
             self.dropped += 1;
@@ -135,7 +147,11 @@ impl AccessLog {
             escape_into(out, referer, Escape::Json);
             out.extend_from_slice(b"\",\"user_agent\":\"");
             escape_into(out, agent, Escape::Json);
-            out.extend_from_slice(b"\"}\n");
+            let _ = writeln!(
+                out,
+                "\",\"connection\":\"{}\",\"request_index\":{}}}",
+                exchange.connection, exchange.request_index
+            );
         } else {
             write_remote(out, peer);
             let _ = write!(out, " - - {time} \"");
@@ -290,6 +306,12 @@ fn clf_time(secs: u64) -> String {
 }
 
 fn request_line(head: &[u8]) -> &str {
+    // Empty lines before the request line are allowed (RFC 9112 §2.2) and not part of it.
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    let head = &head[start..];
     let end = head
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
@@ -350,8 +372,21 @@ mod tests {
         let path = dir.join("a.log");
         let mut log = AccessLog::open(path.to_str().unwrap(), false).unwrap();
         let head = b"GET /x?y HTTP/1.1\r\nHost: h\r\nUser-Agent: t \"q\"\r\nReferer: r\r\n\r\n";
-        log.record(Some("127.0.0.1:5".parse().unwrap()), Some(head), 200, 13);
-        log.record(None, None, 400, 12);
+        let exchange = Exchange {
+            connection: ConnectionId {
+                pid: 7,
+                token: 1 << 32,
+            },
+            request_index: 2,
+        };
+        log.record(
+            Some("127.0.0.1:5".parse().unwrap()),
+            Some(head),
+            200,
+            13,
+            exchange,
+        );
+        log.record(None, None, 400, 12, exchange);
         log.flush();
         let text = std::fs::read_to_string(&path).unwrap();
         let mut lines = text.lines();
@@ -363,7 +398,7 @@ mod tests {
         );
         assert!(lines.next().unwrap().contains("\"-\" 400 12 \"-\" \"-\""));
         let mut json = AccessLog::open(path.to_str().unwrap(), true).unwrap();
-        json.record(None, Some(head), 404, 10);
+        json.record(None, Some(head), 404, 10, exchange);
         json.flush();
         let last = std::fs::read_to_string(&path)
             .unwrap()
@@ -373,7 +408,16 @@ mod tests {
             .to_string();
         assert!(last.starts_with("{\"remote\":\"-\",\"time\":\""), "{last}");
         assert!(last.contains("\"status\":404,\"bytes\":10"));
+        assert!(
+            last.ends_with(",\"connection\":\"7-4294967296\",\"request_index\":2}"),
+            "{last}"
+        );
+        serde_json::from_str::<serde_json::Value>(&last).expect("a JSON line");
         assert_eq!(clf_time(1_795_431_857), "[23/Nov/2026:11:04:17 +0000]");
+        assert_eq!(
+            request_line(b"\r\nGET / HTTP/1.1\r\n\r\n"),
+            "GET / HTTP/1.1"
+        );
         for (style, want) in [
             (Escape::Clf, "a\\\"b\\\\c\\x01é"),
             (Escape::Json, "a\\\"b\\\\c\\u0001é"),

@@ -4,7 +4,7 @@
 //! cleared only by a short read/write or `EAGAIN`, so anything stopped early (backpressure, the
 //! budget) is resumed by the loop, not by a new edge that would never come.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
 use tracing::{debug, warn};
@@ -13,7 +13,7 @@ use crate::buffer::{Buf, BufPool};
 use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
 use crate::memory::{Budget, Use};
 use crate::output::{Output, Write};
-use crate::proto::{Context, Next, Phase, Protocol};
+use crate::proto::{Context, Next, Phase, Protocol, Socket, SocketFacts, TcpFigures};
 use crate::stats::{TimeoutKind, WorkerStats};
 use crate::sys::file;
 use crate::sys::net::{self, IoOutcome};
@@ -121,6 +121,14 @@ impl Connection {
 
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+
+    /// The socket as a context carries it (see [`Socket`]): valid while this connection is.
+    pub fn socket(&self) -> Socket {
+        Socket {
+            fd: self.fd.as_raw_fd(),
+            probe: probe_socket,
+        }
     }
 
     /// Records readiness from one epoll event.
@@ -518,6 +526,16 @@ impl Connection {
             }
         }
         Drive::Again
+    }
+}
+
+/// What `/inspect` asks the kernel about a connection's socket (see [`Socket`]).
+fn probe_socket(fd: RawFd) -> SocketFacts {
+    SocketFacts {
+        local: net::local_addr_of(fd).ok(),
+        tcp: net::tcp_info(fd)
+            .ok()
+            .map(|(info, filled)| TcpFigures { info, filled }),
     }
 }
 

@@ -66,6 +66,8 @@ const ROUTES: &[&str] = &[
     "/range/",
     "/drip",
     "/sse",
+    "/raw",
+    "/inspect",
 ];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "PATCH"];
 const HEADERS: &[&str] = &[
@@ -77,6 +79,7 @@ const HEADERS: &[&str] = &[
     "If-Match",
     "Accept",
     "X-Forwarded-For",
+    "Forwarded",
     "Origin",
     "If-Range",
 ];

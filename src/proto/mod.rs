@@ -10,6 +10,7 @@ pub use self::prerendered::Prerendered;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::time::Instant;
 
 use crate::access_log::AccessLog;
@@ -88,6 +89,76 @@ pub struct Context<'a> {
     pub controls: &'a crate::config::ControlOptions,
     /// Where the last response's status and body length are noted, for the access log.
     pub reply: Option<&'a Cell<(u16, u64)>>,
+    /// Which worker this is, for `/inspect` and connection ids.
+    pub worker: WorkerId,
+    /// The connection's socket, for the routes that ask the kernel about it (`/inspect`);
+    /// `None` where there is no socket (tests, benchmarks, the fuzzer).
+    pub socket: Option<Socket>,
+}
+
+/// A worker's identity, as `/whoami` tells it (`whoami` is the same, rendered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerId {
+    pub pid: u32,
+    /// The worker's slot, `0..--workers`.
+    pub slot: u32,
+    /// How many workers this slot has had, this one included.
+    pub generation: u64,
+}
+
+/// A connection's id, as `/inspect` and the JSON access log write it: `<worker pid>-<token>`.
+///
+/// Derived, not stored (a `Connection` must not grow): the token is the connection's slab
+/// key, `generation << 32 | index`, unique among one worker's connections for the worker's
+/// life because a slot's generation moves on at every close; the pid sets the workers apart.
+/// So an id names one connection on this host, until pids wrap around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionId {
+    pub pid: u32,
+    pub token: u64,
+}
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.pid, self.token)
+    }
+}
+
+/// The socket of the connection being driven, for the few routes that ask the kernel about it
+/// (`/inspect`, never the hot path). Protocols make no syscalls of their own (they are tested
+/// on byte slices), so the worker hands over the asking along with the descriptor.
+#[derive(Debug, Clone, Copy)]
+pub struct Socket {
+    /// The connection's descriptor: a number, not an owner or a borrow (the connection is
+    /// mutably borrowed while it is driven). It stays open for as long as any context built for
+    /// the drive lives, and is used only for read-only queries.
+    pub fd: RawFd,
+    /// Asks the kernel about `fd` (the worker passes `conn::probe_socket`).
+    pub probe: fn(RawFd) -> SocketFacts,
+}
+
+impl Socket {
+    pub fn facts(&self) -> SocketFacts {
+        (self.probe)(self.fd)
+    }
+}
+
+/// What the kernel says about a connection's socket; each part `None` if asking failed.
+#[derive(Clone, Copy, Default)]
+pub struct SocketFacts {
+    /// `getsockname`: the address the client reached.
+    pub local: Option<SocketAddr>,
+    /// `getsockopt(TCP_INFO)`.
+    pub tcp: Option<TcpFigures>,
+}
+
+/// `getsockopt(TCP_INFO)`'s answer.
+#[derive(Clone, Copy)]
+pub struct TcpFigures {
+    pub info: libc::tcp_info,
+    /// How many bytes of `info` the kernel filled: a kernel older than the `libc` struct fills
+    /// a prefix, and a field past it is unknown, not zero.
+    pub filled: usize,
 }
 
 /// Whether this connection may see `/metrics` and `/status`.
@@ -153,6 +224,12 @@ impl TestSite {
             access_log: None,
             peer: None,
             reply: None,
+            worker: WorkerId {
+                pid: 1,
+                slot: 0,
+                generation: 1,
+            },
+            socket: None,
             token: 1,
             budget: &self.budget,
             files: None,

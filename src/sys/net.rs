@@ -338,6 +338,63 @@ pub fn shutdown_write(fd: impl AsFd) -> io::Result<()> {
     SockRef::from(&fd).shutdown(std::net::Shutdown::Write)
 }
 
+/// The kernel's TCP figures for a connection: `getsockopt(TCP_INFO)` (RTT, retransmits,
+/// congestion window, path MTU…), for `/inspect`, and how many bytes of the struct the kernel
+/// filled: an older kernel than the `libc` struct fills a prefix, and the rest is not zero but
+/// unknown.
+///
+/// `fd` is a number, not a borrow, because the caller (a route, through the context) cannot
+/// hold a borrow of the connection it is answering on: the connection is being driven. The
+/// call only reads the socket's state into our own struct, so it is sound for any number; one
+/// that is not a TCP socket comes back as an error (EBADF, ENOTSOCK, EOPNOTSUPP).
+///
+/// # Errors
+/// If `getsockopt` fails.
+pub fn tcp_info(fd: RawFd) -> io::Result<(libc::tcp_info, usize)> {
+    // SAFETY: an all-zero tcp_info is a valid value (plain integers); a kernel older than the
+    // struct fills a prefix and leaves the rest zero.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is a tcp_info on our stack and `len` is its size: the kernel writes at most
+    // `len` bytes there and the length it wrote back into `len`. Nothing else is touched,
+    // whatever `fd` names.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast::<libc::c_void>(),
+            &mut len,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((info, len as usize))
+}
+
+/// The address a connected socket was reached at (`getsockname`), for `/inspect`; `fd` as in
+/// [`tcp_info`].
+///
+/// # Errors
+/// If `getsockname` fails, or the socket is not an IPv4/IPv6 one.
+pub fn local_addr_of(fd: RawFd) -> io::Result<SocketAddr> {
+    // SAFETY: an all-zero sockaddr_storage is a valid value (plain integers and arrays).
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: as in `accept`: `storage` is large enough for any address and `len` says so; the
+    // kernel writes at most that much, whatever `fd` names.
+    let ret =
+        unsafe { libc::getsockname(fd, (&raw mut storage).cast::<libc::sockaddr>(), &mut len) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel filled `storage` with an address of `len` bytes (at most its size).
+    unsafe { socket2::SockAddr::new(storage, len) }
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an inet socket"))
+}
+
 /// `net.core.somaxconn`, the kernel's cap on any listen backlog, if it can be read.
 pub fn somaxconn() -> Option<i32> {
     std::fs::read_to_string("/proc/sys/net/core/somaxconn")
@@ -385,5 +442,26 @@ mod tests {
         );
         let mut buf = [0u8; 4];
         assert_eq!(read_some(accepted.as_fd(), &mut buf), IoOutcome::WouldBlock);
+    }
+
+    #[test]
+    fn a_connection_tells_its_local_address_and_tcp_figures() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let fd = server.as_raw_fd();
+        assert_eq!(local_addr_of(fd).unwrap(), listener.local_addr().unwrap());
+        let (info, filled) = tcp_info(fd).unwrap();
+        assert!(filled > std::mem::offset_of!(libc::tcp_info, tcpi_total_retrans));
+        assert_eq!(
+            info.tcpi_state, 1,
+            "TCP_ESTABLISHED (include/net/tcp_states.h)"
+        );
+        assert!(info.tcpi_pmtu > 0, "a path MTU on loopback");
+        drop(client);
+        // Not a socket at all (a pipe): errors, not garbage.
+        let (read, _write) = nix::unistd::pipe().unwrap();
+        assert!(tcp_info(read.as_raw_fd()).is_err());
+        assert!(local_addr_of(read.as_raw_fd()).is_err());
     }
 }

@@ -32,7 +32,7 @@ use crate::channel;
 use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::memory::{Budget, Use};
-use crate::proto::{Context, MetricsAccess, Prerendered};
+use crate::proto::{Context, MetricsAccess, Prerendered, Socket, WorkerId};
 use crate::signals::Signals;
 use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
@@ -98,6 +98,7 @@ struct Site<'a> {
     /// The date, and what the protocols render with it, once a second.
     prerendered: Prerendered,
     whoami: Vec<u8>,
+    worker: WorkerId,
     limits: HttpLimits,
     draining: bool,
     healthy: bool,
@@ -122,7 +123,13 @@ impl Site<'_> {
     }
 
     /// The context for driving connection `token`, whose client is `peer`.
-    fn context(&self, now: Instant, token: u64, peer: Option<SocketAddr>) -> Context<'_> {
+    fn context(
+        &self,
+        now: Instant,
+        token: u64,
+        peer: Option<SocketAddr>,
+        socket: Socket,
+    ) -> Context<'_> {
         Context {
             date: self.prerendered.date(),
             whoami: &self.whoami,
@@ -147,6 +154,8 @@ impl Site<'_> {
             files: self.files.as_ref(),
             httpbin: self.httpbin.as_ref(),
             controls: &self.controls,
+            worker: self.worker,
+            socket: Some(socket),
         }
     }
 }
@@ -372,7 +381,7 @@ impl Worker<'_> {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        let ctx = self.site.context(now, token, conn.peer);
+        let ctx = self.site.context(now, token, conn.peer, conn.socket());
         conn.queued = false;
         let wake_before = conn.wake_at();
         let outcome = conn.drive(&ctx, &mut self.pool, now);
@@ -503,7 +512,7 @@ impl Worker<'_> {
             if let Some(kind) = conn.timeout_kind(now) {
                 self.stats.on_timeout(kind);
             }
-            let ctx = self.site.context(now, token, conn.peer);
+            let ctx = self.site.context(now, token, conn.peer, conn.socket());
             let wake_before = conn.wake_at();
             let outcome = conn.on_timeout(&ctx, &mut self.pool, now);
             self.after_drive(token, outcome, wake_before);

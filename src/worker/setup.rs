@@ -158,6 +158,11 @@ impl<'a> Worker<'a> {
                     cfg.controls.defaults.is_none(),
                 ),
                 whoami: whoami.into_bytes(),
+                worker: crate::proto::WorkerId {
+                    pid: std::process::id(),
+                    slot: init.slot as u32,
+                    generation: init.generation,
+                },
                 limits: cfg.limits,
                 draining: false,
                 healthy: true,

@@ -55,7 +55,12 @@ impl Server {
             .wait_for_log("listening on ", START_TIMEOUT)
             .unwrap_or_else(|| panic!("no readiness line; log:\n{}", server.log_text()));
         let after = &line[line.find("listening on ").unwrap() + "listening on ".len()..];
-        let addr = after.split_whitespace().next().unwrap();
+        // Up to the first character no address has: a space, or the quote that ends the
+        // message in a `--log-format json` line.
+        let addr: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+            .collect();
         server.addr = addr.parse().expect("address in the readiness line");
         server
     }

@@ -31,7 +31,8 @@ use self::parse::{BodyLen, Head, Reject, TooLarge};
 use self::produce::{Produced, Producer};
 use self::response::StatusCode;
 use self::routes::{Reply, Route};
-use super::{Context, Next, Phase};
+use super::{ConnectionId, Context, Next, Phase};
+use crate::access_log::Exchange;
 use crate::buffer::Buf;
 use crate::memory::{Budget, Use};
 use crate::output::Output;
@@ -160,7 +161,7 @@ impl Http {
         if let State::Head { .. } | State::Body(_) = self.state {
             self.release(ctx.budget);
             routes::write_error(output, ctx, StatusCode::RequestTimeout);
-            log_reply(ctx, None);
+            log_reply(ctx, None, self.served);
             self.state = State::Done;
             self.linger = true;
         }
@@ -257,7 +258,7 @@ impl Http {
         let (head, head_len) = match parse::parse_head(buf, ctx.limits) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return self.wait_for_head(buf, ctx, output),
-            Err(reject) => return reject_request(reject, output, ctx),
+            Err(reject) => return reject_request(reject, output, ctx, self.served),
         };
         let route = routes::route_for(&head, ctx);
         // The common case: no body, or all of it already here. Answered at once, from the
@@ -324,7 +325,7 @@ impl Http {
             let reject = parse::parse_head(buf, ctx.limits)
                 .err()
                 .unwrap_or(too_large);
-            return reject_request(reject, output, ctx);
+            return reject_request(reject, output, ctx, self.served);
         }
         self.state = State::Head {
             scanned: Some(buf.len()),
@@ -355,7 +356,7 @@ impl Http {
             }
             Progress::Reject(reject) => {
                 pending.body.release(ctx.budget);
-                return reject_request(reject, output, ctx);
+                return reject_request(reject, output, ctx, self.served);
             }
         }
         if pending.not_before.is_some_and(|at| ctx.now < at) {
@@ -379,7 +380,10 @@ impl Http {
                             .map(|step| (step, false))
                     }
                 }
-                _ => Ok((reject_request(Reject::BadRequest, output, ctx), false)),
+                _ => Ok((
+                    reject_request(Reject::BadRequest, output, ctx, self.served),
+                    false,
+                )),
             }
         };
         let (step, attach_body) = match answered {
@@ -421,7 +425,9 @@ impl Http {
             }
         }
         let keep_alive = head.keep_alive && !ctx.draining;
-        match routes::respond(route, head, body, output, ctx) {
+        // This request's place on its connection (0 for the first), for `/inspect`.
+        let request_index = self.served;
+        match routes::respond(route, head, body, output, ctx, request_index) {
             Reply::Sent => {
                 let step = self.after_answer(head, keep_alive, ctx);
                 // Pipelined scrapes take turns with everyone else (a render is microseconds,
@@ -457,8 +463,8 @@ impl Http {
                 Answered::NeedMemory(draw) => Err(Hold::Memory(Some(draw))),
                 Answered::Later(at, draw) => Err(Hold::Until(at, draw)),
                 Answered::Reset => {
+                    log_reply(ctx, Some(head.raw), self.served);
                     self.count_answer(head, ctx);
-                    log_reply(ctx, Some(head.raw));
                     Ok(Step::Reset)
                 }
             },
@@ -472,8 +478,8 @@ impl Http {
         ctx: &Context<'_>,
     ) -> Step {
         // Logged now: its status and length are known.
+        log_reply(ctx, Some(head.raw), self.served);
         self.count_answer(head, ctx);
-        log_reply(ctx, Some(head.raw));
         self.state = State::Producing(producer);
         Step::Progress
     }
@@ -481,8 +487,8 @@ impl Http {
     /// Bookkeeping once a response is written: the access log, the counts, and whether the
     /// connection goes on.
     fn after_answer(&mut self, head: &Head<'_>, keep_alive: bool, ctx: &Context<'_>) -> Step {
+        log_reply(ctx, Some(head.raw), self.served);
         self.count_answer(head, ctx);
-        log_reply(ctx, Some(head.raw));
         self.finish_request(keep_alive)
     }
 
@@ -522,7 +528,12 @@ impl Pending {
 }
 
 /// Writes the error response for `reject`; the connection closes after it.
-fn reject_request(reject: Reject, output: &mut Output, ctx: &Context<'_>) -> Step {
+fn reject_request(
+    reject: Reject,
+    output: &mut Output,
+    ctx: &Context<'_>,
+    request_index: u64,
+) -> Step {
     let status = match reject {
         Reject::BadRequest => StatusCode::BadRequest,
         Reject::PayloadTooLarge(cause) => {
@@ -541,16 +552,25 @@ fn reject_request(reject: Reject, output: &mut Output, ctx: &Context<'_>) -> Ste
     };
     crate::stats::WorkerStats::add(&ctx.stats.parse_errors, 1);
     routes::write_error(output, ctx, status);
-    log_reply(ctx, None);
+    log_reply(ctx, None, request_index);
     Step::Fail
 }
 
 /// The access-log line for the response just written, whose status and body length the routes
-/// noted in `ctx.reply`; `head` is the request's head, when one was read whole.
-fn log_reply(ctx: &Context<'_>, head: Option<&[u8]>) {
+/// noted in `ctx.reply`; `head` is the request's head, when one was read whole, and
+/// `request_index` its place on the connection (0 for the first).
+fn log_reply(ctx: &Context<'_>, head: Option<&[u8]>, request_index: u64) {
     if let (Some(log), Some(reply)) = (ctx.access_log, ctx.reply) {
         let (status, bytes) = reply.get();
-        log.borrow_mut().record(ctx.peer, head, status, bytes);
+        let exchange = Exchange {
+            connection: ConnectionId {
+                pid: ctx.worker.pid,
+                token: ctx.token,
+            },
+            request_index,
+        };
+        log.borrow_mut()
+            .record(ctx.peer, head, status, bytes, exchange);
     }
 }
 

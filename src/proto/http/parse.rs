@@ -80,7 +80,12 @@ pub struct Head<'b> {
 /// Each header field line of a head that was validated whole, in arrival order, its value
 /// trimmed (so splitting at newlines and the first colon is safe).
 pub fn header_fields(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    raw.split(|&b| b == b'\n').skip(1).filter_map(|line| {
+    // Empty lines before the request line (RFC 9112 §2.2, skipped by the parser) are not it.
+    let start = raw
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(raw.len());
+    raw[start..].split(|&b| b == b'\n').skip(1).filter_map(|line| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let colon = line.iter().position(|&b| b == b':')?;
         Some((&line[..colon], line[colon + 1..].trim_ascii()))

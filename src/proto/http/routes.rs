@@ -167,13 +167,15 @@ pub(super) fn try_hello(
     hit
 }
 
-/// Writes the response to a whole request (or, for a deferred one, nothing yet).
+/// Writes the response to a whole request (or, for a deferred one, nothing yet);
+/// `request_index` is its place on the connection, 0 for the first.
 pub(super) fn respond(
     route: Route,
     head: &Head<'_>,
     body: &[u8],
     output: &mut Output,
     ctx: &Context<'_>,
+    request_index: u64,
 ) -> Reply {
     // A draining worker ends each connection after its current response.
     let keep_alive = head.keep_alive && !ctx.draining;
@@ -198,7 +200,7 @@ pub(super) fn respond(
         return super::files::respond(head, files, output, ctx);
     }
     if let (Route::Bin(kind), Some(bin)) = (route, ctx.httpbin) {
-        return super::bin::respond(kind, head, body, output, ctx, bin);
+        return super::bin::respond(kind, head, body, output, ctx, bin, request_index);
     }
     match route {
         Route::Root if get_like => text(output, StatusCode::Ok, HELLO),

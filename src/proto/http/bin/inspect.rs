@@ -3,7 +3,7 @@
 
 use super::json::Json;
 use super::params;
-use super::reply::{Body, Resp, Work, JSON};
+use super::reply::{Resp, Work, JSON};
 use super::request::{self, Request};
 use super::Kind;
 use crate::proto::http::produce;
@@ -109,14 +109,11 @@ fn echo_members(
 /// `/dump/request`: the request as it arrived, head and body, as text.
 fn dump(r: &mut Resp<'_, '_>) -> Reply {
     let req = r.req;
-    let mut text = Vec::with_capacity(req.head.raw.len() + req.body.len());
-    text.extend_from_slice(req.head.raw);
-    text.extend_from_slice(req.body);
-    r.send(
+    r.send_parts(
         StatusCode::Ok,
         Some(b"text/plain; charset=utf-8"),
         &[],
-        Body::Bytes(&text),
+        &[req.head.raw, req.body],
     )
 }
 

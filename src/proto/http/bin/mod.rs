@@ -10,7 +10,11 @@
 //! - [`auth`]: cookies, basic, bearer and digest authentication;
 //! - [`shape`]: `/response-headers`, `/cache`, `/etag`, compression, static pages and images,
 //!   `/links`, `/base64`;
-//! - [`data`]: `/bytes`, `/stream-bytes`, `/stream`, `/range`, `/drip`, `/sse`.
+//! - [`data`]: `/bytes`, `/stream-bytes`, `/stream`, `/range`, `/drip`, `/sse`;
+//! - beyond httpbin, what a proxy in front did to a request and its connection: [`raw`]
+//!   (`/raw`, the head byte for byte) and [`introspect`] (`/inspect`, the request, its
+//!   connection, the worker and the kernel's TCP figures as JSON), with the forwarding headers
+//!   parsed by [`forwarded`].
 //!
 //! Where httpbin (Python) and go-httpbin disagree, the shapes follow httpbin (what most client
 //! test suites were written against) and the limits go-httpbin (400 past them, not a silent
@@ -20,9 +24,12 @@ mod auth;
 mod data;
 mod digest;
 pub mod forms;
+pub mod forwarded;
 mod inspect;
+mod introspect;
 pub mod json;
 pub mod params;
+mod raw;
 mod reply;
 pub mod request;
 mod shape;
@@ -105,6 +112,10 @@ pub enum Kind {
     Range,
     Drip,
     Sse,
+    /// `/raw`: ours, not httpbin's.
+    Raw,
+    /// `/inspect`: ours, not httpbin's.
+    Inspect,
 }
 
 /// The endpoint for `path`, if it is one. Paths with parameters (`/status/418`) match on
@@ -165,6 +176,8 @@ pub fn kind_of(path: &[u8]) -> Option<Kind> {
         (b"range", true) => Kind::Range,
         (b"drip", false) => Kind::Drip,
         (b"sse", false) => Kind::Sse,
+        (b"raw", false) => Kind::Raw,
+        (b"inspect", false) => Kind::Inspect,
         _ => return None,
     })
 }
@@ -205,10 +218,12 @@ pub fn keeps_body(kind: Kind) -> bool {
             | Kind::Delay
             | Kind::DumpRequest
             | Kind::DigestAuth
+            | Kind::Raw
     )
 }
 
-/// Answers a whole request for an httpbin endpoint.
+/// Answers a whole request for an httpbin endpoint; `request_index` is the request's place on
+/// its connection (0 for the first), which `/inspect` shows.
 pub(in crate::proto::http) fn respond(
     kind: Kind,
     head: &Head<'_>,
@@ -216,6 +231,7 @@ pub(in crate::proto::http) fn respond(
     output: &mut Output,
     ctx: &Context<'_>,
     bin: &Httpbin,
+    request_index: u64,
 ) -> Reply {
     let req = Request {
         head,
@@ -274,6 +290,8 @@ pub(in crate::proto::http) fn respond(
         Kind::Bytes | Kind::StreamBytes | Kind::Stream | Kind::Range | Kind::Drip | Kind::Sse => {
             data::respond(kind, &mut r)
         }
+        Kind::Raw => raw::respond(&mut r),
+        Kind::Inspect => introspect::respond(&mut r, request_index),
     }
 }
 
@@ -295,6 +313,9 @@ mod tests {
         assert_eq!(kind_of(b"/dump/request"), Some(Kind::DumpRequest));
         assert_eq!(kind_of(b"/image"), Some(Kind::Image));
         assert_eq!(kind_of(b"/robots.txt"), Some(Kind::Robots));
+        assert_eq!(kind_of(b"/raw"), Some(Kind::Raw));
+        assert_eq!(kind_of(b"/raw/x"), None);
+        assert_eq!(kind_of(b"/inspect"), Some(Kind::Inspect));
         assert_eq!(kind_of(b"/nothing"), None);
         assert_eq!(kind_of(b""), None);
     }

@@ -134,36 +134,71 @@ impl<'r, 'c> Resp<'r, 'c> {
         fields: &[Field],
         body: Body<'_>,
     ) -> Reply {
-        let bytes = match body {
-            Body::Bytes(b) | Body::Static(b) => b,
-        };
+        match body {
+            Body::Bytes(b) => self.deliver(status, ct, fields, &[b], None),
+            Body::Static(b) => self.deliver(status, ct, fields, &[b], Some(b)),
+        }
+    }
+
+    /// A whole answer whose body is `parts` one after another (`/raw`'s head and body), copied
+    /// once: into the write buffer when it fits, else into memory reserved for it first.
+    pub fn send_parts(
+        &mut self,
+        status: StatusCode,
+        ct: Option<&[u8]>,
+        fields: &[Field],
+        parts: &[&[u8]],
+    ) -> Reply {
+        self.deliver(status, ct, fields, parts, None)
+    }
+
+    /// [`Self::send`] and [`Self::send_parts`]: a body that is `parts`, or `fixed` (one static
+    /// part, sent from where it lies when it does not fit).
+    fn deliver(
+        &mut self,
+        status: StatusCode,
+        ct: Option<&[u8]>,
+        fields: &[Field],
+        parts: &[&[u8]],
+        fixed: Option<&'static [u8]>,
+    ) -> Reply {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         let framing = match status.code() {
             // No body and no length: RFC 9110 §8.6 forbids it on 204 and 1xx, and a 304's
             // would have to be the 200's.
             100..=199 | 204 | 304 => Framing::None,
-            _ => Framing::Length(bytes.len() as u64),
+            _ => Framing::Length(len as u64),
         };
         let send_body = self.with_body && framing != Framing::None;
-        let fits = bytes.len() + 1024 <= self.output.inline_room();
+        let fits = len + 1024 <= self.output.inline_room();
         let mut charge = 0;
-        if send_body && !fits && matches!(body, Body::Bytes(_)) {
-            charge = bytes.len() as u64;
+        if send_body && !fits && fixed.is_none() {
+            charge = len as u64;
             match routes::reserve_output(self.output, self.ctx, charge) {
                 Room::Granted => {}
                 Room::Wait => return Reply::NeedMemory,
                 Room::Refused => return Reply::Sent,
             }
         }
-        routes::note_reply(self.ctx, status.code(), bytes.len() as u64);
+        routes::note_reply(self.ctx, status.code(), len as u64);
         self.head(status, ct, framing, fields);
         if !send_body {
             return Reply::Sent;
         }
-        match body {
-            _ if fits => self.output.bytes().extend_from_slice(bytes),
-            Body::Static(b) => self.output.attach_static(b),
-            Body::Bytes(b) => {
-                let unused = self.output.attach(b.to_vec(), 0, charge);
+        match fixed {
+            _ if fits => {
+                for part in parts {
+                    self.output.bytes().extend_from_slice(part);
+                }
+            }
+            Some(b) => self.output.attach_static(b),
+            None => {
+                // Allocated only now that the budget holds its size.
+                let mut body = Vec::with_capacity(len);
+                for part in parts {
+                    body.extend_from_slice(part);
+                }
+                let unused = self.output.attach(body, 0, charge);
                 self.ctx.budget.release(unused, Use::Output);
             }
         }

@@ -92,6 +92,16 @@ impl<'a> Request<'a> {
     }
 }
 
+/// The head from its request line on: the empty lines a client may send before it (RFC 9112
+/// §2.2, which the parser skips) are left out, so they are not taken for the request line.
+pub fn request_line_onwards(raw: &[u8]) -> &[u8] {
+    let start = raw
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(raw.len());
+    &raw[start..]
+}
+
 pub fn method_name(method: Method) -> &'static [u8] {
     match method {
         Method::Get => b"GET",
@@ -318,6 +328,21 @@ mod tests {
         assert_eq!(title_case(b"USER-AGENT", &mut buf), b"User-Agent");
         assert_eq!(title_case(b"dnt", &mut buf), b"Dnt");
         assert_eq!(title_case(b"x_foo", &mut buf), b"X_Foo");
+    }
+
+    #[test]
+    fn fields_after_empty_lines_before_the_request_line() {
+        let raw = b"\r\n\r\nGET http://a:1/x HTTP/1.1\r\nHost: a:1\r\nX-Y:  z \r\n\r\n";
+        let (head, _) = crate::proto::http::parse::parse_head(raw, &Default::default())
+            .unwrap()
+            .unwrap();
+        let req = Request {
+            head: &head,
+            body: b"",
+            peer: None,
+        };
+        let fields: Vec<_> = req.fields().collect();
+        assert_eq!(fields, [(&b"Host"[..], &b"a:1"[..]), (b"X-Y", b"z")]);
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn answer(
     }
     let reshape = c.chunked.is_some() || matches!(d.fault, Some(Fault::Truncate | Fault::Stall(_)));
     let mark = output.len();
-    match routes::respond(route, head, body, output, ctx) {
+    match routes::respond(route, head, body, output, ctx, index) {
         Reply::NeedMemory => Answered::NeedMemory(d),
         Reply::Produce(p) => match p.into_rendered() {
             Ok((bytes, due, charge)) => reshaped(bytes, due, charge, &c, &d, &plan),
