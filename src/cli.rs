@@ -1,5 +1,7 @@
 //! The command line: every option also comes from `PREFORK_<NAME>` in the environment.
 
+mod admin;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -130,9 +132,13 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_CPU_AFFINITY", default_value = "none", value_parser = parse_affinity)]
     pub cpu_affinity: CpuAffinity,
 
-    /// Serve /metrics and /status on this port only (same --bind address), not on the main port.
+    /// Serve /metrics and /status on this port only (same --bind address), not on the main port;
+    /// /healthz is served there too, and may be changed there (PUT, DELETE, ?fail=).
     #[arg(long, env = "PREFORK_METRICS_PORT")]
     pub metrics_port: Option<u16>,
+
+    #[command(flatten)]
+    pub admin: admin::AdminArgs,
 
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
@@ -411,6 +417,7 @@ impl Cli {
             )));
         }
         let files = self.file_options()?;
+        let admin_token = self.admin.token()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -464,6 +471,7 @@ impl Cli {
             metrics_port: self.metrics_port,
             access_log: self.access_log,
             shared_listener: false,
+            admin_token,
         })
     }
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::access_log::AccessLog;
 use crate::buffer::Buf;
-use crate::config::ProtocolKind;
+use crate::config::{AdminToken, ProtocolKind};
 use crate::memory::Budget;
 use crate::output::Output;
 use crate::stats::{MasterStats, WorkerStats};
@@ -55,8 +55,6 @@ pub struct Context<'a> {
     pub now: Instant,
     /// The worker is draining: end each connection after its current response.
     pub draining: bool,
-    /// False while a graceful stop's drain delay runs: `/healthz` says 503.
-    pub healthy: bool,
     /// Serve the `/debug/*` fault-injection routes.
     pub debug_routes: bool,
     /// Requests answered by this worker, counted by the protocol.
@@ -70,6 +68,8 @@ pub struct Context<'a> {
     pub open_files_limit: u64,
     /// Where `/metrics` and `/status` are served, relative to this connection.
     pub metrics: MetricsAccess,
+    /// `--admin-token`: a request on the public port that carries it may change `/healthz`.
+    pub admin_token: Option<&'a AdminToken>,
     /// The access log, when `--access-log` is on.
     pub access_log: Option<&'a RefCell<AccessLog>>,
     /// The client's address, from `accept4`.
@@ -86,14 +86,16 @@ pub struct Context<'a> {
     pub reply: Option<&'a Cell<(u16, u64)>>,
 }
 
-/// Whether this connection may see `/metrics` and `/status`.
+/// Whether this connection may see `/metrics` and `/status`, and change `/healthz` freely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsAccess {
-    /// No separate metrics port: every connection may.
+    /// No separate metrics port: every connection may see them (a change of `/healthz` still
+    /// needs the admin token: this is the public port).
     Anywhere,
     /// A connection on the main port while `--metrics-port` is set: they are 404 here.
     Elsewhere,
-    /// A connection on the metrics port: only they are served.
+    /// A connection on the metrics port: only they and `/healthz` are served, and `/healthz`
+    /// may be changed without a token (whoever reaches this port is an operator).
     Only,
 }
 
@@ -136,7 +138,6 @@ impl TestSite {
             limits: &self.limits,
             now: Instant::now(),
             draining: false,
-            healthy: true,
             debug_routes: false,
             served: &self.served,
             stats: &DETACHED_STATS,
@@ -144,6 +145,7 @@ impl TestSite {
             master_stats: &DETACHED_MASTER,
             open_files_limit: 0,
             metrics: MetricsAccess::Anywhere,
+            admin_token: None,
             access_log: None,
             peer: None,
             reply: None,

@@ -100,8 +100,9 @@ struct Site<'a> {
     whoami: Vec<u8>,
     limits: HttpLimits,
     draining: bool,
-    healthy: bool,
     debug_routes: bool,
+    /// `--admin-token`, for changes of `/healthz` on the public port.
+    admin_token: Option<crate::config::AdminToken>,
     /// Requests answered, counted by the protocol.
     served: Cell<u64>,
     /// What the worker may buffer on its clients' behalf beyond their buffers.
@@ -129,7 +130,6 @@ impl Site<'_> {
             limits: &self.limits,
             now,
             draining: self.draining,
-            healthy: self.healthy,
             debug_routes: self.debug_routes,
             served: &self.served,
             stats: self.stats,
@@ -137,6 +137,7 @@ impl Site<'_> {
             master_stats: self.master_stats,
             open_files_limit: self.open_files_limit,
             metrics: self.metrics,
+            admin_token: self.admin_token.as_ref(),
             access_log: self.access_log.as_ref(),
             peer,
             reply: Some(&self.reply),

@@ -156,7 +156,7 @@ impl<'a> Worker<'a> {
                 whoami: whoami.into_bytes(),
                 limits: cfg.limits,
                 draining: false,
-                healthy: true,
+                admin_token: cfg.admin_token.clone(),
                 debug_routes: life.debug_routes,
                 served: Cell::new(0),
                 budget: Budget::new(cfg.memory_budget),

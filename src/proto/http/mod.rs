@@ -14,6 +14,7 @@ pub mod conditional;
 pub mod date;
 pub mod encoding;
 mod files;
+mod health;
 pub mod parse;
 mod produce;
 pub mod range;
