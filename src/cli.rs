@@ -1,6 +1,7 @@
 //! The command line: every option also comes from `PREFORK_<NAME>` in the environment.
 
 mod admin;
+mod echo;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -139,6 +140,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub admin: admin::AdminArgs,
+
+    #[command(flatten)]
+    pub echo: echo::EchoArgs,
 
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
@@ -417,6 +421,7 @@ impl Cli {
             )));
         }
         let files = self.file_options()?;
+        let echo = self.echo.options(self.protocol == ProtocolArg::Echo)?;
         let admin_token = self.admin.token()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
@@ -472,6 +477,7 @@ impl Cli {
             access_log: self.access_log,
             shared_listener: false,
             admin_token,
+            echo,
         })
     }
 }

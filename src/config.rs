@@ -71,6 +71,8 @@ pub struct Config {
     pub shared_listener: bool,
     /// `--admin-token`: lets a request on the public port change `/healthz`.
     pub admin_token: Option<AdminToken>,
+    /// What an echo connection does beyond echoing (`--echo-*`).
+    pub echo: EchoOptions,
 }
 
 /// A bearer token that allows changing `/healthz` from the public port. Its `Debug` does not
@@ -120,6 +122,20 @@ impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AdminToken(<redacted>)")
     }
+}
+
+/// What an echo connection does beyond echoing, so a client's timeouts and its handling of a
+/// server that closes can be tested (`--echo-delay`, `--echo-close-after`,
+/// `--echo-close-after-bytes`). The default is a plain echo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EchoOptions {
+    /// Each chunk read is echoed this long after it arrived.
+    pub delay: Option<Duration>,
+    /// The connection is closed this long after it was accepted.
+    pub close_after: Option<Duration>,
+    /// The connection is closed once this many bytes were echoed; 0 closes it when its first
+    /// bytes arrive, echoing none.
+    pub close_after_bytes: Option<u64>,
 }
 
 /// How workers are drained, recycled and watched, and where the master writes its files.

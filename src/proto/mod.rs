@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::access_log::AccessLog;
 use crate::buffer::Buf;
-use crate::config::{AdminToken, ProtocolKind};
+use crate::config::{AdminToken, EchoOptions, ProtocolKind};
 use crate::memory::Budget;
 use crate::output::Output;
 use crate::stats::{MasterStats, WorkerStats};
@@ -165,9 +165,18 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// A connection with the default options (a plain echo).
     pub fn new(kind: ProtocolKind) -> Protocol {
         match kind {
-            ProtocolKind::Echo => Protocol::Echo(echo::Echo),
+            ProtocolKind::Echo => Protocol::Echo(echo::Echo::default()),
+            ProtocolKind::Http => Protocol::Http(http::Http::new()),
+        }
+    }
+
+    /// A connection accepted at `now`, an echo one with `echo`'s options.
+    pub fn accepted(kind: ProtocolKind, echo: &EchoOptions, now: Instant) -> Protocol {
+        match kind {
+            ProtocolKind::Echo => Protocol::Echo(echo::Echo::new(echo, now)),
             ProtocolKind::Http => Protocol::Http(http::Http::new()),
         }
     }
@@ -183,7 +192,7 @@ impl Protocol {
     /// Where the connection is, for picking its timeout; `buffered` is the unread input.
     pub fn phase(&self, buffered: usize) -> Phase {
         match self {
-            Protocol::Echo(_) => Phase::Stream,
+            Protocol::Echo(e) => e.phase(),
             Protocol::Http(h) => h.phase(buffered),
         }
     }
@@ -191,7 +200,7 @@ impl Protocol {
     /// When the protocol wants to be driven again without new input (a deferred response).
     pub fn wake_at(&self) -> Option<Instant> {
         match self {
-            Protocol::Echo(_) => None,
+            Protocol::Echo(e) => e.wake_at(),
             Protocol::Http(h) => h.wake_at(),
         }
     }

@@ -29,7 +29,7 @@ use self::wakeups::Wakeups;
 use crate::access_log::AccessLog;
 use crate::buffer::BufPool;
 use crate::channel;
-use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
+use crate::config::{self, Config, EchoOptions, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::memory::{Budget, Use};
 use crate::proto::{Context, MetricsAccess, Prerendered};
@@ -166,6 +166,8 @@ struct Worker<'a> {
     channel: UnixStream,
     signals: Signals,
     protocol: ProtocolKind,
+    /// What an echo connection does beyond echoing (`--echo-*`).
+    echo: EchoOptions,
     conns: Slab<Connection>,
     max_conns: usize,
     listen_interest: Interest,
@@ -385,6 +387,8 @@ impl Worker<'_> {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        // A wake-up set before the first drive (an echo's close-after) is pushed here, once.
+        let first = !conn.registered;
         if !conn.registered {
             // Edge-triggered ADD still reports readiness that already exists, so nothing
             // that arrived since the first drive is missed.
@@ -398,7 +402,10 @@ impl Worker<'_> {
             conn.queued = true;
             self.again.push(token);
         }
-        if let Some(at) = conn.wake_at().filter(|&at| Some(at) != wake_before) {
+        if let Some(at) = conn
+            .wake_at()
+            .filter(|&at| first || Some(at) != wake_before)
+        {
             self.wakeups.push(token, at);
         }
         self.arm(token);

@@ -129,6 +129,7 @@ impl<'a> Worker<'a> {
             channel: init.channel,
             signals: init.signals,
             protocol: cfg.protocol,
+            echo: cfg.echo,
             conns: Slab::default(),
             max_conns,
             listen_interest,
