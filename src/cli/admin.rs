@@ -15,9 +15,9 @@ pub struct AdminArgs {
     /// Bearer token that allows changing /healthz on the public port (16+ characters of
     /// base64/URL-safe text). Seen by `ps` here: prefer PREFORK_ADMIN_TOKEN or
     /// --admin-token-file.
-    #[arg(long, env = "PREFORK_ADMIN_TOKEN", hide_env_values = true, value_parser = parse_token,
+    #[arg(long, env = "PREFORK_ADMIN_TOKEN", hide_env_values = true, value_parser = secret,
           conflicts_with = "admin_token_file")]
-    pub admin_token: Option<AdminToken>,
+    pub admin_token: Option<Secret>,
 
     /// Read the admin token from this file: its first line (e.g. $CREDENTIALS_DIRECTORY/token
     /// with systemd's LoadCredential=, or a mounted secret).
@@ -25,18 +25,32 @@ pub struct AdminArgs {
     pub admin_token_file: Option<PathBuf>,
 }
 
-fn parse_token(s: &str) -> Result<AdminToken, String> {
-    AdminToken::new(s.as_bytes()).map_err(str::to_string)
+/// The token as given, checked later by [`AdminArgs::token`]: a value clap rejects is printed
+/// back in its error message, and a mistyped secret is still a secret.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn secret(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret(s.to_string()))
 }
 
 impl AdminArgs {
     /// The token, from the option, the environment or the file.
     ///
     /// # Errors
-    /// A file that cannot be read (a configuration error), or holds no valid token.
+    /// A token that is no valid one (a usage error), a file that cannot be read (a
+    /// configuration error) or that holds no valid token.
     pub fn token(&self) -> Result<Option<AdminToken>, Error> {
         match (&self.admin_token, &self.admin_token_file) {
-            (Some(token), _) => Ok(Some(token.clone())),
+            (Some(Secret(token)), _) => AdminToken::new(token.as_bytes())
+                .map(Some)
+                .map_err(|why| Error::Usage(format!("--admin-token: {why}"))),
             (None, Some(path)) => read_token(path).map(Some),
             (None, None) => Ok(None),
         }
