@@ -17,8 +17,6 @@ pub const DRAIN: u8 = b'Q';
 pub const ADOPT: u8 = b'A';
 /// Master → worker: exit now.
 pub const EXIT: u8 = b'X';
-/// Master → worker: answer `/healthz` with 503 (a graceful stop's drain delay).
-pub const UNHEALTHY: u8 = b'H';
 /// Master → worker: reopen the log file.
 pub const REOPEN_LOG: u8 = b'L';
 /// Worker → master: polling the listener.

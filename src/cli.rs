@@ -1,5 +1,8 @@
 //! The command line: every option also comes from `PREFORK_<NAME>` in the environment.
 
+mod admin;
+mod echo;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -130,9 +133,16 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_CPU_AFFINITY", default_value = "none", value_parser = parse_affinity)]
     pub cpu_affinity: CpuAffinity,
 
-    /// Serve /metrics and /status on this port only (same --bind address), not on the main port.
+    /// Serve /metrics and /status on this port only (same --bind address), not on the main port;
+    /// /healthz is served there too, and may be changed there (PUT, DELETE, ?fail=).
     #[arg(long, env = "PREFORK_METRICS_PORT")]
     pub metrics_port: Option<u16>,
+
+    #[command(flatten)]
+    pub admin: admin::AdminArgs,
+
+    #[command(flatten)]
+    pub echo: echo::EchoArgs,
 
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
@@ -436,6 +446,8 @@ impl Cli {
         }
         let files = self.file_options()?;
         let controls = self.control_options()?;
+        let echo = self.echo.options(self.protocol == ProtocolArg::Echo)?;
+        let admin_token = self.admin.token()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -490,6 +502,8 @@ impl Cli {
             metrics_port: self.metrics_port,
             access_log: self.access_log,
             shared_listener: false,
+            admin_token,
+            echo,
         })
     }
 }

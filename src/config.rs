@@ -71,6 +71,73 @@ pub struct Config {
     /// Workers share listening sockets (fewer were passed than workers): register them with
     /// EPOLLEXCLUSIVE against the thundering herd. Set by the master, not by the command line.
     pub shared_listener: bool,
+    /// `--admin-token`: lets a request on the public port change `/healthz`.
+    pub admin_token: Option<AdminToken>,
+    /// What an echo connection does beyond echoing (`--echo-*`).
+    pub echo: EchoOptions,
+}
+
+/// A bearer token that allows changing `/healthz` from the public port. Its `Debug` does not
+/// show it, so a logged config never leaks it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(Vec<u8>);
+
+/// Shortest token accepted: guessing 16 characters of base64 over the network is hopeless,
+/// and a shorter one is more likely a placeholder than a secret.
+pub const ADMIN_TOKEN_MIN: usize = 16;
+/// Longest token accepted (also the most read from a token file).
+pub const ADMIN_TOKEN_MAX: usize = 4096;
+
+impl AdminToken {
+    /// Checks `token`: RFC 6750's `b64token` (what may follow `Bearer `), of a sane length.
+    ///
+    /// # Errors
+    /// What is wrong with it, for a usage message.
+    pub fn new(token: &[u8]) -> Result<AdminToken, &'static str> {
+        if !(ADMIN_TOKEN_MIN..=ADMIN_TOKEN_MAX).contains(&token.len()) {
+            return Err("the admin token must be 16 to 4096 characters long");
+        }
+        // Everything up to the trailing `=` padding must be b64token characters.
+        let end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+        let b64 = |b: &u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(b);
+        if end == 0 || !token[..end].iter().all(b64) {
+            return Err(
+                "the admin token may hold only letters, digits and -._~+/ (then = padding)",
+            );
+        }
+        Ok(AdminToken(token.to_vec()))
+    }
+
+    /// Whether `given` is the token, in a time that depends only on the token's length, not on
+    /// where `given` first differs (so timing cannot reveal it a byte at a time).
+    pub fn matches(&self, given: &[u8]) -> bool {
+        let want = &self.0;
+        let mut diff = u8::from(want.len() != given.len());
+        for (i, &w) in want.iter().enumerate() {
+            diff |= w ^ given.get(i).copied().unwrap_or(!w);
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// What an echo connection does beyond echoing, so a client's timeouts and its handling of a
+/// server that closes can be tested (`--echo-delay`, `--echo-close-after`,
+/// `--echo-close-after-bytes`). The default is a plain echo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EchoOptions {
+    /// Each chunk read is echoed this long after it arrived.
+    pub delay: Option<Duration>,
+    /// The connection is closed this long after it was accepted.
+    pub close_after: Option<Duration>,
+    /// The connection is closed once this many bytes were echoed; 0 closes it when its first
+    /// bytes arrive, echoing none.
+    pub close_after_bytes: Option<u64>,
 }
 
 /// How workers are drained, recycled and watched, and where the master writes its files.

@@ -18,6 +18,8 @@
 //! - [`proto`] holds the protocols, sans-IO: they see bytes and append bytes, nothing else.
 //! - [`sys`] is the only place with `unsafe`: epoll, sockets, rlimits, CPU counting.
 //! - [`signals`] is the one signal table, for the master and for the workers.
+//! - [`stats`] and [`health`] live in a mapping the master shares with every worker: each
+//!   worker's figures, and what `/healthz` answers in all of them at once.
 #![deny(unsafe_code)]
 #![warn(
     unsafe_op_in_unsafe_fn,
@@ -33,6 +35,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod files;
+pub mod health;
 pub mod logging;
 pub mod master;
 pub mod memory;

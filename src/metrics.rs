@@ -82,6 +82,7 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
         "RLIMIT_NOFILE soft limit of the workers.",
     );
     let _ = writeln!(out, "prefork_open_files_limit {nofile}");
+    render_health(&mut out, master);
     let simple: [Gauge; 15] = [
         (
             "prefork_worker_start_time_seconds",
@@ -319,6 +320,48 @@ fn render_injected(out: &mut String, workers: &[&WorkerStats]) {
     }
 }
 
+/// What `/healthz` answers in every worker: a state set (1 for the current state), the failing
+/// status and share, and the changes made.
+fn render_health(out: &mut String, master: &MasterStats) {
+    let now = master.health.snapshot();
+    let (status, percent) = now.failing();
+    let name = "prefork_health_state";
+    family(
+        out,
+        name,
+        "gauge",
+        "What /healthz answers: 1 for the current state.",
+    );
+    for state in ["ok", "failing", "draining"] {
+        let on = u8::from(state == now.state());
+        let _ = writeln!(out, "{name}{{state=\"{state}\"}} {on}");
+    }
+    let series: [(&str, &str, &str, f64); 3] = [
+        (
+            "prefork_health_fail_status",
+            "gauge",
+            "The status a failing /healthz answers (0 when ok).",
+            f64::from(status),
+        ),
+        (
+            "prefork_health_fail_ratio",
+            "gauge",
+            "The share of /healthz checks that fail (0 to 1), draining aside.",
+            f64::from(percent) / 100.0,
+        ),
+        (
+            "prefork_health_changes_total",
+            "counter",
+            "Changes of /healthz taken (PUT, DELETE, GET ?fail=).",
+            master.health.changes() as f64,
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
 /// The same figures as JSON: one object per worker, plus totals.
 pub fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
     let workers = live(all);
@@ -376,11 +419,14 @@ pub fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
         );
     }
     let restarts: Vec<u64> = master.restarts.iter().map(g).collect();
+    let health = master.health.snapshot();
+    let (fail_status, fail_percent) = health.failing();
     let _ = write!(
         out,
         "],\"totals\":{{\"workers\":{},\"connections\":{},\"accepted\":{},\"closed\":{},\
          \"requests\":{},\"bytes_in\":{},\"bytes_out\":{},\"parse_errors\":{},\"timeouts\":{},\
-         \"accept_errors\":{}}},\"restarts\":{{\"crashed\":{},\"hung\":{},\"recycled\":{}}}}}",
+         \"accept_errors\":{}}},\"restarts\":{{\"crashed\":{},\"hung\":{},\"recycled\":{}}},\
+         \"health\":{{\"draining\":{},\"fail_status\":{},\"fail_percent\":{}}}}}",
         workers.len(),
         totals[0],
         totals[1],
@@ -394,6 +440,9 @@ pub fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
         restarts[0],
         restarts[1],
         restarts[2],
+        u8::from(health.draining),
+        fail_status,
+        fail_percent,
     );
     out
 }

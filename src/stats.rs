@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::health::Health;
 use crate::sys::shm::ShmSafe;
 
 /// Buckets of the loop-turn latency histogram: turns taking at most 2^i µs, i = 0..15
@@ -232,12 +233,14 @@ impl WorkerStats {
     }
 }
 
-/// The master's figures, shared the same way (one instance).
+/// The master's figures, and the state every worker reads, shared the same way (one instance).
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub struct MasterStats {
     /// Worker restarts by reason: crashed, hung, recycled.
     pub restarts: [AtomicU64; 3],
+    /// What `/healthz` answers, in every worker (see `health.rs`).
+    pub health: Health,
 }
 
 /// Restart reasons, in the order of `MasterStats::restarts`.
@@ -252,13 +255,17 @@ pub enum Restart {
     Recycled,
 }
 
-// SAFETY: only AtomicU64 fields, only accessed atomically.
+// SAFETY: only AtomicU64 fields (`Health` holds nothing else), only accessed atomically; all
+// zero bytes are no restarts and a healthy, not draining state.
 #[allow(unsafe_code)]
 unsafe impl ShmSafe for MasterStats {}
 
 impl MasterStats {
     pub const fn zeroed() -> MasterStats {
-        MasterStats { restarts: zeros() }
+        MasterStats {
+            restarts: zeros(),
+            health: Health::new(),
+        }
     }
 
     /// Counts a restart (rare: a plain atomic add will do).

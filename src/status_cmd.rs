@@ -181,6 +181,17 @@ fn table(status: &Json) -> String {
             r.num("recycled")
         );
     }
+    if let Some(h) = status.get("health") {
+        let _ = match (
+            h.num("draining"),
+            h.num("fail_status"),
+            h.num("fail_percent"),
+        ) {
+            (0, 0, _) => writeln!(out, "health: ok"),
+            (0, s, p) => writeln!(out, "health: failing with {s} for {p}% of checks"),
+            _ => writeln!(out, "health: draining"),
+        };
+    }
     out
 }
 
@@ -223,13 +234,17 @@ mod tests {
 
     #[test]
     fn parses_and_tabulates_a_status() {
-        let text = r#"{"workers":[{"slot":0,"pid":42,"generation":1,"started_unix":1,"connections":3,"connections_max":5,"accepted":9,"closed":6,"requests":20,"responses":{"1xx":0,"2xx":18,"3xx":0,"4xx":2,"5xx":0},"bytes_in":100,"bytes_out":200,"parse_errors":1,"timeouts":0,"accept_errors":0,"loop_turns":7}],"totals":{"workers":1,"connections":3,"accepted":9,"closed":6,"requests":20,"bytes_in":100,"bytes_out":200,"parse_errors":1,"timeouts":0,"accept_errors":0},"restarts":{"crashed":1,"hung":0,"recycled":0}}"#;
+        let text = r#"{"workers":[{"slot":0,"pid":42,"generation":1,"started_unix":1,"connections":3,"connections_max":5,"accepted":9,"closed":6,"requests":20,"responses":{"1xx":0,"2xx":18,"3xx":0,"4xx":2,"5xx":0},"bytes_in":100,"bytes_out":200,"parse_errors":1,"timeouts":0,"accept_errors":0,"loop_turns":7}],"totals":{"workers":1,"connections":3,"accepted":9,"closed":6,"requests":20,"bytes_in":100,"bytes_out":200,"parse_errors":1,"timeouts":0,"accept_errors":0},"restarts":{"crashed":1,"hung":0,"recycled":0},"health":{"draining":0,"fail_status":503,"fail_percent":30}}"#;
         let status = parse(text).unwrap();
         let t = table(&status);
         assert!(t.lines().next().unwrap().trim_start().starts_with("slot"));
         assert!(t.contains("42"), "{t}");
         assert!(t.contains("1 workers"));
-        assert!(t.ends_with("restarts: 1 crashed, 0 hung, 0 recycled\n"));
+        assert!(t.contains("restarts: 1 crashed, 0 hung, 0 recycled\n"));
+        assert!(
+            t.ends_with("health: failing with 503 for 30% of checks\n"),
+            "{t}"
+        );
         assert!(parse("{\"a\":x}").is_err());
         assert!(parse("[1,2").is_err());
     }

@@ -98,7 +98,8 @@ impl Master {
                 drain_delay_ms = delay.as_millis() as u64,
                 "stopping gracefully: /healthz says 503 first"
             );
-            self.tell_all(channel::UNHEALTHY);
+            // One store reaches every worker, and any forked from now on.
+            self.master_stats.slots()[0].health.set_draining();
         }
     }
 

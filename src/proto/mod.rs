@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use crate::access_log::AccessLog;
 use crate::buffer::Buf;
-use crate::config::ProtocolKind;
+use crate::config::{AdminToken, EchoOptions, ProtocolKind};
 use crate::memory::Budget;
 use crate::output::Output;
 use crate::stats::{MasterStats, WorkerStats};
@@ -58,8 +58,6 @@ pub struct Context<'a> {
     pub now: Instant,
     /// The worker is draining: end each connection after its current response.
     pub draining: bool,
-    /// False while a graceful stop's drain delay runs: `/healthz` says 503.
-    pub healthy: bool,
     /// Serve the `/debug/*` fault-injection routes.
     pub debug_routes: bool,
     /// Requests answered by this worker, counted by the protocol.
@@ -73,6 +71,8 @@ pub struct Context<'a> {
     pub open_files_limit: u64,
     /// Where `/metrics` and `/status` are served, relative to this connection.
     pub metrics: MetricsAccess,
+    /// `--admin-token`: a request on the public port that carries it may change `/healthz`.
+    pub admin_token: Option<&'a AdminToken>,
     /// The access log, when `--access-log` is on.
     pub access_log: Option<&'a RefCell<AccessLog>>,
     /// The client's address, from `accept4`.
@@ -161,14 +161,16 @@ pub struct TcpFigures {
     pub filled: usize,
 }
 
-/// Whether this connection may see `/metrics` and `/status`.
+/// Whether this connection may see `/metrics` and `/status`, and change `/healthz` freely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsAccess {
-    /// No separate metrics port: every connection may.
+    /// No separate metrics port: every connection may see them (a change of `/healthz` still
+    /// needs the admin token: this is the public port).
     Anywhere,
     /// A connection on the main port while `--metrics-port` is set: they are 404 here.
     Elsewhere,
-    /// A connection on the metrics port: only they are served.
+    /// A connection on the metrics port: only they and `/healthz` are served, and `/healthz`
+    /// may be changed without a token (whoever reaches this port is an operator).
     Only,
 }
 
@@ -213,7 +215,6 @@ impl TestSite {
             limits: &self.limits,
             now: Instant::now(),
             draining: false,
-            healthy: true,
             debug_routes: false,
             served: &self.served,
             stats: &DETACHED_STATS,
@@ -221,6 +222,7 @@ impl TestSite {
             master_stats: &DETACHED_MASTER,
             open_files_limit: 0,
             metrics: MetricsAccess::Anywhere,
+            admin_token: None,
             access_log: None,
             peer: None,
             reply: None,
@@ -247,9 +249,18 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// A connection with the default options (a plain echo).
     pub fn new(kind: ProtocolKind) -> Protocol {
         match kind {
-            ProtocolKind::Echo => Protocol::Echo(echo::Echo),
+            ProtocolKind::Echo => Protocol::Echo(echo::Echo::default()),
+            ProtocolKind::Http => Protocol::Http(http::Http::new()),
+        }
+    }
+
+    /// A connection accepted at `now`, an echo one with `echo`'s options.
+    pub fn accepted(kind: ProtocolKind, echo: &EchoOptions, now: Instant) -> Protocol {
+        match kind {
+            ProtocolKind::Echo => Protocol::Echo(echo::Echo::new(echo, now)),
             ProtocolKind::Http => Protocol::Http(http::Http::new()),
         }
     }
@@ -265,7 +276,7 @@ impl Protocol {
     /// Where the connection is, for picking its timeout; `buffered` is the unread input.
     pub fn phase(&self, buffered: usize) -> Phase {
         match self {
-            Protocol::Echo(_) => Phase::Stream,
+            Protocol::Echo(e) => e.phase(),
             Protocol::Http(h) => h.phase(buffered),
         }
     }
@@ -273,7 +284,7 @@ impl Protocol {
     /// When the protocol wants to be driven again without new input (a deferred response).
     pub fn wake_at(&self) -> Option<Instant> {
         match self {
-            Protocol::Echo(_) => None,
+            Protocol::Echo(e) => e.wake_at(),
             Protocol::Http(h) => h.wake_at(),
         }
     }

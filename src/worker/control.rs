@@ -1,5 +1,6 @@
 //! What the worker does when its master (over the channel) or a signal speaks: drain, exit,
-//! turn unhealthy, reopen the log, ask to be recycled.
+//! reopen the log, ask to be recycled. (A graceful stop's drain delay reaches `/healthz`
+//! through shared memory instead: see `health.rs`.)
 
 use std::os::fd::AsFd;
 use std::time::Instant;
@@ -31,9 +32,6 @@ impl Worker<'_> {
         }
         if inbox.has(channel::EXIT) {
             return Some(Exit::Now);
-        }
-        if inbox.has(channel::UNHEALTHY) {
-            self.site.healthy = false;
         }
         if inbox.has(channel::REOPEN_LOG) {
             crate::logging::reopen();

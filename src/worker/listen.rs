@@ -115,13 +115,14 @@ impl Worker<'_> {
         let Some(listener) = listener else {
             return AcceptStop::Drained;
         };
-        let protocol = self.protocol;
+        let (protocol, echo) = (self.protocol, self.echo);
         let conns = &mut self.conns;
         let stats = self.stats;
         let read_now = !self.defer_accept.is_zero();
         self.acceptor
             .accept_batch(listener, budget, now, stats, |fd, peer| {
-                let conn = Connection::new(fd, peer, Protocol::new(protocol), now);
+                let proto = Protocol::accepted(protocol, &echo, now);
+                let conn = Connection::new(fd, peer, proto, now);
                 admit(conns, conn, read_now, stats, driving);
             })
     }

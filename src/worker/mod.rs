@@ -29,7 +29,7 @@ use self::wakeups::Wakeups;
 use crate::access_log::AccessLog;
 use crate::buffer::BufPool;
 use crate::channel;
-use crate::config::{self, Config, HttpLimits, ProtocolKind, Timeouts};
+use crate::config::{self, Config, EchoOptions, HttpLimits, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
 use crate::memory::{Budget, Use};
 use crate::proto::{Context, MetricsAccess, Prerendered, Socket, WorkerId};
@@ -101,8 +101,9 @@ struct Site<'a> {
     worker: WorkerId,
     limits: HttpLimits,
     draining: bool,
-    healthy: bool,
     debug_routes: bool,
+    /// `--admin-token`, for changes of `/healthz` on the public port.
+    admin_token: Option<crate::config::AdminToken>,
     /// Requests answered, counted by the protocol.
     served: Cell<u64>,
     /// What the worker may buffer on its clients' behalf beyond their buffers.
@@ -138,7 +139,6 @@ impl Site<'_> {
             limits: &self.limits,
             now,
             draining: self.draining,
-            healthy: self.healthy,
             debug_routes: self.debug_routes,
             served: &self.served,
             stats: self.stats,
@@ -146,6 +146,7 @@ impl Site<'_> {
             master_stats: self.master_stats,
             open_files_limit: self.open_files_limit,
             metrics: self.metrics,
+            admin_token: self.admin_token.as_ref(),
             access_log: self.access_log.as_ref(),
             peer,
             reply: Some(&self.reply),
@@ -177,6 +178,8 @@ struct Worker<'a> {
     channel: UnixStream,
     signals: Signals,
     protocol: ProtocolKind,
+    /// What an echo connection does beyond echoing (`--echo-*`).
+    echo: EchoOptions,
     conns: Slab<Connection>,
     max_conns: usize,
     listen_interest: Interest,
@@ -397,6 +400,8 @@ impl Worker<'_> {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        // A wake-up set before the first drive (an echo's close-after) is pushed here, once.
+        let first = !conn.registered;
         if !conn.registered {
             // Edge-triggered ADD still reports readiness that already exists, so nothing
             // that arrived since the first drive is missed.
@@ -410,7 +415,10 @@ impl Worker<'_> {
             conn.queued = true;
             self.again.push(token);
         }
-        if let Some(at) = conn.wake_at().filter(|&at| Some(at) != wake_before) {
+        if let Some(at) = conn
+            .wake_at()
+            .filter(|&at| first || Some(at) != wake_before)
+        {
             self.wakeups.push(token, at);
         }
         self.arm(token);

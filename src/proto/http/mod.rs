@@ -15,6 +15,7 @@ pub mod controls;
 pub mod date;
 pub mod encoding;
 mod files;
+mod health;
 pub mod parse;
 mod produce;
 pub mod range;

@@ -85,11 +85,14 @@ pub fn header_fields(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(raw.len());
-    raw[start..].split(|&b| b == b'\n').skip(1).filter_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let colon = line.iter().position(|&b| b == b':')?;
-        Some((&line[..colon], line[colon + 1..].trim_ascii()))
-    })
+    raw[start..]
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|&b| b == b':')?;
+            Some((&line[..colon], line[colon + 1..].trim_ascii()))
+        })
 }
 
 /// Why a body is too large (413), counted by cause in `/metrics`.

@@ -70,7 +70,7 @@ pub fn prerender_hello(out: &mut Buf, date: &[u8]) {
 const ALLOW_GET_HEAD: &[u8] = b"GET, HEAD, OPTIONS";
 const ALLOW_POST_PUT: &[u8] = b"POST, PUT, OPTIONS";
 /// What `OPTIONS *` says the server as a whole implements.
-const ALLOW_SERVER: &[u8] = b"GET, HEAD, POST, PUT, OPTIONS";
+const ALLOW_SERVER: &[u8] = b"GET, HEAD, POST, PUT, DELETE, OPTIONS";
 
 fn route_of(path: &[u8], debug_routes: bool) -> Route {
     match path {
@@ -88,7 +88,8 @@ fn route_of(path: &[u8], debug_routes: bool) -> Route {
 }
 
 /// The route for a request, with `--metrics-port` applied: the metrics port serves only
-/// `/metrics` and `/status`, and the main port then does not serve them.
+/// `/metrics`, `/status` and `/healthz` (where it may be changed), and the main port then
+/// does not serve the first two.
 pub(super) fn route_for(head: &Head<'_>, ctx: &Context<'_>) -> Route {
     match head.form {
         Form::Asterisk => return Route::Server,
@@ -113,7 +114,7 @@ pub(super) fn route_for(head: &Head<'_>, ctx: &Context<'_>) -> Route {
     let is_metrics = matches!(route, Route::Metrics | Route::Status);
     match ctx.metrics {
         MetricsAccess::Elsewhere if is_metrics => Route::Unknown,
-        MetricsAccess::Only if !is_metrics => Route::Unknown,
+        MetricsAccess::Only if !is_metrics && route != Route::Healthz => Route::Unknown,
         _ => route,
     }
 }
@@ -122,6 +123,7 @@ pub(super) fn route_for(head: &Head<'_>, ctx: &Context<'_>) -> Route {
 pub(super) fn keeps_body(route: Route, method: Method) -> bool {
     match route {
         Route::Echo => matches!(method, Method::Post | Method::Put),
+        Route::Healthz => method == Method::Put,
         Route::Bin(kind) => super::bin::keeps_body(kind),
         _ => false,
     }
@@ -137,6 +139,7 @@ pub(super) fn is_expensive(route: Route) -> bool {
 fn allowed(route: Route) -> &'static [u8] {
     match route {
         Route::Echo => ALLOW_POST_PUT,
+        Route::Healthz => super::health::ALLOW,
         Route::Server => ALLOW_SERVER,
         _ => ALLOW_GET_HEAD,
     }
@@ -204,8 +207,9 @@ pub(super) fn respond(
     }
     match route {
         Route::Root if get_like => text(output, StatusCode::Ok, HELLO),
-        Route::Healthz if get_like && ctx.healthy => text(output, StatusCode::Ok, b"ok"),
-        Route::Healthz if get_like => text(output, StatusCode::ServiceUnavailable, b"draining\n"),
+        Route::Healthz if head.method != Method::Options => {
+            super::health::respond(head, body, output, ctx, connection)
+        }
         Route::Whoami if get_like => text(output, StatusCode::Ok, ctx.whoami),
         Route::Metrics if get_like => {
             let body = crate::metrics::render_prometheus(

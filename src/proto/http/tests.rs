@@ -107,7 +107,7 @@ fn routes() {
     );
     let (out, _) = run(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(
-        out.contains("\r\nAllow: GET, HEAD, POST, PUT, OPTIONS\r\n"),
+        out.contains("\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n"),
         "{out}"
     );
     let (out, _) = run(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
