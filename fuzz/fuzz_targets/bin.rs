@@ -1,7 +1,9 @@
 //! The httpbin routes on arbitrary requests: a route picked by the first byte, the rest of the
 //! input spread over its path parameter, query string, a few header values and the body.
 //!
-//! Asserts: no panic; every answer is a well-formed HTTP/1.1 response framed by Content-Length
+//! Request controls ride along in the query and in `X-Echo-*` headers.
+//!
+//! Asserts: no panic; unless a fault was asked for, every answer is a well-formed HTTP/1.1 response framed by Content-Length
 //! or chunked, and there is one per request; answers due later (delays, drips) are written
 //! once their time has come; every byte reserved in the memory budget is given back.
 #![no_main]
@@ -16,6 +18,8 @@ use prefork_server::proto::http::{Http, Limits};
 use prefork_server::proto::{Next, TestSite};
 
 const ROUTES: &[&str] = &[
+    "/",
+    "/echo",
     "/get",
     "/post",
     "/put",
@@ -82,6 +86,12 @@ const HEADERS: &[&str] = &[
     "Forwarded",
     "Origin",
     "If-Range",
+    "X-Echo-Status",
+    "X-Echo-Delay",
+    "X-Echo-Size",
+    "X-Echo-Chunked",
+    "X-Echo-Header",
+    "X-Echo-Content",
 ];
 
 /// Bytes a request-target may hold (httparse's rules), others replaced.
@@ -137,7 +147,14 @@ fuzz_target!(|input: &[u8]| {
     raw.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
     raw.extend_from_slice(&body);
     let out = run(&raw);
-    check(&out);
+    // Faults asked for on purpose (request controls) cut answers short or leave them out.
+    let lower = raw.to_ascii_lowercase();
+    let faulty = [&b"rst"[..], b"truncate", b"stall"]
+        .iter()
+        .any(|f| lower.windows(f.len()).any(|w| w == *f));
+    if !faulty {
+        check(&out);
+    }
 });
 
 /// One request through the state machine; later calls see a clock an hour on, so whatever
@@ -164,7 +181,7 @@ fn run(raw: &[u8]) -> Vec<u8> {
             ctx.now = start + Duration::from_secs(3600);
         }
         match next {
-            Next::Close | Next::NeedInput => break,
+            Next::Close | Next::NeedInput | Next::Reset => break,
             _ => {}
         }
     }
