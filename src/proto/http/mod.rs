@@ -410,7 +410,7 @@ impl Http {
 
     /// Answers a whole request, or says why not yet; `drawn` is what its controls drew on an
     /// earlier attempt.
-    #[inline(always)]
+    #[inline(never)]
     fn answer(
         &mut self,
         route: Route,
