@@ -3,7 +3,12 @@
 //!
 //! ```text
 //! cargo bench --bench hold -- --port 8080 [-n 100000] [--procs 6] [--sources 8] [--pid PID]
+//!                            [--hold SECS]
 //! ```
+//!
+//! With `--hold SECS` it prints `holding` once every connection has its first answer, keeps
+//! them for that long (a driver such as `benches/million.py` measures meanwhile), then sends
+//! the second request. Lines starting with `established:` and `answered:` carry the figures.
 //!
 //! One process holds at most its open-file limit of sockets, so the client side is spread over
 //! `--procs` child processes (this binary again, with `--child`), each with nonblocking connects
@@ -24,7 +29,7 @@ use prefork_server::sys::procfs;
 use socket2::{Domain, SockRef, Socket, Type};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: hold\r\n\r\n";
-const PHASE_TIMEOUT: Duration = Duration::from_secs(120);
+const PHASE_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -50,15 +55,17 @@ fn main() {
         .map_or(n.div_ceil(15_000), |v| v.parse().unwrap())
         .max(1);
     let sources: usize = arg(&args, "--sources").map_or(8, |v| v.parse().unwrap());
+    let hold = Duration::from_secs(arg(&args, "--hold").map_or(3, |v| v.parse().unwrap()));
     let server = match arg(&args, "--pid") {
         Some(p) => p.parse().unwrap(),
         None => listener_pid(port).expect("no process listens on that port; pass --pid"),
     };
-    parent(port, n, procs, sources, server);
+    parent(port, n, (procs, sources), server, hold);
 }
 
-fn parent(port: u16, n: usize, procs: usize, sources: usize, server: u32) {
+fn parent(port: u16, n: usize, (procs, sources): (usize, usize), server: u32, hold: Duration) {
     let before = tree_pss_kib(server);
+    let started = Instant::now();
     let exe = std::env::current_exe().unwrap();
     let mut children = Vec::new();
     for i in 0..procs {
@@ -87,7 +94,14 @@ fn parent(port: u16, n: usize, procs: usize, sources: usize, server: u32) {
             .sum()
     };
     let answered = report(&mut readers);
-    std::thread::sleep(Duration::from_secs(3));
+    let took = started.elapsed().as_secs_f64();
+    println!(
+        "established: {answered} connections answered once in {took:.1} s ({:.0} per second)",
+        answered as f64 / took
+    );
+    println!("holding");
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(hold);
     let after = tree_pss_kib(server);
     for c in &mut children {
         writeln!(c.stdin.as_mut().unwrap(), "check").unwrap();
@@ -101,6 +115,7 @@ fn parent(port: u16, n: usize, procs: usize, sources: usize, server: u32) {
     println!(
         "connections: {n} requested, {answered} answered once, {still} answered again at the end"
     );
+    println!("answered: {still} of {n}");
     println!("server Pss (tree of pid {server}): {before} KiB before, {after} KiB with the connections held");
     println!("server memory per idle connection: {per_conn:.0} bytes");
 }
