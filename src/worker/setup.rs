@@ -130,7 +130,7 @@ impl<'a> Worker<'a> {
             signals: init.signals,
             protocol: cfg.protocol,
             echo: cfg.echo,
-            conns: Slab::default(),
+            conns: Slab::with_capacity(max_conns),
             max_conns,
             listen_interest,
             defer_accept: Duration::from_secs(cfg.defer_accept.into()),
