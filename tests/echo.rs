@@ -12,13 +12,7 @@ fn one_mebibyte_in_one_go_comes_back_identical() {
     let server = Server::start(&["--workers", "1", "--protocol", "echo"]);
     let data: Vec<u8> = (0..1024 * 1024).map(|i| (i % 253) as u8).collect();
     let mut s = server.connect();
-    let mut writer = s.try_clone().unwrap();
-    let sent = data.clone();
-    let t = std::thread::spawn(move || writer.write_all(&sent).unwrap());
-    let mut got = vec![0u8; data.len()];
-    s.read_exact(&mut got).unwrap();
-    t.join().unwrap();
-    assert!(got == data, "echoed bytes differ");
+    common::echo_round_trip(&mut s, &data);
 }
 
 #[test]

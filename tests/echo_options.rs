@@ -97,13 +97,7 @@ fn a_delayed_echo_under_backpressure_loses_nothing() {
     let server = echo_server(&["--echo-delay", "50ms"]);
     let data: Vec<u8> = (0..512 * 1024).map(|i| (i % 251) as u8).collect();
     let mut s = server.connect();
-    let mut writer = s.try_clone().unwrap();
-    let sent = data.clone();
-    let t = std::thread::spawn(move || writer.write_all(&sent).unwrap());
-    let mut got = vec![0u8; data.len()];
-    s.read_exact(&mut got).unwrap();
-    t.join().unwrap();
-    assert!(got == data, "echoed bytes differ");
+    common::echo_round_trip(&mut s, &data);
 }
 
 #[test]

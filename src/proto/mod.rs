@@ -205,6 +205,18 @@ impl TestSite {
         }
     }
 
+    /// Everything the HTTP protocol writes for `request` on a fresh connection, as far as it
+    /// goes without more input (for unit tests of the routes).
+    pub fn answer(&self, request: &[u8]) -> Vec<u8> {
+        let ctx = self.context(1 << 20);
+        let mut input = Buf::from_slice(request);
+        let mut output = Output::new();
+        http::Http::new().on_data(&mut input, &mut output, &ctx);
+        let mut sent = Vec::new();
+        output.drain_into(&mut sent);
+        sent
+    }
+
     /// A context with a fixed date, not draining, for connection 1.
     pub fn context(&self, high_water: usize) -> Context<'_> {
         Context {

@@ -356,3 +356,15 @@ pub fn pipeline_ok(addr: SocketAddr, request: &[u8], n: usize) {
     }
     write.join().unwrap();
 }
+
+/// Sends `data` on `s` from another thread while reading the echo back, and checks it is the
+/// same bytes (a large echo must be read while it is written, or both sides fill up).
+pub fn echo_round_trip(s: &mut TcpStream, data: &[u8]) {
+    let mut writer = s.try_clone().unwrap();
+    let sent = data.to_vec();
+    let t = std::thread::spawn(move || writer.write_all(&sent).unwrap());
+    let mut got = vec![0u8; data.len()];
+    s.read_exact(&mut got).unwrap();
+    t.join().unwrap();
+    assert!(got == data, "echoed bytes differ");
+}

@@ -204,18 +204,11 @@ fn write_tcp_info(j: &mut Json<'_>, tcp: &TcpFigures) {
 
 #[cfg(test)]
 mod tests {
-    use crate::output::Output;
-    use crate::proto::http::{Http, Limits};
+    use crate::proto::http::Limits;
     use crate::proto::TestSite;
 
     fn inspect(request: &[u8]) -> serde_json::Value {
-        let site = TestSite::new(Limits::default());
-        let ctx = site.context(1 << 20);
-        let mut input = crate::buffer::Buf::from_slice(request);
-        let mut output = Output::new();
-        Http::new().on_data(&mut input, &mut output, &ctx);
-        let mut sent = Vec::new();
-        output.drain_into(&mut sent);
+        let sent = TestSite::new(Limits::default()).answer(request);
         let body_at = sent.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         serde_json::from_slice(&sent[body_at..]).unwrap()
     }

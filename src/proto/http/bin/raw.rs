@@ -64,19 +64,11 @@ fn sha256_hex(bytes: &[u8], out: &mut [u8; 64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Output;
-    use crate::proto::http::{Http, Limits};
+    use crate::proto::http::Limits;
     use crate::proto::TestSite;
 
     fn answer(request: &[u8]) -> Vec<u8> {
-        let site = TestSite::new(Limits::default());
-        let ctx = site.context(1 << 20);
-        let mut input = crate::buffer::Buf::from_slice(request);
-        let mut output = Output::new();
-        Http::new().on_data(&mut input, &mut output, &ctx);
-        let mut sent = Vec::new();
-        output.drain_into(&mut sent);
-        sent
+        TestSite::new(Limits::default()).answer(request)
     }
 
     #[test]
