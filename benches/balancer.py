@@ -99,8 +99,9 @@ def proxy_v2_header(src, dst, dport):
 
 
 class Instance:
-    def __init__(self, net, i, binary, workdir, proxy):
+    def __init__(self, net, i, binary, workdir, proxy, drain_delay):
         self.net, self.i, self.binary, self.proxy = net, i, binary, proxy
+        self.drain_delay = drain_delay
         self.name = f"b{i + 1}"
         self.access_log = os.path.join(workdir, f"{self.name}-access.log")
         self.stderr_path = os.path.join(workdir, f"{self.name}.log")
@@ -109,7 +110,7 @@ class Instance:
 
     def argv(self):
         argv = [self.binary, "--bind", self.net.addr(self.i), "--port", str(PORT),
-                "--workers", "2", "--drain-delay", "1s", "--shutdown-timeout", "10s",
+                "--workers", "2", "--drain-delay", self.drain_delay, "--shutdown-timeout", "10s",
                 "--access-log", self.access_log, "--pid-file", self.pid_file]
         if self.proxy:
             argv += ["--proxy-protocol", "v2",
@@ -305,9 +306,9 @@ def parse_wrk(text):
     }
 
 
-def run(kind, net, binary, duration, proxy, clients):
+def run(kind, net, binary, duration, proxy, clients, drain_delay):
     workdir = tempfile.mkdtemp(prefix=f"prefork-{kind}-")
-    instances = [Instance(net, i, binary, workdir, proxy) for i in range(3)]
+    instances = [Instance(net, i, binary, workdir, proxy, drain_delay) for i in range(3)]
     balancer = None
     try:
         for inst in instances:
@@ -369,6 +370,8 @@ def main():
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--binary", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                     "..", "target", "release", "prefork-server"))
+    p.add_argument("--drain-delay", default="1s",
+                   help="the instances' --drain-delay (0s shows what it is for)")
     p.add_argument("--no-proxy-protocol", action="store_true",
                    help="plain TCP from the balancer (the instances then log its address)")
     args = p.parse_args()
@@ -387,7 +390,8 @@ def main():
     failed = False
     try:
         for kind in kinds:
-            r = run(kind, net, os.path.abspath(args.binary), args.duration, proxy, args.clients)
+            r = run(kind, net, os.path.abspath(args.binary), args.duration, proxy, args.clients,
+                    args.drain_delay)
             ok = r["non2xx"] == 0 and r["socket_errors"] == 0
             client_seen = all(n > 0 and "127.0.0.1" in peers for _, n, peers in r["logs"])
             if proxy and net.namespaces:
