@@ -35,6 +35,10 @@ pub struct WorkerProc {
     pub last_beat: (u64, Instant),
     /// Already SIGKILLed for hanging; not killed again.
     pub killed: bool,
+    /// Forked by this master's previous image, before an in-place upgrade: its heartbeat is in
+    /// a mapping this image cannot see, so it is not hang-checked; once told to drain it gets
+    /// `--shutdown-timeout` (counted from `last_beat`'s instant) before SIGKILL.
+    pub inherited: bool,
 }
 
 /// One worker position. The slot owns its listening socket for the life of the master, so a

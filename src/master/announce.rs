@@ -20,12 +20,7 @@ impl Master {
         if !all_ready {
             return;
         }
-        let status = format!(
-            "STATUS={} workers, generation {}, on {}",
-            self.slots.len(),
-            self.generation,
-            self.addr
-        );
+        let status = self.status();
         if !self.announced {
             self.announced = true;
             info!(
@@ -60,6 +55,16 @@ impl Master {
             Ok(f) => self.pid_file = Some(f),
             Err(e) => error!(path = %path.display(), error = %e, "could not write the pid file"),
         }
+    }
+
+    /// `STATUS=` as systemd shows it.
+    pub(super) fn status(&self) -> String {
+        format!(
+            "STATUS={} workers, generation {}, on {}",
+            self.slots.len(),
+            self.generation,
+            self.addr
+        )
     }
 
     pub(super) fn notify(&self, state: &str) {

@@ -67,6 +67,10 @@ impl Master {
             return;
         }
         self.notify("STOPPING=1");
+        if let Some(check) = self.check.take() {
+            // Its verdict no longer matters; it must not outlive us.
+            let _ = kill(check.pid, Signal::SIGKILL);
+        }
         if let Some(u) = self.upgrade.take() {
             // A new master that is not serving yet would keep the listeners open (and
             // connections queueing) after we are gone: it goes with us.
@@ -320,7 +324,7 @@ impl Master {
             .iter_mut()
             .flat_map(|s| s.current.iter_mut().chain(s.replacing.iter_mut()))
             .chain(self.retiring.iter_mut());
-        for w in all {
+        for w in all.filter(|w| !w.inherited) {
             let beat = cells[w.heartbeat].heartbeat.load(Ordering::Relaxed);
             if beat != w.last_beat.0 {
                 w.last_beat = (beat, now);
@@ -336,11 +340,29 @@ impl Master {
                 master_stats.on_restart(Restart::Hung);
             }
         }
+        let grace = self.config.shutdown_timeout;
+        let overdue = self
+            .retiring
+            .iter_mut()
+            .filter(|w| w.inherited && !w.killed && now.duration_since(w.last_beat.1) >= grace);
+        for w in overdue {
+            w.killed = true;
+            warn!(
+                pid = w.pid.as_raw(),
+                generation = w.generation,
+                "worker from before the re-exec still draining after --shutdown-timeout; killing it"
+            );
+            let _ = kill(w.pid, Signal::SIGKILL);
+        }
     }
 }
 
 /// Tells `w` to drain and keeps it among the retiring until it exits.
-fn retire(retiring: &mut Vec<WorkerProc>, w: WorkerProc) {
+pub(super) fn retire(retiring: &mut Vec<WorkerProc>, mut w: WorkerProc) {
+    if w.inherited {
+        // Its drain deadline counts from now (see `WorkerProc::inherited`).
+        w.last_beat.1 = Instant::now();
+    }
     channel::send(w.channel.as_fd(), channel::DRAIN);
     retiring.push(w);
 }

@@ -7,6 +7,7 @@
 
 mod announce;
 mod lifecycle;
+mod reexec;
 pub mod startup;
 mod supervise;
 mod upgrade;
@@ -21,9 +22,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tracing::{debug, error, info, warn};
 
+use self::reexec::PendingCheck;
 use self::upgrade::Upgrade;
 use crate::channel;
-use crate::config::Config;
+use crate::config::{Config, UpgradeMode};
 use crate::error::Error;
 use crate::notify::Notifier;
 use crate::pidfile::PidFile;
@@ -45,13 +47,21 @@ const STATS_SLOTS: usize = 4096;
 /// # Errors
 /// Startup failures (bind, fork, epoll, signals), a worker exiting with the fatal code, and
 /// every slot given up after crash loops.
-pub fn run(config: Config) -> Result<(), Error> {
+pub fn run(mut config: Config) -> Result<(), Error> {
     startup::raise_nofile_limit(&config);
     startup::warn_if_backlog_capped(config.backlog);
     let listeners = startup::listeners(&config)?;
     let metrics_listener = startup::metrics_listener(&config, listeners.addr)?;
+    let inherited = reexec::inherited();
     let notifier = Notifier::from_env();
     let upgrade_ready = startup::upgrade_ready_fd();
+    if config.lifecycle.upgrade_mode == UpgradeMode::Auto {
+        // A service manager tracks our pid: only an upgrade that keeps it suits it.
+        config.lifecycle.upgrade_mode = match notifier {
+            Some(_) => UpgradeMode::Exec,
+            None => UpgradeMode::Fork,
+        };
+    }
     if let Some(dir) = config
         .lifecycle
         .pid_file
@@ -72,6 +82,8 @@ pub fn run(config: Config) -> Result<(), Error> {
     poller
         .add(signals.fd(), SIGNAL, Interest::READABLE)
         .map_err(setup("the master's signal registration"))?;
+    // Blocked still if we were re-executed in place; what arrived meanwhile is handled now.
+    signals::unblock(signals::MASTER).map_err(Error::Signals)?;
     let stats = Shared::new(STATS_SLOTS).map_err(setup("the stats mapping"))?;
     let master_stats = Shared::new(1).map_err(setup("the stats mapping"))?;
     let slots = listeners
@@ -98,6 +110,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         reloading: false,
         fatal: None,
         upgrade: None,
+        check: None,
         upgrade_ready,
         adopted: listeners.adopted,
         notifier,
@@ -106,6 +119,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         args: std::env::args_os().skip(1).collect(),
         pid_file: None,
     };
+    master.adopt_workers(inherited);
     if let Err(e) = master.start_all() {
         master.kill_all(Signal::SIGKILL);
         master.wait_all_exited();
@@ -151,6 +165,8 @@ struct Master {
     fatal: Option<Error>,
     /// A new master started by SIGUSR2, not ready yet.
     upgrade: Option<Upgrade>,
+    /// The new binary's `--check` before an in-place upgrade (`reexec.rs`).
+    check: Option<PendingCheck>,
     /// We are that new master: tell the old one here once we serve.
     upgrade_ready: Option<OwnedFd>,
     /// Sockets an upgrade passed beyond one per slot, polled by every worker (see
@@ -167,9 +183,21 @@ struct Master {
 }
 
 impl Master {
+    /// Forks every slot's worker. After an in-place upgrade, a slot whose fork fails keeps the
+    /// previous image's worker and is retried with backoff; otherwise the failure is the start's.
     fn start_all(&mut self) -> Result<(), Error> {
         for index in 0..self.slots.len() {
-            self.spawn(index)?;
+            if let Err(e) = self.spawn(index) {
+                let slot = &mut self.slots[index];
+                if slot.replacing.is_none() {
+                    return Err(e);
+                }
+                slot.crash_streak += 1;
+                let delay = lifecycle::backoff(slot.crash_streak);
+                slot.respawn_at = Some(Instant::now() + delay);
+                error!(slot = index, error = %e, retry_in_ms = delay.as_millis() as u64,
+                    "could not fork; the previous worker keeps serving the slot");
+            }
         }
         Ok(())
     }
@@ -248,6 +276,7 @@ impl Master {
             heartbeat: cell,
             last_beat: (0, now),
             killed: false,
+            inherited: false,
         });
         slot.respawn_at = None;
         debug!(
@@ -313,6 +342,9 @@ impl Master {
         }
         if let Some(u) = &self.upgrade {
             at = at.min(u.deadline);
+        }
+        if let Some(c) = &self.check {
+            at = at.min(c.deadline);
         }
         at
     }

@@ -32,6 +32,9 @@ impl Master {
     }
 
     fn on_child_exit(&mut self, pid: Pid, how: ExitHow) {
+        if self.check.take_if(|c| c.pid == pid).is_some() {
+            return self.on_check_exit(how);
+        }
         if self.upgrade.as_ref().is_some_and(|u| u.pid == pid) {
             error!(
                 pid = pid.as_raw(),
@@ -81,6 +84,18 @@ impl Master {
             info!(pid, slot = index, generation, "worker {how}");
             return;
         }
+        if how.is_fatal() && self.slots[index].replacing.is_some() {
+            // After an in-place upgrade: the previous binary's worker still serves this slot,
+            // so the slot is given up rather than the whole server stopped.
+            error!(
+                pid,
+                slot = index,
+                generation,
+                "worker {how}: fatal configuration error; the previous worker keeps serving"
+            );
+            self.slots[index].given_up = true;
+            return;
+        }
         if how.is_fatal() {
             error!(
                 pid,
@@ -102,7 +117,11 @@ impl Master {
                 crashes = slot.crash_streak,
                 "worker {how}; it keeps crashing: slot given up"
             );
-            if self.slots.iter().all(|s| s.given_up || s.parked) {
+            if self
+                .slots
+                .iter()
+                .all(|s| (s.given_up || s.parked) && s.replacing.is_none())
+            {
                 self.fatal = Some(Error::GaveUp);
                 self.begin_stop(false);
             }

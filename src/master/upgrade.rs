@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 use super::startup::{UPGRADE_FDS, UPGRADE_READY_FD};
 use super::{Master, UPGRADE};
 use crate::channel;
+use crate::config::UpgradeMode;
 use crate::sys::epoll::Interest;
 use crate::sys::net;
 
@@ -74,16 +75,15 @@ fn start<'a>(
 impl Master {
     /// SIGUSR2: start the binary on disk as a new master on our sockets.
     pub(super) fn start_upgrade(&mut self) {
-        if self.stop.is_some() || self.upgrade.is_some() {
+        if self.stop.is_some() || self.upgrade.is_some() || self.check.is_some() {
             return warn!("binary upgrade refused: a stop or another upgrade is under way");
+        }
+        if self.config.lifecycle.upgrade_mode == UpgradeMode::Exec {
+            return self.start_check();
         }
         // Every socket we hold, adopted ones too: a new master with fewer workers adopts the
         // rest in turn (see `startup::Listeners::adopted`).
-        let listeners = self
-            .slots
-            .iter()
-            .filter_map(|s| s.listener.as_ref())
-            .chain(&self.adopted);
+        let listeners = self.listeners();
         // The new master takes over as systemd's main process: it must keep notifying.
         let env = self
             .notifier
@@ -141,6 +141,7 @@ impl Master {
     /// the new master is killed (its workers, if any, follow it through their parent-death
     /// signal), and a later SIGUSR2 may try again.
     pub(super) fn check_upgrade_deadline(&mut self, now: Instant) {
+        self.check_deadline(now);
         let Some(u) = self.upgrade.as_ref().filter(|u| u.deadline <= now) else {
             return;
         };
