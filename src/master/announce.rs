@@ -1,13 +1,11 @@
 //! What the master tells the outside once the workers serve: the "listening on" line, the pid
 //! file, and systemd's notify socket (READY, STATUS, the watchdog pings).
 
-use std::os::fd::AsFd;
 use std::time::Instant;
 
 use tracing::{error, info};
 
 use super::Master;
-use crate::channel;
 use crate::pidfile::PidFile;
 
 impl Master {
@@ -34,7 +32,7 @@ impl Master {
             self.write_pid_file();
             if let Some(fd) = self.upgrade_ready.take() {
                 // We are the new master of a binary upgrade: the old one may drain now.
-                channel::send(fd.as_fd(), channel::READY);
+                self.await_handover(fd);
             }
         } else if self.reloading {
             self.reloading = false;
@@ -68,6 +66,9 @@ impl Master {
     }
 
     pub(super) fn notify(&self, state: &str) {
+        if self.notify_held {
+            return;
+        }
         if let Some(n) = &self.notifier {
             n.send(state);
         }
@@ -77,6 +78,9 @@ impl Master {
         let Some(every) = self.notifier.as_ref().and_then(|n| n.watchdog_every) else {
             return;
         };
+        if self.notify_held {
+            return;
+        }
         if self.next_watchdog.is_none_or(|at| at <= now) {
             self.notify("WATCHDOG=1");
             self.next_watchdog = Some(now + every);

@@ -37,6 +37,8 @@ use crate::sys::shm::Shared;
 
 const SIGNAL: u64 = u64::MAX;
 const UPGRADE: u64 = u64::MAX - 1;
+/// The old master's end of the ready channel, in a fork-style upgrade's new master.
+const HANDOVER: u64 = u64::MAX - 2;
 
 /// Stats slots in the shared mapping (one per live worker process): enough for every slot twice
 /// over (a reload runs two generations side by side) plus the workers still draining.
@@ -111,6 +113,9 @@ pub fn run(mut config: Config) -> Result<(), Error> {
         fatal: None,
         upgrade: None,
         check: None,
+        // A fork-style upgrade's new master is not systemd's main process until the old one
+        // hands over (by closing this channel): until then it must not notify.
+        notify_held: upgrade_ready.is_some() && notifier.is_some(),
         upgrade_ready,
         adopted: listeners.adopted,
         notifier,
@@ -167,8 +172,11 @@ struct Master {
     upgrade: Option<Upgrade>,
     /// The new binary's `--check` before an in-place upgrade (`reexec.rs`).
     check: Option<PendingCheck>,
-    /// We are that new master: tell the old one here once we serve.
+    /// We are a fork-style upgrade's new master: tell the old one here once we serve, then wait
+    /// for it to hand over (EOF).
     upgrade_ready: Option<OwnedFd>,
+    /// Notifications wait for that handover (systemd takes them from its main pid only).
+    notify_held: bool,
     /// Sockets an upgrade passed beyond one per slot, polled by every worker (see
     /// `startup::Listeners::adopted`); passed on again by our own upgrade.
     adopted: Vec<OwnedFd>,
@@ -302,6 +310,7 @@ impl Master {
                 match ev.token {
                     SIGNAL => self.on_signals(),
                     UPGRADE => self.on_upgrade_channel(),
+                    HANDOVER => self.on_handover(),
                     pid => self.on_channel(Pid::from_raw(pid as i32)),
                 }
             }

@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
 use super::startup::{UPGRADE_FDS, UPGRADE_READY_FD};
-use super::{Master, UPGRADE};
+use super::{Master, HANDOVER, UPGRADE};
 use crate::channel;
 use crate::config::UpgradeMode;
 use crate::sys::epoll::Interest;
@@ -28,8 +28,8 @@ use crate::sys::net;
 /// A new master started by SIGUSR2 that has not said it is ready yet.
 pub struct Upgrade {
     pub pid: Pid,
-    /// Our end of its ready channel. Kept open after it says READY, until this master exits:
-    /// its EOF tells the new master that we are gone.
+    /// Our end of its ready channel. Closed once it says READY and `MAINPID=` is sent: that EOF
+    /// tells the new master it is systemd's main process now.
     pub ready: UnixStream,
     /// Killed if not ready by then (`--upgrade-timeout`).
     pub deadline: Instant,
@@ -121,8 +121,12 @@ impl Master {
                 "binary upgrade: the new master is serving; this master drains and exits"
             );
             self.notify(&format!("MAINPID={}", new_pid.as_raw()));
+            // systemd takes notifications from the new master only from now on; ours (STOPPING=1,
+            // watchdog pings) would be refused, each with a warning in the journal.
+            self.notifier = None;
             let u = self.upgrade.take().expect("checked");
             let _ = self.poller.delete(&u.ready);
+            // Dropping `u` closes the channel: that EOF tells the new master it may notify.
             if self.stop.is_none() {
                 // No drain delay: the new master serves the same sockets, healthy.
                 self.begin_stop_with(true, Duration::ZERO);
@@ -154,5 +158,35 @@ impl Master {
         let u = self.upgrade.take().expect("checked");
         let _ = self.poller.delete(&u.ready);
         let _ = kill(u.pid, Signal::SIGKILL);
+    }
+
+    /// We are a fork-style upgrade's new master and said READY: keep the channel, and notify
+    /// systemd only once the old master closes it (it has sent `MAINPID=` by then).
+    pub(super) fn await_handover(&mut self, ready: OwnedFd) {
+        channel::send(ready.as_fd(), channel::READY);
+        if !self.notify_held {
+            return;
+        }
+        match self.poller.add(ready.as_fd(), HANDOVER, Interest::READABLE) {
+            Ok(()) => self.upgrade_ready = Some(ready),
+            Err(e) => {
+                warn!(error = %e, "could not watch the old master; notifying at once");
+                self.notify_held = false;
+            }
+        }
+    }
+
+    /// The old master closed the ready channel: we are systemd's main process.
+    pub(super) fn on_handover(&mut self) {
+        let Some(fd) = &self.upgrade_ready else {
+            return;
+        };
+        if !channel::receive(fd.as_fd()).closed {
+            return;
+        }
+        let _ = self.poller.delete(fd);
+        self.upgrade_ready = None;
+        self.notify_held = false;
+        self.notify(&self.status());
     }
 }
