@@ -14,13 +14,13 @@ mod upgrade;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use self::reexec::PendingCheck;
 use self::upgrade::Upgrade;
@@ -29,7 +29,7 @@ use crate::config::{Config, UpgradeMode};
 use crate::error::Error;
 use crate::notify::Notifier;
 use crate::pidfile::PidFile;
-use crate::process::{self, WorkerProc, WorkerSlot};
+use crate::process::{WorkerProc, WorkerSlot};
 use crate::signals::{self, Signals};
 use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
@@ -64,20 +64,7 @@ pub fn run(mut config: Config) -> Result<(), Error> {
             None => UpgradeMode::Fork,
         };
     }
-    if let Some(dir) = config
-        .lifecycle
-        .pid_file
-        .as_deref()
-        .and_then(|p| p.parent())
-    {
-        // The file itself is written once the workers serve; its folder must exist now.
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            return Err(Error::Setup {
-                what: "the pid file (its folder does not exist)",
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            });
-        }
-    }
+    startup::check_pid_file_folder(&config)?;
     let setup = |what| move |source| Error::Setup { what, source };
     let signals = Signals::register(signals::MASTER).map_err(Error::Signals)?;
     let poller = Poller::new().map_err(setup("the master's epoll instance"))?;
@@ -191,111 +178,6 @@ struct Master {
 }
 
 impl Master {
-    /// Forks every slot's worker. After an in-place upgrade, a slot whose fork fails keeps the
-    /// previous image's worker and is retried with backoff; otherwise the failure is the start's.
-    fn start_all(&mut self) -> Result<(), Error> {
-        for index in 0..self.slots.len() {
-            if let Err(e) = self.spawn(index) {
-                let slot = &mut self.slots[index];
-                if slot.replacing.is_none() {
-                    return Err(e);
-                }
-                slot.crash_streak += 1;
-                let delay = lifecycle::backoff(slot.crash_streak);
-                slot.respawn_at = Some(Instant::now() + delay);
-                error!(slot = index, error = %e, retry_in_ms = delay.as_millis() as u64,
-                    "could not fork; the previous worker keeps serving the slot");
-            }
-        }
-        Ok(())
-    }
-
-    /// The master's descriptors a child must close: epoll, the upgrade channel, other slots'
-    /// listeners, and every master end of a channel. (The child's own listener is duplicated
-    /// before its copy closes.)
-    fn inherited_fds(&self, except_slot: usize) -> Vec<RawFd> {
-        let mut fds = vec![self.poller.as_raw_fd()];
-        fds.extend(self.upgrade.as_ref().map(|u| u.ready.as_raw_fd()));
-        fds.extend(self.upgrade_ready.as_ref().map(|fd| fd.as_raw_fd()));
-        fds.extend(self.adopted.iter().map(|fd| fd.as_raw_fd()));
-        fds.extend(self.metrics_listener.as_ref().map(|fd| fd.as_raw_fd()));
-        for s in &self.slots {
-            if s.index != except_slot {
-                fds.extend(s.listener.as_ref().map(|l| l.as_raw_fd()));
-            }
-            for w in s.current.iter().chain(&s.replacing) {
-                fds.push(w.channel.as_raw_fd());
-            }
-        }
-        fds.extend(self.retiring.iter().map(|w| w.channel.as_raw_fd()));
-        fds
-    }
-
-    /// Forks a worker into `slot` as its current one.
-    fn spawn(&mut self, index: usize) -> Result<(), Error> {
-        let inherited = self.inherited_fds(index);
-        let Some(cell) = self.free_cells.pop() else {
-            return Err(Error::Fork(std::io::Error::other("no free heartbeat cell")));
-        };
-        self.stats.slots()[cell].reset();
-        let mut config = self.config.clone();
-        config.shared_listener = self.shared_listeners;
-        let shared = process::SharedStats {
-            all: self.stats.slots(),
-            own: cell,
-            master: &self.master_stats.slots()[0],
-        };
-        let spawned = process::spawn(
-            &self.slots[index],
-            self.generation,
-            &config,
-            &self.signals,
-            &inherited,
-            shared,
-            process::SharedListeners {
-                metrics: self.metrics_listener.as_ref(),
-                adopted: &self.adopted,
-            },
-        );
-        let (pid, channel) = match spawned {
-            Ok(s) => s,
-            Err(e) => {
-                self.free_cells.push(cell);
-                return Err(e);
-            }
-        };
-        if let Err(e) = self
-            .poller
-            .add(channel.as_fd(), pid.as_raw() as u64, Interest::READABLE)
-        {
-            // Without the channel the master cannot see this worker become ready; it still
-            // supervises it through SIGCHLD.
-            warn!(slot = index, error = %e, "could not watch a worker channel");
-        }
-        let now = Instant::now();
-        let slot = &mut self.slots[index];
-        slot.current = Some(WorkerProc {
-            pid,
-            generation: self.generation,
-            channel,
-            channel_closed: false,
-            started: now,
-            ready: false,
-            heartbeat: cell,
-            last_beat: (0, now),
-            killed: false,
-            inherited: false,
-        });
-        slot.respawn_at = None;
-        debug!(
-            slot = index,
-            pid = pid.as_raw(),
-            generation = self.generation,
-            "worker forked"
-        );
-        Ok(())
-    }
-
     fn cycle(mut self) -> Result<(), Error> {
         let mut events = Events::with_capacity(64);
         loop {

@@ -294,6 +294,25 @@ pub fn check(config: &Config) -> Result<Checked, Error> {
     Ok(Checked::Bindable(bound))
 }
 
+/// The pid file is written once the workers serve; its folder must exist now.
+///
+/// # Errors
+/// If `--pid-file` names a file in a folder that does not exist.
+pub fn check_pid_file_folder(config: &Config) -> Result<(), Error> {
+    let folder = config
+        .lifecycle
+        .pid_file
+        .as_deref()
+        .and_then(|p| p.parent());
+    match folder {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(Error::Setup {
+            what: "the pid file (its folder does not exist)",
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The fd on which this process, started by an upgrading master, reports that it is ready.
 pub fn upgrade_ready_fd() -> Option<OwnedFd> {
     let raw: RawFd = std::env::var(UPGRADE_READY_FD).ok()?.parse().ok()?;
