@@ -9,7 +9,7 @@
 //! | SIGTERM, SIGQUIT | graceful stop: drain every worker, SIGKILL after `--shutdown-timeout`, exit 0 | drain, exit |
 //! | SIGINT (or a second SIGTERM/SIGQUIT) | fast stop: workers exit at once | exit at once |
 //! | SIGHUP | reload: a new generation on the same sockets; old workers drain | ignored |
-//! | SIGUSR2 | binary upgrade: start the binary on disk with the sockets inherited | ignored |
+//! | SIGUSR2 | binary upgrade: the binary on disk, with the sockets inherited, as a new master beside this one or (under systemd) re-executed in place | ignored |
 //! | SIGWINCH | park: drain the workers, keep the master and its sockets | ignored |
 //! | SIGTTIN / SIGTTOU | one worker more / fewer | ignored |
 //! | SIGUSR1 | reopen the log file, here and in every worker | ignored |
