@@ -146,3 +146,29 @@ fn an_exec_that_fails_leaves_the_old_master_serving_and_signalled() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     let _ = std::fs::remove_dir_all(exe.parent().unwrap());
 }
+
+#[test]
+fn a_stop_that_arrives_during_the_exec_is_not_lost() {
+    let exe = binary_copy("stop-during-exec");
+    let server = start(&exe, &["--workers", "1"]);
+    let pid = server.pid;
+    // Sent as soon as the exec is announced: the SIGTERM lands just before the signals are
+    // blocked (recorded, then raised again), while they are (pending), or in the new image
+    // before its handlers exist (pending too). Whichever, the master must stop cleanly.
+    server.signal(Signal::SIGUSR2);
+    let announced = server.wait_for_log("re-executing in place", Duration::from_secs(10));
+    assert!(announced.is_some(), "{}", server.log_text());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGTERM).unwrap();
+    // No second signal (a Server::stop would send one): this SIGTERM alone must stop it.
+    let exited = server.wait_for_log("master exiting", Duration::from_secs(10));
+    assert!(
+        exited.is_some(),
+        "the master did not stop after a SIGTERM during the exec:\n{}",
+        server.log_text()
+    );
+    let gone = wait_until(Duration::from_secs(5), || {
+        (!process_exists(pid)).then_some(())
+    });
+    assert!(gone.is_some(), "the master is still running");
+    let _ = std::fs::remove_dir_all(exe.parent().unwrap());
+}

@@ -184,6 +184,7 @@ impl Master {
         ));
         let error = match signals::block(signals::MASTER) {
             Ok(old_mask) => {
+                self.keep_recorded_signals();
                 let error = self.exec();
                 if let Err(e) = signals::restore_mask(&old_mask) {
                     error!(error = %e, "could not unblock the signals after a failed exec");
@@ -194,6 +195,24 @@ impl Master {
         };
         error!(exe = %self.exe.display(), %error, "binary upgrade failed: could not re-execute; carrying on");
         self.notify(&format!("READY=1\n{}", self.status()));
+    }
+
+    /// Signals our handlers recorded since the loop last looked would die with this image's
+    /// memory: raise them again while they are blocked, so the kernel keeps them pending
+    /// across the exec (or until the mask is restored, if it fails). Not SIGUSR2: a second
+    /// upgrade request during this one is refused, as at any other time.
+    fn keep_recorded_signals(&self) {
+        for signal in self.signals.take().iter() {
+            if signal == signal_hook::consts::signal::SIGUSR2 {
+                warn!("binary upgrade refused: one is under way");
+                continue;
+            }
+            if let Ok(s) = Signal::try_from(signal) {
+                if let Err(errno) = nix::sys::signal::raise(s) {
+                    error!(signal = signals::name(signal), %errno, "could not keep a signal across the exec");
+                }
+            }
+        }
     }
 
     /// A check still running at its deadline is killed; the upgrade is given up.
@@ -246,7 +265,10 @@ impl Master {
                 Err(e) => return e,
             }
         }
-        let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        let ours = [UPGRADE_FDS, REEXEC_WORKERS, REEXEC_GENERATION];
+        let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+            .filter(|(k, _)| !ours.iter().any(|o| k == o))
+            .collect();
         env.push((UPGRADE_FDS.into(), listeners.join(",").into()));
         env.push((REEXEC_WORKERS.into(), encode(&workers).into()));
         env.push((REEXEC_GENERATION.into(), self.generation.to_string().into()));
