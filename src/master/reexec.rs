@@ -172,7 +172,7 @@ impl Master {
     /// Step 2, once the check exits: re-execute if it passed.
     pub(super) fn on_check_exit(&mut self, how: ExitHow) {
         if how != ExitHow::Code(0) {
-            return error!(exe = %self.exe.display(), "binary upgrade refused: the new binary's --check {how} (its reason is logged above); carrying on");
+            return error!(exe = %self.exe.display(), "binary upgrade refused: the new binary's --check {how} (its own message on stderr says why); carrying on");
         }
         if self.stop.is_some() {
             return info!("binary upgrade dropped: stopping");
