@@ -2,6 +2,7 @@
 
 mod admin;
 mod echo;
+mod upgrade;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -101,9 +102,8 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration_or_zero)]
     pub drain_delay: Duration,
 
-    /// SIGUSR2: a new master that has not reported ready by then is killed, and this one carries on.
-    #[arg(long, env = "PREFORK_UPGRADE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
-    pub upgrade_timeout: Duration,
+    #[command(flatten)]
+    pub upgrade: upgrade::UpgradeArgs,
 
     /// Kill and replace a worker whose event loop has not turned for this long.
     #[arg(long, env = "PREFORK_WORKER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
@@ -493,7 +493,8 @@ impl Cli {
                 max_requests: self.max_requests,
                 max_requests_jitter: self.max_requests_jitter,
                 debug_routes: self.debug_routes,
-                upgrade_timeout: self.upgrade_timeout,
+                upgrade_timeout: self.upgrade.upgrade_timeout,
+                upgrade_mode: self.upgrade.mode(),
                 pid_file: self.pid_file,
                 log_file: self.log_file,
             },

@@ -155,6 +155,8 @@ pub struct Lifecycle {
     /// A new master started by SIGUSR2 that has not reported ready within this is killed,
     /// and this master carries on.
     pub upgrade_timeout: Duration,
+    /// How SIGUSR2 replaces the binary: in place, or with a new master beside this one.
+    pub upgrade_mode: UpgradeMode,
     pub pid_file: Option<std::path::PathBuf>,
     pub log_file: Option<std::path::PathBuf>,
 }
@@ -168,10 +170,24 @@ impl Default for Lifecycle {
             max_requests_jitter: 0,
             debug_routes: false,
             upgrade_timeout: Duration::from_secs(30),
+            upgrade_mode: UpgradeMode::Auto,
             pid_file: None,
             log_file: None,
         }
     }
+}
+
+/// How a binary upgrade (SIGUSR2) replaces the running master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpgradeMode {
+    /// `Exec` under a service manager (`$NOTIFY_SOCKET` set), `Fork` otherwise.
+    Auto,
+    /// Re-execute the master in place: the pid stays, so a service manager that tracks it
+    /// (systemd's main PID) keeps supervising it, and its stop and watchdog signals still land.
+    Exec,
+    /// Start a new master beside this one (nginx's way); this one drains once it serves, so a
+    /// new binary that fails to start leaves this master as it was.
+    Fork,
 }
 
 /// Per-request limits; each maps to one status.

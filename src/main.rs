@@ -32,10 +32,11 @@ fn main() {
         }
     }
     if check_only {
-        // Like `nginx -t`: validate, try the bind, say so, exit with the code a start would.
+        // Like `nginx -t`: validate, try the bind (or the passed sockets), say so, exit with the
+        // code a start would.
         match master::startup::check(&config) {
-            Ok(addr) => {
-                eprintln!("prefork-server: configuration ok; {addr} can be bound");
+            Ok(checked) => {
+                eprintln!("prefork-server: configuration ok; {checked}");
                 std::process::exit(prefork_server::error::exit::OK);
             }
             Err(e) => {

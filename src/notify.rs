@@ -10,8 +10,9 @@ use tracing::debug;
 pub struct Notifier {
     socket: UnixDatagram,
     addr: SocketAddr,
-    /// `$NOTIFY_SOCKET` and `$WATCHDOG_USEC` as received, for a binary upgrade's new master,
-    /// which becomes the main process and must go on notifying (and pinging the watchdog).
+    /// `$NOTIFY_SOCKET` and `$WATCHDOG_USEC` as received, for a binary upgrade's new master
+    /// or re-executed image, which is the main process and must go on notifying (and pinging
+    /// the watchdog).
     pub inherit: Vec<(&'static str, std::ffi::OsString)>,
     /// Half of `$WATCHDOG_USEC`, when the watchdog is on for this process.
     pub watchdog_every: Option<Duration>,

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
-use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, getppid, ForkResult, Pid};
 
@@ -35,6 +35,10 @@ pub struct WorkerProc {
     pub last_beat: (u64, Instant),
     /// Already SIGKILLed for hanging; not killed again.
     pub killed: bool,
+    /// Forked by this master's previous image, before an in-place upgrade: its heartbeat is in
+    /// a mapping this image cannot see, so it is not hang-checked; once told to drain it gets
+    /// `--shutdown-timeout` (counted from `last_beat`'s instant) before SIGKILL.
+    pub inherited: bool,
 }
 
 /// One worker position. The slot owns its listening socket for the life of the master, so a
@@ -183,22 +187,14 @@ pub fn spawn(
     let master_pid = nix::unistd::getpid();
     // Hold the signals back across the fork: until the child has its own handlers, a stop
     // signal would run the master's handlers in the child and be lost there.
-    let mut blocked = SigSet::empty();
-    for &signal in signals::MASTER {
-        if let Ok(s) = Signal::try_from(signal) {
-            blocked.add(s);
-        }
-    }
-    let mut old_mask = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut old_mask))
-        .map_err(|e| Error::Signals(e.into()))?;
+    let old_mask = signals::block(signals::MASTER).map_err(Error::Signals)?;
     // SAFETY: the master is single-threaded when it forks (logging writes synchronously to
     // stderr and spawns no thread; signal-hook's low-level registration spawns none), so the
     // child's copy of every lock and allocator state is consistent and it may run ordinary Rust.
     // The child never returns from this branch: it leaves through `std::process::exit`.
     let forked = unsafe { fork() };
     if !matches!(forked, Ok(ForkResult::Child)) {
-        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+        let _ = signals::restore_mask(&old_mask);
     }
     match forked {
         Ok(ForkResult::Parent { child }) => {
@@ -278,7 +274,7 @@ fn child_main(
     };
     master_signals.forget_in_child();
     // Signals held back since before the fork now reach the worker's own handlers.
-    if let Err(e) = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None) {
+    if let Err(e) = signals::restore_mask(old_mask) {
         eprintln!("prefork-server worker: could not restore the signal mask: {e}");
         return exit::OSERR;
     }

@@ -9,7 +9,7 @@
 //! | SIGTERM, SIGQUIT | graceful stop: drain every worker, SIGKILL after `--shutdown-timeout`, exit 0 | drain, exit |
 //! | SIGINT (or a second SIGTERM/SIGQUIT) | fast stop: workers exit at once | exit at once |
 //! | SIGHUP | reload: a new generation on the same sockets; old workers drain | ignored |
-//! | SIGUSR2 | binary upgrade: start the binary on disk with the sockets inherited | ignored |
+//! | SIGUSR2 | binary upgrade: the binary on disk, with the sockets inherited, as a new master beside this one or (under systemd) re-executed in place | ignored |
 //! | SIGWINCH | park: drain the workers, keep the master and its sockets | ignored |
 //! | SIGTTIN / SIGTTOU | one worker more / fewer | ignored |
 //! | SIGUSR1 | reopen the log file, here and in every worker | ignored |
@@ -22,6 +22,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use signal_hook::consts::signal::*;
 use signal_hook::SigId;
 
@@ -47,6 +48,53 @@ pub const WORKER: &[i32] = &[
 /// The conventional name of a signal number, for logs.
 pub fn name(signal: i32) -> &'static str {
     signal_hook::low_level::signal_name(signal).unwrap_or("unknown signal")
+}
+
+/// Blocks `signals` in this (single-threaded) process and returns the mask before, for
+/// [`restore_mask`]. A blocked signal stays pending instead of being lost, across a `fork` (for
+/// the parent) and across an `execve`, which keeps the mask and the pending set but resets the
+/// handlers: unblocked, a SIGTERM in that gap would kill the process by its default action.
+///
+/// # Errors
+/// If `sigprocmask` fails.
+pub fn block(signals: &[i32]) -> io::Result<SigSet> {
+    let mut old = SigSet::empty();
+    sigprocmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&set_of(signals)),
+        Some(&mut old),
+    )?;
+    Ok(old)
+}
+
+/// Puts back the mask [`block`] returned.
+///
+/// # Errors
+/// If `sigprocmask` fails.
+pub fn restore_mask(old: &SigSet) -> io::Result<()> {
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(old), None)?;
+    Ok(())
+}
+
+/// Unblocks `signals`: the master does so once its handlers are in place, since a master
+/// re-executed by an in-place upgrade starts with them blocked (see [`block`]); whatever
+/// arrived meanwhile is delivered to the new handlers then.
+///
+/// # Errors
+/// If `sigprocmask` fails.
+pub fn unblock(signals: &[i32]) -> io::Result<()> {
+    sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set_of(signals)), None)?;
+    Ok(())
+}
+
+fn set_of(signals: &[i32]) -> SigSet {
+    let mut set = SigSet::empty();
+    for &signal in signals {
+        if let Ok(s) = Signal::try_from(signal) {
+            set.add(s);
+        }
+    }
+    set
 }
 
 /// Signals received since the last [`Signals::take`]; a bit per signal number.

@@ -1,4 +1,4 @@
-//! The master's lifecycle moves: stop (graceful or fast), reload, upgrade, park, resize,
+//! The master's lifecycle moves: stop (graceful or fast), reload, park, resize,
 //! recycle, hung-worker detection, and the respawn backoff.
 
 use std::os::fd::AsFd;
@@ -9,12 +9,11 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
-use super::{upgrade, Master, Stop, UPGRADE};
+use super::{Master, Stop};
 use crate::channel;
 use crate::error::Error;
 use crate::process::{WorkerProc, WorkerSlot};
 use crate::stats::Restart;
-use crate::sys::epoll::Interest;
 use crate::sys::net;
 
 /// First respawn delay after a worker dies young; doubles per further young death.
@@ -53,7 +52,7 @@ impl Master {
         self.begin_stop_with(graceful, self.config.lifecycle.drain_delay);
     }
 
-    fn begin_stop_with(&mut self, graceful: bool, drain_delay: Duration) {
+    pub(super) fn begin_stop_with(&mut self, graceful: bool, drain_delay: Duration) {
         let now = Instant::now();
         if let Some(stop) = self.stop {
             if stop.graceful {
@@ -68,6 +67,10 @@ impl Master {
             return;
         }
         self.notify("STOPPING=1");
+        if let Some(check) = self.check.take() {
+            // Its verdict no longer matters; it must not outlive us.
+            let _ = kill(check.pid, Signal::SIGKILL);
+        }
         if let Some(u) = self.upgrade.take() {
             // A new master that is not serving yet would keep the listeners open (and
             // connections queueing) after we are gone: it goes with us.
@@ -311,89 +314,6 @@ impl Master {
         self.tell_all(channel::REOPEN_LOG);
     }
 
-    /// SIGUSR2: start the binary on disk as a new master on our sockets.
-    pub(super) fn start_upgrade(&mut self) {
-        if self.stop.is_some() || self.upgrade.is_some() {
-            return warn!("binary upgrade refused: a stop or another upgrade is under way");
-        }
-        // Every socket we hold, adopted ones too: a new master with fewer workers adopts the
-        // rest in turn (see `startup::Listeners::adopted`).
-        let listeners = self
-            .slots
-            .iter()
-            .filter_map(|s| s.listener.as_ref())
-            .chain(&self.adopted);
-        // The new master takes over as systemd's main process: it must keep notifying.
-        let env = self
-            .notifier
-            .as_ref()
-            .map_or(Vec::new(), |n| n.inherit.clone());
-        let deadline = Instant::now() + self.config.lifecycle.upgrade_timeout;
-        match upgrade::start(&self.exe, &self.args, listeners, &env, deadline) {
-            Ok(u) => {
-                info!(pid = u.pid.as_raw(), exe = %self.exe.display(), "binary upgrade: new master started");
-                if let Err(e) = self
-                    .poller
-                    .add(u.ready.as_fd(), UPGRADE, Interest::READABLE)
-                {
-                    warn!(error = %e, "could not watch the new master");
-                }
-                self.upgrade = Some(u);
-            }
-            Err(e) => {
-                error!(exe = %self.exe.display(), error = %e, "binary upgrade failed to start; carrying on")
-            }
-        }
-    }
-
-    /// The new master said it is ready (this one drains and exits) or closed its channel
-    /// without a word (it failed; this one carries on).
-    pub(super) fn on_upgrade_channel(&mut self) {
-        let Some(u) = &self.upgrade else {
-            return;
-        };
-        let inbox = channel::receive(u.ready.as_fd());
-        let new_pid = u.pid;
-        if inbox.has(channel::READY) {
-            info!(
-                pid = new_pid.as_raw(),
-                "binary upgrade: the new master is serving; this master drains and exits"
-            );
-            self.notify(&format!("MAINPID={}", new_pid.as_raw()));
-            let u = self.upgrade.take().expect("checked");
-            let _ = self.poller.delete(&u.ready);
-            if self.stop.is_none() {
-                // No drain delay: the new master serves the same sockets, healthy.
-                self.begin_stop_with(true, Duration::ZERO);
-            }
-        } else if inbox.closed {
-            let u = self.upgrade.take().expect("checked");
-            let _ = self.poller.delete(&u.ready);
-            error!(
-                pid = new_pid.as_raw(),
-                "binary upgrade failed: the new master quit before serving; carrying on"
-            );
-        }
-    }
-
-    /// A binary upgrade that has not reported ready within `--upgrade-timeout` is rolled back:
-    /// the new master is killed (its workers, if any, follow it through their parent-death
-    /// signal), and a later SIGUSR2 may try again.
-    pub(super) fn check_upgrade_deadline(&mut self, now: Instant) {
-        let Some(u) = self.upgrade.as_ref().filter(|u| u.deadline <= now) else {
-            return;
-        };
-        error!(
-            pid = u.pid.as_raw(),
-            timeout_ms = self.config.lifecycle.upgrade_timeout.as_millis() as u64,
-            "binary upgrade timed out: the new master did not report ready; killing it and \
-             carrying on"
-        );
-        let u = self.upgrade.take().expect("checked");
-        let _ = self.poller.delete(&u.ready);
-        let _ = kill(u.pid, Signal::SIGKILL);
-    }
-
     /// Kills (and so replaces) any worker whose heartbeat has not moved for `--worker-timeout`.
     pub(super) fn check_heartbeats(&mut self, now: Instant) {
         let timeout = self.config.lifecycle.worker_timeout;
@@ -404,7 +324,7 @@ impl Master {
             .iter_mut()
             .flat_map(|s| s.current.iter_mut().chain(s.replacing.iter_mut()))
             .chain(self.retiring.iter_mut());
-        for w in all {
+        for w in all.filter(|w| !w.inherited) {
             let beat = cells[w.heartbeat].heartbeat.load(Ordering::Relaxed);
             if beat != w.last_beat.0 {
                 w.last_beat = (beat, now);
@@ -420,11 +340,29 @@ impl Master {
                 master_stats.on_restart(Restart::Hung);
             }
         }
+        let grace = self.config.shutdown_timeout;
+        let overdue = self
+            .retiring
+            .iter_mut()
+            .filter(|w| w.inherited && !w.killed && now.duration_since(w.last_beat.1) >= grace);
+        for w in overdue {
+            w.killed = true;
+            warn!(
+                pid = w.pid.as_raw(),
+                generation = w.generation,
+                "worker from before the re-exec still draining after --shutdown-timeout; killing it"
+            );
+            let _ = kill(w.pid, Signal::SIGKILL);
+        }
     }
 }
 
 /// Tells `w` to drain and keeps it among the retiring until it exits.
-fn retire(retiring: &mut Vec<WorkerProc>, w: WorkerProc) {
+pub(super) fn retire(retiring: &mut Vec<WorkerProc>, mut w: WorkerProc) {
+    if w.inherited {
+        // Its drain deadline counts from now (see `WorkerProc::inherited`).
+        w.last_beat.1 = Instant::now();
+    }
     channel::send(w.channel.as_fd(), channel::DRAIN);
     retiring.push(w);
 }

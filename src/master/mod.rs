@@ -5,28 +5,31 @@
 //! worker that takes over its slot. The signal table is in `signals.rs`; the lifecycle moves
 //! (reload, stop, resize, recycle, hung workers) are in `lifecycle.rs`.
 
+mod announce;
 mod lifecycle;
+mod reexec;
 pub mod startup;
 mod supervise;
 mod upgrade;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
+use self::reexec::PendingCheck;
 use self::upgrade::Upgrade;
 use crate::channel;
-use crate::config::Config;
+use crate::config::{Config, UpgradeMode};
 use crate::error::Error;
 use crate::notify::Notifier;
 use crate::pidfile::PidFile;
-use crate::process::{self, WorkerProc, WorkerSlot};
+use crate::process::{WorkerProc, WorkerSlot};
 use crate::signals::{self, Signals};
 use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
@@ -34,6 +37,8 @@ use crate::sys::shm::Shared;
 
 const SIGNAL: u64 = u64::MAX;
 const UPGRADE: u64 = u64::MAX - 1;
+/// The old master's end of the ready channel, in a fork-style upgrade's new master.
+const HANDOVER: u64 = u64::MAX - 2;
 
 /// Stats slots in the shared mapping (one per live worker process): enough for every slot twice
 /// over (a reload runs two generations side by side) plus the workers still draining.
@@ -44,33 +49,30 @@ const STATS_SLOTS: usize = 4096;
 /// # Errors
 /// Startup failures (bind, fork, epoll, signals), a worker exiting with the fatal code, and
 /// every slot given up after crash loops.
-pub fn run(config: Config) -> Result<(), Error> {
+pub fn run(mut config: Config) -> Result<(), Error> {
     startup::raise_nofile_limit(&config);
     startup::warn_if_backlog_capped(config.backlog);
     let listeners = startup::listeners(&config)?;
     let metrics_listener = startup::metrics_listener(&config, listeners.addr)?;
+    let inherited = reexec::inherited();
     let notifier = Notifier::from_env();
     let upgrade_ready = startup::upgrade_ready_fd();
-    if let Some(dir) = config
-        .lifecycle
-        .pid_file
-        .as_deref()
-        .and_then(|p| p.parent())
-    {
-        // The file itself is written once the workers serve; its folder must exist now.
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            return Err(Error::Setup {
-                what: "the pid file (its folder does not exist)",
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            });
-        }
+    if config.lifecycle.upgrade_mode == UpgradeMode::Auto {
+        // A service manager tracks our pid: only an upgrade that keeps it suits it.
+        config.lifecycle.upgrade_mode = match notifier {
+            Some(_) => UpgradeMode::Exec,
+            None => UpgradeMode::Fork,
+        };
     }
+    startup::check_pid_file_folder(&config)?;
     let setup = |what| move |source| Error::Setup { what, source };
     let signals = Signals::register(signals::MASTER).map_err(Error::Signals)?;
     let poller = Poller::new().map_err(setup("the master's epoll instance"))?;
     poller
         .add(signals.fd(), SIGNAL, Interest::READABLE)
         .map_err(setup("the master's signal registration"))?;
+    // Blocked still if we were re-executed in place; what arrived meanwhile is handled now.
+    signals::unblock(signals::MASTER).map_err(Error::Signals)?;
     let stats = Shared::new(STATS_SLOTS).map_err(setup("the stats mapping"))?;
     let master_stats = Shared::new(1).map_err(setup("the stats mapping"))?;
     let slots = listeners
@@ -97,6 +99,10 @@ pub fn run(config: Config) -> Result<(), Error> {
         reloading: false,
         fatal: None,
         upgrade: None,
+        check: None,
+        // A fork-style upgrade's new master is not systemd's main process until the old one
+        // hands over (by closing this channel): until then it must not notify.
+        notify_held: upgrade_ready.is_some() && notifier.is_some(),
         upgrade_ready,
         adopted: listeners.adopted,
         notifier,
@@ -105,6 +111,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         args: std::env::args_os().skip(1).collect(),
         pid_file: None,
     };
+    master.adopt_workers(inherited);
     if let Err(e) = master.start_all() {
         master.kill_all(Signal::SIGKILL);
         master.wait_all_exited();
@@ -150,8 +157,13 @@ struct Master {
     fatal: Option<Error>,
     /// A new master started by SIGUSR2, not ready yet.
     upgrade: Option<Upgrade>,
-    /// We are that new master: tell the old one here once we serve.
+    /// The new binary's `--check` before an in-place upgrade (`reexec.rs`).
+    check: Option<PendingCheck>,
+    /// We are a fork-style upgrade's new master: tell the old one here once we serve, then wait
+    /// for it to hand over (EOF).
     upgrade_ready: Option<OwnedFd>,
+    /// Notifications wait for that handover (systemd takes them from its main pid only).
+    notify_held: bool,
     /// Sockets an upgrade passed beyond one per slot, polled by every worker (see
     /// `startup::Listeners::adopted`); passed on again by our own upgrade.
     adopted: Vec<OwnedFd>,
@@ -166,98 +178,6 @@ struct Master {
 }
 
 impl Master {
-    fn start_all(&mut self) -> Result<(), Error> {
-        for index in 0..self.slots.len() {
-            self.spawn(index)?;
-        }
-        Ok(())
-    }
-
-    /// The master's descriptors a child must close: epoll, the upgrade channel, other slots'
-    /// listeners, and every master end of a channel. (The child's own listener is duplicated
-    /// before its copy closes.)
-    fn inherited_fds(&self, except_slot: usize) -> Vec<RawFd> {
-        let mut fds = vec![self.poller.as_raw_fd()];
-        fds.extend(self.upgrade.as_ref().map(|u| u.ready.as_raw_fd()));
-        fds.extend(self.upgrade_ready.as_ref().map(|fd| fd.as_raw_fd()));
-        fds.extend(self.adopted.iter().map(|fd| fd.as_raw_fd()));
-        fds.extend(self.metrics_listener.as_ref().map(|fd| fd.as_raw_fd()));
-        for s in &self.slots {
-            if s.index != except_slot {
-                fds.extend(s.listener.as_ref().map(|l| l.as_raw_fd()));
-            }
-            for w in s.current.iter().chain(&s.replacing) {
-                fds.push(w.channel.as_raw_fd());
-            }
-        }
-        fds.extend(self.retiring.iter().map(|w| w.channel.as_raw_fd()));
-        fds
-    }
-
-    /// Forks a worker into `slot` as its current one.
-    fn spawn(&mut self, index: usize) -> Result<(), Error> {
-        let inherited = self.inherited_fds(index);
-        let Some(cell) = self.free_cells.pop() else {
-            return Err(Error::Fork(std::io::Error::other("no free heartbeat cell")));
-        };
-        self.stats.slots()[cell].reset();
-        let mut config = self.config.clone();
-        config.shared_listener = self.shared_listeners;
-        let shared = process::SharedStats {
-            all: self.stats.slots(),
-            own: cell,
-            master: &self.master_stats.slots()[0],
-        };
-        let spawned = process::spawn(
-            &self.slots[index],
-            self.generation,
-            &config,
-            &self.signals,
-            &inherited,
-            shared,
-            process::SharedListeners {
-                metrics: self.metrics_listener.as_ref(),
-                adopted: &self.adopted,
-            },
-        );
-        let (pid, channel) = match spawned {
-            Ok(s) => s,
-            Err(e) => {
-                self.free_cells.push(cell);
-                return Err(e);
-            }
-        };
-        if let Err(e) = self
-            .poller
-            .add(channel.as_fd(), pid.as_raw() as u64, Interest::READABLE)
-        {
-            // Without the channel the master cannot see this worker become ready; it still
-            // supervises it through SIGCHLD.
-            warn!(slot = index, error = %e, "could not watch a worker channel");
-        }
-        let now = Instant::now();
-        let slot = &mut self.slots[index];
-        slot.current = Some(WorkerProc {
-            pid,
-            generation: self.generation,
-            channel,
-            channel_closed: false,
-            started: now,
-            ready: false,
-            heartbeat: cell,
-            last_beat: (0, now),
-            killed: false,
-        });
-        slot.respawn_at = None;
-        debug!(
-            slot = index,
-            pid = pid.as_raw(),
-            generation = self.generation,
-            "worker forked"
-        );
-        Ok(())
-    }
-
     fn cycle(mut self) -> Result<(), Error> {
         let mut events = Events::with_capacity(64);
         loop {
@@ -272,6 +192,7 @@ impl Master {
                 match ev.token {
                     SIGNAL => self.on_signals(),
                     UPGRADE => self.on_upgrade_channel(),
+                    HANDOVER => self.on_handover(),
                     pid => self.on_channel(Pid::from_raw(pid as i32)),
                 }
             }
@@ -312,6 +233,9 @@ impl Master {
         }
         if let Some(u) = &self.upgrade {
             at = at.min(u.deadline);
+        }
+        if let Some(c) = &self.check {
+            at = at.min(c.deadline);
         }
         at
     }
@@ -403,73 +327,6 @@ impl Master {
             .flat_map(|s| s.current.iter_mut().chain(s.replacing.iter_mut()))
             .chain(self.retiring.iter_mut())
             .find(|w| w.pid == pid)
-    }
-
-    fn announce_when_ready(&mut self) {
-        let all_ready = self.slots.iter().all(|s| {
-            s.current
-                .as_ref()
-                .is_some_and(|w| w.ready && w.generation == self.generation)
-        });
-        if !all_ready {
-            return;
-        }
-        let status = format!(
-            "STATUS={} workers, generation {}, on {}",
-            self.slots.len(),
-            self.generation,
-            self.addr
-        );
-        if !self.announced {
-            self.announced = true;
-            info!(
-                workers = self.slots.len(),
-                protocol = self.config.protocol.name(),
-                generation = self.generation,
-                "listening on {}",
-                self.addr
-            );
-            self.notify(&format!("READY=1\n{status}"));
-            self.write_pid_file();
-            if let Some(fd) = self.upgrade_ready.take() {
-                // We are the new master of a binary upgrade: the old one may drain now.
-                channel::send(fd.as_fd(), channel::READY);
-            }
-        } else if self.reloading {
-            self.reloading = false;
-            info!(
-                generation = self.generation,
-                workers = self.slots.len(),
-                "reload complete"
-            );
-            self.notify(&format!("READY=1\n{status}"));
-        }
-    }
-
-    fn write_pid_file(&mut self) {
-        let Some(path) = self.config.lifecycle.pid_file.clone() else {
-            return;
-        };
-        match PidFile::write(&path) {
-            Ok(f) => self.pid_file = Some(f),
-            Err(e) => error!(path = %path.display(), error = %e, "could not write the pid file"),
-        }
-    }
-
-    fn notify(&self, state: &str) {
-        if let Some(n) = &self.notifier {
-            n.send(state);
-        }
-    }
-
-    fn send_watchdog(&mut self, now: Instant) {
-        let Some(every) = self.notifier.as_ref().and_then(|n| n.watchdog_every) else {
-            return;
-        };
-        if self.next_watchdog.is_none_or(|at| at <= now) {
-            self.notify("WATCHDOG=1");
-            self.next_watchdog = Some(now + every);
-        }
     }
 
     /// After a failed start: wait (bounded) for the workers already forked to exit.

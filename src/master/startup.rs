@@ -225,19 +225,92 @@ pub fn metrics_listener(config: &Config, main: SocketAddr) -> Result<Option<Owne
     Ok(Some(fd))
 }
 
-/// `--check`: the configuration parsed, and the address can be bound (the socket is closed
-/// again at once). Returns the address checked.
+/// What `--check` found usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// The address can be bound (a socket was bound and closed again).
+    Bindable(SocketAddr),
+    /// Listening sockets were passed (systemd's `LISTEN_FDS`, or an upgrading master's), and
+    /// every one is a listening TCP socket; the first listens on `addr`.
+    Inherited {
+        count: usize,
+        source: &'static str,
+        addr: SocketAddr,
+    },
+}
+
+impl std::fmt::Display for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Checked::Bindable(addr) => write!(f, "{addr} can be bound"),
+            Checked::Inherited {
+                count,
+                source,
+                addr,
+            } => write!(
+                f,
+                "{count} listening socket(s) passed by {source}, on {addr}"
+            ),
+        }
+    }
+}
+
+/// `--check`: the configuration parsed, and the sockets can be had: the passed ones are
+/// listening sockets, or, when none were passed, the address can be bound (the socket is closed
+/// again at once). Passed sockets are checked instead of a bind because their port is taken,
+/// by the very socket passed: a binary upgrade checks its new binary this way.
 ///
 /// # Errors
-/// The bind failure, with its exit code.
-pub fn check(config: &Config) -> Result<SocketAddr, Error> {
+/// The bind failure, with its exit code, or a passed descriptor that is no listening socket.
+pub fn check(config: &Config) -> Result<Checked, Error> {
+    if let Some((from, raw)) = passed_fds() {
+        let mut first = None;
+        for fd in &raw {
+            let owned = net::adopt_listener(*fd).map_err(|source| Error::Setup {
+                what: "a listener from an inherited descriptor",
+                source,
+            })?;
+            let here = net::local_addr(&owned).map_err(|source| Error::Setup {
+                what: "the inherited listener's address",
+                source,
+            })?;
+            first.get_or_insert(here);
+        }
+        if let Some(addr) = first {
+            return Ok(Checked::Inherited {
+                count: raw.len(),
+                source: from,
+                addr,
+            });
+        }
+    }
     let addr = config.addr;
     if addr.port() != 0 {
         net::ensure_port_free(addr).map_err(|source| Error::Bind { addr, source })?;
     }
     let fd =
         net::bind_reuseport(addr, config.backlog).map_err(|source| Error::Bind { addr, source })?;
-    net::local_addr(&fd).map_err(|source| Error::Bind { addr, source })
+    let bound = net::local_addr(&fd).map_err(|source| Error::Bind { addr, source })?;
+    Ok(Checked::Bindable(bound))
+}
+
+/// The pid file is written once the workers serve; its folder must exist now.
+///
+/// # Errors
+/// If `--pid-file` names a file in a folder that does not exist.
+pub fn check_pid_file_folder(config: &Config) -> Result<(), Error> {
+    let folder = config
+        .lifecycle
+        .pid_file
+        .as_deref()
+        .and_then(|p| p.parent());
+    match folder {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(Error::Setup {
+            what: "the pid file (its folder does not exist)",
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The fd on which this process, started by an upgrading master, reports that it is ready.
