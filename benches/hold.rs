@@ -120,7 +120,14 @@ fn parent(port: u16, n: usize, (procs, sources): (usize, usize), server: u32, ho
     println!("server memory per idle connection: {per_conn:.0} bytes");
 }
 
-/// One client process: open `count` connections, one request each, report, wait, check again.
+/// Connections a client process has between connect and first answer at most: a burst of
+/// thousands of handshakes overruns the listeners' SYN queues, and every dropped SYN costs the
+/// client a retransmission timeout (1 s, then 3, 7, 15…), which a million connections turn into
+/// minutes.
+const CONNECT_WINDOW: usize = 256;
+
+/// One client process: open `count` connections, one request each (at most `CONNECT_WINDOW`
+/// in flight), report, wait, check again.
 fn child(port: u16, count: usize, first_source: usize, sources: usize) {
     let (_, hard) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
@@ -128,55 +135,43 @@ fn child(port: u16, count: usize, first_source: usize, sources: usize) {
     let target = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
     let poller = Poller::new().unwrap();
     let mut conns: Vec<OwnedFd> = Vec::with_capacity(count);
-    // Connect in waves, so the server's accept queues are not overrun.
-    for i in 0..count {
-        let source = Ipv4Addr::new(127, 0, 0, 2 + ((first_source + i) % sources.max(1)) as u8);
-        let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).unwrap();
-        socket
-            .bind(&SocketAddr::V4(SocketAddrV4::new(source, 0)).into())
-            .unwrap();
-        match socket.connect(&target.into()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-            Err(e) => panic!("connect: {e}"),
-        }
-        let fd: OwnedFd = socket.into();
-        poller
-            .add(fd.as_fd(), i as u64, Interest::CONNECTION)
-            .unwrap();
-        conns.push(fd);
-        if i % 1000 == 999 {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    let answered = exchange(&poller, &conns);
-    println!("{answered}");
-    std::io::stdout().flush().unwrap();
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line).unwrap();
-    let still = exchange(&poller, &conns);
-    println!("{still}");
-    std::io::stdout().flush().unwrap();
-    line.clear();
-    std::io::stdin().read_line(&mut line).unwrap();
-}
-
-/// Sends one request on every connection and counts the complete responses (bounded in time).
-fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
-    let mut sent = vec![false; conns.len()];
-    let mut got: Vec<Vec<u8>> = vec![Vec::new(); conns.len()];
-    let mut done = vec![false; conns.len()];
-    let mut answered = 0;
+    let mut sent = vec![false; count];
+    let mut got: Vec<Vec<u8>> = vec![Vec::new(); count];
+    let (mut answered, mut failed, mut in_flight) = (0, 0, 0);
     let deadline = Instant::now() + PHASE_TIMEOUT;
     let mut events = Events::with_capacity(4096);
-    // Every socket starts "maybe writable": try each once, then follow the events.
-    let mut ready: Vec<usize> = (0..conns.len()).collect();
-    while answered < conns.len() && Instant::now() < deadline {
+    let mut ready: Vec<usize> = Vec::new();
+    while answered + failed < count && Instant::now() < deadline {
+        while in_flight < CONNECT_WINDOW && conns.len() < count {
+            let i = conns.len();
+            let source = Ipv4Addr::new(127, 0, 0, 2 + ((first_source + i) % sources.max(1)) as u8);
+            let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).unwrap();
+            socket
+                .bind(&SocketAddr::V4(SocketAddrV4::new(source, 0)).into())
+                .unwrap();
+            match socket.connect(&target.into()) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+                Err(e) => panic!("connect: {e}"),
+            }
+            let fd: OwnedFd = socket.into();
+            poller
+                .add(fd.as_fd(), i as u64, Interest::CONNECTION)
+                .unwrap();
+            conns.push(fd);
+            in_flight += 1;
+            ready.push(i);
+        }
         for i in ready.drain(..) {
+            if i >= conns.len() || got[i].ends_with(b"Hello, World!") {
+                continue;
+            }
             let fd = conns[i].as_fd();
             if !sent[i] {
                 if SockRef::from(&fd).take_error().ok().flatten().is_some() {
-                    done[i] = true;
+                    failed += 1;
+                    in_flight -= 1;
+                    got[i] = b"failed".to_vec();
                     continue;
                 }
                 match write_some(fd, REQUEST) {
@@ -188,20 +183,84 @@ fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
             while let IoOutcome::Done(n) = read_some(fd, &mut buf) {
                 got[i].extend_from_slice(&buf[..n]);
             }
-            if !done[i] && got[i].ends_with(b"Hello, World!") {
-                done[i] = true;
+            if got[i].ends_with(b"Hello, World!") {
                 answered += 1;
+                in_flight -= 1;
+                got[i] = b"Hello, World!".to_vec();
+            }
+        }
+        poller
+            .wait(&mut events, Some(Duration::from_millis(100)))
+            .unwrap();
+        ready.extend(events.iter().map(|e| e.token as usize));
+    }
+    if failed > 0 {
+        eprintln!("hold: {failed} connections failed to connect");
+    }
+    println!("{answered}");
+    std::io::stdout().flush().unwrap();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    let still = exchange(&poller, &conns);
+    println!("{still}");
+    std::io::stdout().flush().unwrap();
+    line.clear();
+    std::io::stdin().read_line(&mut line).unwrap();
+}
+
+/// Sends one request on every connection and counts the complete responses (bounded in time;
+/// a connection that failed or was closed counts as finished, unanswered).
+fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
+    let mut sent = vec![false; conns.len()];
+    let mut got: Vec<Vec<u8>> = vec![Vec::new(); conns.len()];
+    let mut done = vec![false; conns.len()];
+    let (mut answered, mut finished) = (0, 0);
+    let deadline = Instant::now() + PHASE_TIMEOUT;
+    let mut events = Events::with_capacity(4096);
+    // Every socket starts "maybe writable": try each once, then follow the events.
+    let mut ready: Vec<usize> = (0..conns.len()).collect();
+    while finished < conns.len() && Instant::now() < deadline {
+        for i in ready.drain(..) {
+            if done[i] {
+                continue;
+            }
+            let fd = conns[i].as_fd();
+            if !sent[i] {
+                if SockRef::from(&fd).take_error().ok().flatten().is_some() {
+                    done[i] = true;
+                    finished += 1;
+                    continue;
+                }
+                match write_some(fd, REQUEST) {
+                    IoOutcome::Done(n) if n == REQUEST.len() => sent[i] = true,
+                    IoOutcome::WouldBlock => continue,
+                    _ => {
+                        done[i] = true;
+                        finished += 1;
+                        continue;
+                    }
+                }
+            }
+            let mut buf = [0u8; 512];
+            let closed = loop {
+                match read_some(fd, &mut buf) {
+                    IoOutcome::Done(n) => got[i].extend_from_slice(&buf[..n]),
+                    IoOutcome::WouldBlock => break false,
+                    _ => break true,
+                }
+            };
+            if got[i].ends_with(b"Hello, World!") {
+                answered += 1;
+            }
+            if closed || got[i].ends_with(b"Hello, World!") {
+                done[i] = true;
+                finished += 1;
             }
         }
         poller
             .wait(&mut events, Some(Duration::from_millis(200)))
             .unwrap();
-        ready.extend(
-            events
-                .iter()
-                .map(|e| e.token as usize)
-                .filter(|&i| !done[i]),
-        );
+        ready.extend(events.iter().map(|e| e.token as usize));
     }
     answered
 }

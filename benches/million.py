@@ -81,7 +81,7 @@ def wrk(port, seconds):
         if not m:
             return None
         scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-        return float(m.group(1)) * scale
+        return round(float(m.group(1)) * scale, 3)
     reqs = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Socket errors: .*", out)
     return {"p50": pct(50), "p99": pct(99), "rps": float(reqs.group(1)) if reqs else 0,
