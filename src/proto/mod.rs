@@ -5,6 +5,7 @@
 pub mod echo;
 pub mod http;
 mod prerendered;
+pub mod proxy;
 
 pub use self::prerendered::Prerendered;
 
