@@ -2,6 +2,7 @@
 
 mod admin;
 mod echo;
+mod proxy;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -143,6 +144,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub echo: echo::EchoArgs,
+
+    #[command(flatten)]
+    pub proxy: proxy::ProxyArgs,
 
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
@@ -448,6 +452,7 @@ impl Cli {
         let controls = self.control_options()?;
         let echo = self.echo.options(self.protocol == ProtocolArg::Echo)?;
         let admin_token = self.admin.token()?;
+        let proxy = self.proxy.options()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -504,6 +509,7 @@ impl Cli {
             shared_listener: false,
             admin_token,
             echo,
+            proxy,
         })
     }
 }

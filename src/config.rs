@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::cidr::TrustedProxies;
+
 /// Which protocol every connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolKind {
@@ -75,6 +77,17 @@ pub struct Config {
     pub admin_token: Option<AdminToken>,
     /// What an echo connection does beyond echoing (`--echo-*`).
     pub echo: EchoOptions,
+    /// `--proxy-protocol`: every connection on the main port starts with a PROXY header.
+    pub proxy: Option<ProxyOptions>,
+}
+
+/// `--proxy-protocol` with its `--trusted-proxies`, without which it is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// The header versions taken.
+    pub accept: crate::proto::proxy::Accept,
+    /// The only peers a connection is taken from: anyone else could name any client.
+    pub trusted: TrustedProxies,
 }
 
 /// A bearer token that allows changing `/healthz` from the public port. Its `Debug` does not

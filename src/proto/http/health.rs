@@ -88,7 +88,7 @@ pub(super) fn respond(
             let health = &ctx.master_stats.health;
             health.set(mode);
             let now = health.snapshot();
-            info!(state = now.state(), fail = ?now.failing(), via, peer = ?ctx.peer, "/healthz changed");
+            info!(state = now.state(), fail = ?now.failing(), via, peer = ?ctx.peer.addr(), "/healthz changed");
             let json = format!("{now}\n");
             let answer = Answer {
                 content_type: b"application/json",

@@ -1,9 +1,13 @@
-//! Every header form of the spec, cut at every byte, oversized and garbled.
+//! Every header form of the spec, cut at every byte, oversized and garbled; then the stage
+//! that reads one in front of HTTP.
 
 use std::net::SocketAddr;
 
 use super::header::{MAX_V1_BYTES, MAX_V2_BYTES, V2_SIGNATURE};
 use super::*;
+use crate::output::Output;
+use crate::proto::http::Limits;
+use crate::proto::TestSite;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -236,6 +240,24 @@ fn every_form_parses_whole_and_waits_at_every_cut() {
             Version::V2 => Accept::V1,
         };
         assert_eq!(parse(&bytes, other), Err(Malformed::NotProxy), "{name}");
+    }
+}
+
+#[test]
+fn what_a_header_says_about_the_client() {
+    let socket = Some(addr("127.0.0.1:40000"));
+    for (name, bytes, header) in valid() {
+        let p = Proxied::new(&header, &bytes, socket);
+        assert_eq!(p.socket_peer, socket);
+        match &header.addresses {
+            Addresses::Inet { source, .. } => assert_eq!(p.client, Some(*source), "{name}"),
+            Addresses::Unspecified => assert_eq!(p.client, socket, "{name}"),
+            Addresses::Unix { .. } => {
+                assert_eq!(p.client, None, "{name}");
+                assert_eq!(p.source.unwrap().to_string(), "unix:/run/client.sock");
+                assert_eq!(p.destination.unwrap().to_string(), "unix:/run/lb.sock");
+            }
+        }
     }
 }
 
@@ -485,4 +507,78 @@ fn garbage_never_panics() {
             }
         }
     }
+}
+
+#[test]
+fn peer_is_no_larger_than_the_address_it_replaced() {
+    assert_eq!(
+        std::mem::size_of::<Peer<'_>>(),
+        std::mem::size_of::<Option<SocketAddr>>()
+    );
+}
+
+/// Drives an HTTP connection behind a PROXY header over `input`, with `socket` as the socket
+/// peer; the bytes written back and the last `Next`.
+fn drive(input: &[u8], socket: &str) -> (Vec<u8>, Next) {
+    let site = TestSite::new(Limits::default());
+    let ctx = Context {
+        peer: Peer::Direct(Some(addr(socket))),
+        ..site.context(1 << 20)
+    };
+    let mut proto = Protocol::behind_proxy(
+        Accept::Any,
+        Protocol::new(crate::config::ProtocolKind::Http),
+    );
+    let mut buf = crate::buffer::Buf::from_slice(input);
+    let mut out = Output::new();
+    let next = proto.on_data(&mut buf, &mut out, &ctx);
+    let mut sent = Vec::new();
+    out.drain_into(&mut sent);
+    (sent, next)
+}
+
+fn json_body(sent: &[u8]) -> serde_json::Value {
+    let at = sent.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    serde_json::from_slice(&sent[at..]).unwrap()
+}
+
+#[test]
+fn http_behind_a_header_sees_the_client() {
+    let req = b"GET /ip HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n";
+    let (sent, next) = drive(
+        &[&b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n"[..], req].concat(),
+        "127.0.0.1:5000",
+    );
+    assert_ne!(next, Next::Close);
+    // No --trusted-proxies in this site: httpbin's own rule, X-Forwarded-For wins.
+    assert_eq!(json_body(&sent)["origin"], "6.6.6.6");
+    let req = b"GET /inspect HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (sent, _) = drive(
+        &[&v2(1, 0x11, &v4_block())[..], req].concat(),
+        "127.0.0.1:5000",
+    );
+    let j = json_body(&sent);
+    assert_eq!(j["peer"], "127.0.0.1:5000", "peer stays the socket's");
+    assert_eq!(
+        j["proxy"],
+        serde_json::json!({"version": 2, "command": "PROXY", "source": "192.0.2.1:56324",
+            "destination": "198.51.100.7:443", "tlvs": 0, "client": "192.0.2.1:56324"})
+    );
+    let (sent, _) = drive(
+        &[&v2(0, 0x00, &tlv(0x04, b"pad"))[..], req].concat(),
+        "127.0.0.1:5000",
+    );
+    assert_eq!(
+        json_body(&sent)["proxy"],
+        serde_json::json!({"version": 2, "command": "LOCAL", "source": null,
+            "destination": null, "tlvs": 1, "client": "127.0.0.1:5000"})
+    );
+}
+
+#[test]
+fn a_bad_or_partial_header_gets_no_answer() {
+    let (sent, next) = drive(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.1:1");
+    assert_eq!((sent.as_slice(), next), (&b""[..], Next::Close));
+    let (sent, next) = drive(b"PROXY TCP4 1.2.3.4", "127.0.0.1:1");
+    assert_eq!((sent.as_slice(), next), (&b""[..], Next::NeedInput));
 }

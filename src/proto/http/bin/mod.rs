@@ -236,7 +236,7 @@ pub(in crate::proto::http) fn respond(
     let req = Request {
         head,
         body,
-        peer: ctx.peer,
+        peer: ctx.peer.addr(),
     };
     let mut r = Resp::new(req, output, ctx, bin);
     if head.method == Method::Options {
