@@ -227,6 +227,7 @@ impl Cli {
             max_duration: self.max_duration,
             max_generated_bytes: self.max_generated_bytes,
             hostname: crate::sys::procfs::hostname().unwrap_or_else(|| "prefork-server".into()),
+            trusted_proxies: self.proxy.trusted_proxies.clone(),
         })
     }
 

@@ -219,6 +219,19 @@ pub struct HttpbinOptions {
     pub max_generated_bytes: u64,
     /// What `/hostname` says.
     pub hostname: String,
+    /// `--trusted-proxies`: when set, `X-Forwarded-*` fields are believed only from a client
+    /// in these blocks; when not, from anyone (httpbin's own behaviour).
+    pub trusted_proxies: Option<TrustedProxies>,
+}
+
+impl HttpbinOptions {
+    /// Whether a request from `client` may say, in `X-Forwarded-*`, whom it forwards.
+    pub fn believes_forwarding_from(&self, client: Option<std::net::SocketAddr>) -> bool {
+        match &self.trusted_proxies {
+            None => true,
+            Some(trusted) => client.is_some_and(|c| trusted.contains(c.ip())),
+        }
+    }
 }
 
 /// Where the request controls are read from (`--controls`).
@@ -264,6 +277,7 @@ impl Default for HttpbinOptions {
             max_duration: HTTPBIN_MAX_DURATION,
             max_generated_bytes: HTTPBIN_MAX_GENERATED_BYTES,
             hostname: "prefork-server".into(),
+            trusted_proxies: None,
         }
     }
 }

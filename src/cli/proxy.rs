@@ -2,7 +2,8 @@
 //!
 //! The PROXY protocol lets whoever sends the header name any client, so it is taken only
 //! together with the list of proxies allowed to send it; one without the other is a usage
-//! error rather than a listener open to spoofing.
+//! error rather than a listener open to spoofing. The list alone is useful too: it makes
+//! httpbin believe `X-Forwarded-*` only from those peers.
 
 use clap::ValueEnum;
 
@@ -20,7 +21,8 @@ pub struct ProxyArgs {
     pub proxy_protocol: Option<ProxyProtocolArg>,
 
     /// The proxies in front, as CIDR blocks (e.g. 10.0.0.0/8,127.0.0.1/32,::1/128): the only
-    /// peers a PROXY header is taken from (others are closed at once).
+    /// peers a PROXY header is taken from (others are closed at once), and the only ones whose
+    /// X-Forwarded-For the httpbin routes believe.
     #[arg(long, env = "PREFORK_TRUSTED_PROXIES", value_parser = TrustedProxies::parse)]
     pub trusted_proxies: Option<TrustedProxies>,
 }
@@ -81,9 +83,17 @@ mod tests {
         let proxy = cfg.proxy.unwrap();
         assert_eq!(proxy.accept, crate::proto::proxy::Accept::Any);
         assert!(proxy.trusted.contains("::1".parse().unwrap()));
+        // The list alone only decides whose X-Forwarded-For is believed.
+        let cfg = parse(&["--trusted-proxies", "127.0.0.1"]).unwrap();
+        assert!(cfg.proxy.is_none());
+        let bin = cfg.httpbin.unwrap();
+        assert!(bin.believes_forwarding_from(Some("127.0.0.1:1".parse().unwrap())));
+        assert!(!bin.believes_forwarding_from(Some("127.0.0.2:1".parse().unwrap())));
+        assert!(!bin.believes_forwarding_from(None));
         assert_eq!(parse(&["--trusted-proxies", "10.0.0.1/8"]).unwrap_err(), 2);
         assert_eq!(parse(&["--proxy-protocol", "v3"]).unwrap_err(), 2);
         let cfg = parse(&[]).unwrap();
         assert!(cfg.proxy.is_none());
+        assert!(cfg.httpbin.unwrap().believes_forwarding_from(None));
     }
 }

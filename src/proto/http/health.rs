@@ -147,6 +147,7 @@ fn authorize(head: &Head<'_>, ctx: &Context<'_>) -> Result<&'static str, Refusal
         head,
         body: &[],
         peer: None,
+        believe_forwarding: false,
     };
     let given = request
         .field(b"authorization")
