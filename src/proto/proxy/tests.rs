@@ -442,6 +442,23 @@ fn v2_refuses_bad_fixed_bytes_and_bad_lengths() {
     }
 }
 
+/// Found by the fuzzer: a bad protocol name in a line with no CRLF in 107 bytes was refused as
+/// a bad line when cut short and as too long when whole. An error must not depend on the cut.
+#[test]
+fn fuzz_regression_the_same_error_at_every_cut() {
+    let mut line = b"PROXY TCRRRRR'2001:db".to_vec();
+    line.resize(200, b'R');
+    for cut in V1_PREFIX_LEN + 3..line.len() {
+        assert_eq!(
+            parse(&line[..cut], Accept::Any),
+            Err(Malformed::Line),
+            "at {cut}"
+        );
+    }
+}
+
+const V1_PREFIX_LEN: usize = 6;
+
 #[test]
 fn the_crc32c_is_castagnolis() {
     // RFC 3720 B.4 / the usual check value.

@@ -14,8 +14,25 @@ use super::header::{Addresses, Command, Header, Malformed, Version, MAX_V1_BYTES
 const PROTOCOLS: [&[u8]; 3] = [b"TCP4 ", b"TCP6 ", b"UNKNOWN"];
 
 /// `input` starts with `PROXY `.
+///
+/// The checks run in an order that does not depend on how much has arrived, so an error is
+/// the same error whatever the cut (the fuzzer holds it to that): the protocol name first,
+/// then each byte up to the line end, then the length.
 pub fn parse(input: &[u8]) -> Result<Option<(Header, usize)>, Malformed> {
     let window = &input[..input.len().min(MAX_V1_BYTES)];
+    // A name that cannot become one of the three is refused before its line is over.
+    let end = window
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(window.len());
+    let named = &window[V1_PREFIX.len()..end];
+    let could_be = |p: &&[u8]| {
+        let n = named.len().min(p.len());
+        named[..n] == p[..n]
+    };
+    if !PROTOCOLS.iter().any(could_be) {
+        return Err(Malformed::Line);
+    }
     for (i, &b) in window.iter().enumerate() {
         match b {
             b'\r' => {
@@ -34,17 +51,7 @@ pub fn parse(input: &[u8]) -> Result<Option<(Header, usize)>, Malformed> {
     if window.len() >= MAX_V1_BYTES {
         return Err(Malformed::TooLong);
     }
-    // Incomplete: refuse now a protocol name that cannot become one of the three.
-    let named = &window[V1_PREFIX.len()..];
-    let could_be = |p: &&[u8]| {
-        let n = named.len().min(p.len());
-        named[..n] == p[..n]
-    };
-    if PROTOCOLS.iter().any(could_be) {
-        Ok(None)
-    } else {
-        Err(Malformed::Line)
-    }
+    Ok(None)
 }
 
 /// The line between `PROXY ` and the CRLF.
