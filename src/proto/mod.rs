@@ -285,6 +285,11 @@ impl Protocol {
     }
 
     /// Where the connection is, for picking its timeout; `buffered` is the unread input.
+    ///
+    /// Inlined always, as `wake_at` below: both run several times per request, and the third
+    /// variant made them large enough for LLVM to stop inlining them (see
+    /// [`proxy::BehindProxy`]).
+    #[inline(always)]
     pub fn phase(&self, buffered: usize) -> Phase {
         match self {
             Protocol::Echo(e) => e.phase(),
@@ -294,6 +299,7 @@ impl Protocol {
     }
 
     /// When the protocol wants to be driven again without new input (a deferred response).
+    #[inline(always)]
     pub fn wake_at(&self) -> Option<Instant> {
         match self {
             Protocol::Echo(e) => e.wake_at(),

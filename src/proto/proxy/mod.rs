@@ -134,7 +134,16 @@ impl Proxied {
     }
 }
 
-/// A connection's protocol behind its PROXY header: first the header, then `inner`.
+/// A connection's protocol behind its PROXY header: first the header, then `inner` (never
+/// itself behind a header: [`BehindProxy::new`] sees to that).
+///
+/// `phase`, `wake_at` and `needs_linger` look at `inner`'s variants themselves instead of
+/// calling `Protocol`'s, and are never inlined: `Protocol`'s own run several times per request
+/// on every connection, and must stay small enough to be inlined there. LLVM does not inline a
+/// function that calls itself, and inlines less what holds a copy of these. Measured with
+/// callgrind on keep-alive `GET /` without the option: +56 instructions per request with the
+/// first, naive form, +45 (1.5 %) with this one and the attributes it goes with (`Protocol::
+/// phase` and `wake_at`, `Connection::settle` and `wake_at`).
 #[derive(Debug)]
 pub struct BehindProxy {
     stage: Stage,
@@ -149,7 +158,12 @@ enum Stage {
 }
 
 impl BehindProxy {
+    /// `inner` behind a header of a version `accept` allows. A protocol already behind a
+    /// header stays as it was: one header per connection.
     pub fn new(accept: Accept, inner: Protocol) -> BehindProxy {
+        if let Protocol::BehindProxy(already) = inner {
+            return *already;
+        }
         BehindProxy {
             stage: Stage::Awaiting(accept),
             inner,
@@ -191,25 +205,32 @@ impl BehindProxy {
     }
 
     /// Until the header is in, the connection is reading a head: `--header-timeout` applies.
+    #[inline(never)]
     pub fn phase(&self, buffered: usize) -> Phase {
-        match self.stage {
-            Stage::Awaiting(_) => Phase::Head,
-            Stage::Read(_) => self.inner.phase(buffered),
+        match (&self.stage, &self.inner) {
+            (Stage::Awaiting(_), _) => Phase::Head,
+            (Stage::Read(_), Protocol::Echo(e)) => e.phase(),
+            (Stage::Read(_), Protocol::Http(h)) => h.phase(buffered),
+            (Stage::Read(_), Protocol::BehindProxy(_)) => Phase::Head,
         }
     }
 
+    #[inline(never)]
     pub fn wake_at(&self) -> Option<Instant> {
-        match self.stage {
-            Stage::Awaiting(_) => None,
-            Stage::Read(_) => self.inner.wake_at(),
+        match (&self.stage, &self.inner) {
+            (Stage::Read(_), Protocol::Echo(e)) => e.wake_at(),
+            (Stage::Read(_), Protocol::Http(h)) => h.wake_at(),
+            _ => None,
         }
     }
 
     /// A bad header left nothing to drain: close at once.
+    #[inline(never)]
     pub fn needs_linger(&self) -> bool {
-        match self.stage {
-            Stage::Awaiting(_) => false,
-            Stage::Read(_) => self.inner.needs_linger(),
+        match (&self.stage, &self.inner) {
+            (Stage::Read(_), Protocol::Echo(_)) => true,
+            (Stage::Read(_), Protocol::Http(h)) => h.needs_linger(),
+            _ => false,
         }
     }
 
