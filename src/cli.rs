@@ -2,6 +2,7 @@
 
 mod admin;
 mod echo;
+mod proxy;
 mod upgrade;
 
 use std::net::{IpAddr, SocketAddr};
@@ -144,6 +145,9 @@ pub struct Cli {
     #[command(flatten)]
     pub echo: echo::EchoArgs,
 
+    #[command(flatten)]
+    pub proxy: proxy::ProxyArgs,
+
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
     #[arg(long, env = "PREFORK_ROOT")]
@@ -223,6 +227,7 @@ impl Cli {
             max_duration: self.max_duration,
             max_generated_bytes: self.max_generated_bytes,
             hostname: crate::sys::procfs::hostname().unwrap_or_else(|| "prefork-server".into()),
+            trusted_proxies: self.proxy.trusted_proxies.clone(),
         })
     }
 
@@ -448,6 +453,7 @@ impl Cli {
         let controls = self.control_options()?;
         let echo = self.echo.options(self.protocol == ProtocolArg::Echo)?;
         let admin_token = self.admin.token()?;
+        let proxy = self.proxy.options()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -505,6 +511,7 @@ impl Cli {
             shared_listener: false,
             admin_token,
             echo,
+            proxy,
         })
     }
 }

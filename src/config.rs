@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::cidr::TrustedProxies;
+
 /// Which protocol every connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolKind {
@@ -75,6 +77,17 @@ pub struct Config {
     pub admin_token: Option<AdminToken>,
     /// What an echo connection does beyond echoing (`--echo-*`).
     pub echo: EchoOptions,
+    /// `--proxy-protocol`: every connection on the main port starts with a PROXY header.
+    pub proxy: Option<ProxyOptions>,
+}
+
+/// `--proxy-protocol` with its `--trusted-proxies`, without which it is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// The header versions taken.
+    pub accept: crate::proto::proxy::Accept,
+    /// The only peers a connection is taken from: anyone else could name any client.
+    pub trusted: TrustedProxies,
 }
 
 /// A bearer token that allows changing `/healthz` from the public port. Its `Debug` does not
@@ -222,6 +235,19 @@ pub struct HttpbinOptions {
     pub max_generated_bytes: u64,
     /// What `/hostname` says.
     pub hostname: String,
+    /// `--trusted-proxies`: when set, `X-Forwarded-*` fields are believed only from a client
+    /// in these blocks; when not, from anyone (httpbin's own behaviour).
+    pub trusted_proxies: Option<TrustedProxies>,
+}
+
+impl HttpbinOptions {
+    /// Whether a request from `client` may say, in `X-Forwarded-*`, whom it forwards.
+    pub fn believes_forwarding_from(&self, client: Option<std::net::SocketAddr>) -> bool {
+        match &self.trusted_proxies {
+            None => true,
+            Some(trusted) => client.is_some_and(|c| trusted.contains(c.ip())),
+        }
+    }
 }
 
 /// Where the request controls are read from (`--controls`).
@@ -267,6 +293,7 @@ impl Default for HttpbinOptions {
             max_duration: HTTPBIN_MAX_DURATION,
             max_generated_bytes: HTTPBIN_MAX_GENERATED_BYTES,
             hostname: "prefork-server".into(),
+            trusted_proxies: None,
         }
     }
 }

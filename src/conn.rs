@@ -164,7 +164,9 @@ impl Connection {
     }
 
     /// Bookkeeping after a drive: buffers back to the pool when idle, and the instants the
-    /// timeouts count from.
+    /// timeouts count from. Inlined always (as `wake_at`): once per drive, and LLVM's own choice
+    /// flipped with the size of `Protocol`'s dispatch (see `proto::proxy::BehindProxy`).
+    #[inline(always)]
     fn settle(&mut self, outcome: Drive, pool: &mut BufPool, now: Instant) {
         if outcome == Drive::Wait || outcome == Drive::Lingering {
             // An idle connection keeps no buffers: 10k idle connections cost little.
@@ -216,6 +218,7 @@ impl Connection {
 
     /// When the protocol wants to be driven again at a moment in time (a deferred response),
     /// kept apart from the timeouts: the worker wakes it to the millisecond.
+    #[inline(always)]
     pub fn wake_at(&self) -> Option<Instant> {
         self.proto.wake_at()
     }

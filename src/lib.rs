@@ -15,7 +15,9 @@
 //! - [`worker`] is the per-process epoll loop; [`conn`] drives one connection's reads and writes,
 //!   through its read buffer and its [`output`] queue.
 //! - [`memory`] is each worker's budget for what clients make it hold beyond those buffers.
-//! - [`proto`] holds the protocols, sans-IO: they see bytes and append bytes, nothing else.
+//! - [`proto`] holds the protocols, sans-IO: they see bytes and append bytes, nothing else;
+//!   [`proto::proxy`] reads a PROXY protocol header before either of them begins.
+//! - [`cidr`] answers whether a peer is one of `--trusted-proxies`.
 //! - [`sys`] is the only place with `unsafe`: epoll, sockets, rlimits, CPU counting.
 //! - [`signals`] is the one signal table, for the master and for the workers.
 //! - [`stats`] and [`health`] live in a mapping the master shares with every worker: each
@@ -30,6 +32,7 @@
 pub mod access_log;
 pub mod buffer;
 pub mod channel;
+pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod conn;

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::stats::{
     MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, DELAY_BUCKETS, FAULT_KINDS, LOOP_BUCKETS,
-    RESTART_REASONS, TIMEOUT_KINDS, TOO_LARGE_CAUSES,
+    PROXY_OUTCOMES, RESTART_REASONS, TIMEOUT_KINDS, TOO_LARGE_CAUSES,
 };
 
 /// A per-worker series: name, type, help, and how to read it from a slot.
@@ -181,7 +181,7 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
             let _ = writeln!(out, "{name}{{{}}} {}", labels(s), value(s));
         }
     }
-    let labelled: [Labelled; 4] = [
+    let labelled: [Labelled; 5] = [
         (
             "prefork_responses_total",
             "class",
@@ -209,6 +209,13 @@ pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64)
             "413 responses by cause.",
             &TOO_LARGE_CAUSES,
             |s| &s.too_large,
+        ),
+        (
+            "prefork_proxy_headers_total",
+            "outcome",
+            "PROXY protocol headers: read, refused (untrusted source), malformed, timed out.",
+            &PROXY_OUTCOMES,
+            |s| &s.proxy_headers,
         ),
     ];
     for (name, label, help, values, counters) in labelled {

@@ -36,6 +36,20 @@ pub const TOO_LARGE_CAUSES: [&str; 3] = ["declared", "chunked", "budget"];
 /// 8.2 s); longer ones land in the last bucket.
 pub const DELAY_BUCKETS: usize = 15;
 
+/// What became of PROXY protocol headers, in this order: read, refused (the peer is not in
+/// `--trusted-proxies`: closed at accept, before a byte is read), malformed, not in time.
+pub const PROXY_OUTCOMES: [&str; 4] = ["accepted", "refused", "malformed", "timeout"];
+
+/// An outcome of a PROXY header: the index into `WorkerStats::proxy_headers`, named as in
+/// `PROXY_OUTCOMES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyOutcome {
+    Accepted,
+    Refused,
+    Malformed,
+    TimedOut,
+}
+
 /// Injected faults by kind, in this order (request controls).
 pub const FAULT_KINDS: [&str; 4] = ["close", "rst", "truncate", "stall"];
 
@@ -89,6 +103,8 @@ pub struct WorkerStats {
     pub injected_faults: [AtomicU64; 4],
     /// Responses whose status a request control chose.
     pub injected_statuses: AtomicU64,
+    /// PROXY protocol headers by outcome (`PROXY_OUTCOMES`).
+    pub proxy_headers: [AtomicU64; 4],
 }
 
 // SAFETY: every field is an AtomicU64 (all-zero bytes are 0) and is only accessed atomically.
@@ -127,6 +143,7 @@ impl WorkerStats {
             injected_delay_nanos: AtomicU64::new(0),
             injected_faults: zeros(),
             injected_statuses: AtomicU64::new(0),
+            proxy_headers: zeros(),
         }
     }
 
@@ -171,6 +188,7 @@ impl WorkerStats {
         .chain(&self.loop_turn_buckets)
         .chain(&self.injected_delay_buckets)
         .chain(&self.injected_faults)
+        .chain(&self.proxy_headers)
     }
 
     /// Adds to a counter of this worker's own slot. A slot has one writer (its worker; the
@@ -206,6 +224,11 @@ impl WorkerStats {
     /// A timeout fired.
     pub fn on_timeout(&self, kind: TimeoutKind) {
         Self::add(&self.timeouts[kind as usize], 1);
+    }
+
+    /// A PROXY header was read, refused, malformed or late.
+    pub fn on_proxy(&self, outcome: ProxyOutcome) {
+        Self::add(&self.proxy_headers[outcome as usize], 1);
     }
 
     /// A response with this status code was written.
@@ -286,6 +309,8 @@ mod tests {
         assert_eq!(RESTART_REASONS[Restart::Crashed as usize], "crashed");
         assert_eq!(RESTART_REASONS[Restart::Recycled as usize], "recycled");
         assert_eq!(RESTART_REASONS.len(), Restart::Recycled as usize + 1);
+        assert_eq!(PROXY_OUTCOMES[ProxyOutcome::Refused as usize], "refused");
+        assert_eq!(PROXY_OUTCOMES.len(), ProxyOutcome::TimedOut as usize + 1);
     }
 
     #[test]

@@ -67,7 +67,10 @@ fn allocations_while_serving(request: &[u8], batch: usize, rounds: usize, warmup
             counted = allocations();
         }
         let mut ctx = site.context(1 << 20);
-        ctx.peer = Some(std::net::SocketAddr::from(([192, 0, 2, 7], 40_000)));
+        ctx.peer = prefork_server::proto::Peer::Direct(Some(std::net::SocketAddr::from((
+            [192, 0, 2, 7],
+            40_000,
+        ))));
         conn.on_event(true, true, false);
         assert_eq!(conn.drive(&ctx, &mut pool, Instant::now()), Drive::Wait);
         let mut got = 0;

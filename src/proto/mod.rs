@@ -5,8 +5,10 @@
 pub mod echo;
 pub mod http;
 mod prerendered;
+pub mod proxy;
 
 pub use self::prerendered::Prerendered;
+pub use self::proxy::Peer;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -75,8 +77,8 @@ pub struct Context<'a> {
     pub admin_token: Option<&'a AdminToken>,
     /// The access log, when `--access-log` is on.
     pub access_log: Option<&'a RefCell<AccessLog>>,
-    /// The client's address, from `accept4`.
-    pub peer: Option<SocketAddr>,
+    /// The client: the socket's peer, or whom a PROXY header named (see [`Peer`]).
+    pub peer: Peer<'a>,
     /// The connection being driven, for its place in the budget's queue.
     pub token: u64,
     /// What the worker may buffer on its clients' behalf.
@@ -236,7 +238,7 @@ impl TestSite {
             metrics: MetricsAccess::Anywhere,
             admin_token: None,
             access_log: None,
-            peer: None,
+            peer: Peer::Direct(None),
             reply: None,
             worker: WorkerId {
                 pid: 1,
@@ -258,6 +260,9 @@ impl TestSite {
 pub enum Protocol {
     Echo(echo::Echo),
     Http(http::Http),
+    /// Either of them behind a PROXY protocol header (`--proxy-protocol`); boxed, so a
+    /// connection without the option stays as small as before.
+    BehindProxy(Box<proxy::BehindProxy>),
 }
 
 impl Protocol {
@@ -277,27 +282,41 @@ impl Protocol {
         }
     }
 
+    /// `inner`, behind a PROXY header of a version `accept` allows.
+    pub fn behind_proxy(accept: proxy::Accept, inner: Protocol) -> Protocol {
+        Protocol::BehindProxy(Box::new(proxy::BehindProxy::new(accept, inner)))
+    }
+
     /// Consumes what it can from `input`, appending to `output`.
     pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, ctx: &Context<'_>) -> Next {
         match self {
             Protocol::Echo(e) => e.on_data(input, output, ctx),
             Protocol::Http(h) => h.on_data(input, output, ctx),
+            Protocol::BehindProxy(p) => p.on_data(input, output, ctx),
         }
     }
 
     /// Where the connection is, for picking its timeout; `buffered` is the unread input.
+    ///
+    /// Inlined always, as `wake_at` below: both run several times per request, and the third
+    /// variant made them large enough for LLVM to stop inlining them (see
+    /// [`proxy::BehindProxy`]).
+    #[inline(always)]
     pub fn phase(&self, buffered: usize) -> Phase {
         match self {
             Protocol::Echo(e) => e.phase(),
             Protocol::Http(h) => h.phase(buffered),
+            Protocol::BehindProxy(p) => p.phase(buffered),
         }
     }
 
     /// When the protocol wants to be driven again without new input (a deferred response).
+    #[inline(always)]
     pub fn wake_at(&self) -> Option<Instant> {
         match self {
             Protocol::Echo(e) => e.wake_at(),
             Protocol::Http(h) => h.wake_at(),
+            Protocol::BehindProxy(p) => p.wake_at(),
         }
     }
 
@@ -307,21 +326,26 @@ impl Protocol {
         match self {
             Protocol::Echo(_) => true,
             Protocol::Http(h) => h.needs_linger(),
+            Protocol::BehindProxy(p) => p.needs_linger(),
         }
     }
 
     /// A request head or body did not arrive in time: append the response that says so
     /// (HTTP 408). The connection closes after it.
     pub fn on_read_timeout(&mut self, output: &mut Output, ctx: &Context<'_>) {
-        if let Protocol::Http(h) = self {
-            h.on_read_timeout(output, ctx);
+        match self {
+            Protocol::Echo(_) => {}
+            Protocol::Http(h) => h.on_read_timeout(output, ctx),
+            Protocol::BehindProxy(p) => p.on_read_timeout(output, ctx),
         }
     }
 
     /// Gives back what the protocol holds in the budget (the connection is closing).
     pub fn release(&mut self, budget: &Budget) {
-        if let Protocol::Http(h) = self {
-            h.release(budget);
+        match self {
+            Protocol::Echo(_) => {}
+            Protocol::Http(h) => h.release(budget),
+            Protocol::BehindProxy(p) => p.release(budget),
         }
     }
 }

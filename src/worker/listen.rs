@@ -2,6 +2,7 @@
 //! descriptor exhaustion, resume (with hysteresis at the cap). The same for the sockets adopted
 //! from an upgrade, and, with its own small cap, for the metrics port.
 
+use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
@@ -10,10 +11,10 @@ use tracing::{debug, warn};
 use super::accept::AcceptStop;
 use super::slab::Slab;
 use super::{AcceptPause, Worker, ADOPTED, LISTENER, METRICS};
-use crate::config::{self, ProtocolKind};
+use crate::config::{self, ProtocolKind, ProxyOptions};
 use crate::conn::Connection;
 use crate::proto::Protocol;
-use crate::stats::WorkerStats;
+use crate::stats::{ProxyOutcome, WorkerStats};
 use crate::sys::epoll::Interest;
 
 /// Where a connection is accepted from: the worker's own socket, or the i-th socket adopted
@@ -116,12 +117,23 @@ impl Worker<'_> {
             return AcceptStop::Drained;
         };
         let (protocol, echo) = (self.protocol, self.echo);
+        let proxy = self.proxy.as_ref();
         let conns = &mut self.conns;
         let stats = self.stats;
         let read_now = !self.defer_accept.is_zero();
         self.acceptor
             .accept_batch(listener, budget, now, stats, |fd, peer| {
-                let proto = Protocol::accepted(protocol, &echo, now);
+                let mut proto = Protocol::accepted(protocol, &echo, now);
+                if let Some(proxy) = proxy {
+                    if !is_trusted(proxy, peer) {
+                        // Closed unread: only a trusted proxy may say who the client is.
+                        debug!(?peer, "connection from outside --trusted-proxies; closing");
+                        stats.on_proxy(ProxyOutcome::Refused);
+                        drop(fd);
+                        return;
+                    }
+                    proto = Protocol::behind_proxy(proxy.accept, proto);
+                }
                 let conn = Connection::new(fd, peer, proto, now);
                 admit(conns, conn, read_now, stats, driving);
             })
@@ -266,6 +278,12 @@ impl Worker<'_> {
         self.adopted.clear();
         self.paused = None;
     }
+}
+
+/// Whether a connection from `peer` may send a PROXY header (a peer the kernel did not name,
+/// which does not happen on TCP, is not trusted).
+fn is_trusted(proxy: &ProxyOptions, peer: Option<SocketAddr>) -> bool {
+    peer.is_some_and(|p| proxy.trusted.contains(p.ip()))
 }
 
 /// Takes a just-accepted connection in and queues its first drive.

@@ -148,7 +148,7 @@ impl Site<'_> {
             metrics: self.metrics,
             admin_token: self.admin_token.as_ref(),
             access_log: self.access_log.as_ref(),
-            peer,
+            peer: crate::proto::Peer::Direct(peer),
             reply: Some(&self.reply),
             token,
             budget: &self.budget,
@@ -180,6 +180,8 @@ struct Worker<'a> {
     protocol: ProtocolKind,
     /// What an echo connection does beyond echoing (`--echo-*`).
     echo: EchoOptions,
+    /// `--proxy-protocol`: whom connections are taken from, and the header they start with.
+    proxy: Option<config::ProxyOptions>,
     conns: Slab<Connection>,
     max_conns: usize,
     listen_interest: Interest,

@@ -130,6 +130,7 @@ impl<'a> Worker<'a> {
             signals: init.signals,
             protocol: cfg.protocol,
             echo: cfg.echo,
+            proxy: cfg.proxy.clone(),
             conns: Slab::with_capacity(max_conns),
             max_conns,
             listen_interest,

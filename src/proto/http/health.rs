@@ -88,7 +88,7 @@ pub(super) fn respond(
             let health = &ctx.master_stats.health;
             health.set(mode);
             let now = health.snapshot();
-            info!(state = now.state(), fail = ?now.failing(), via, peer = ?ctx.peer, "/healthz changed");
+            info!(state = now.state(), fail = ?now.failing(), via, peer = ?ctx.peer.addr(), "/healthz changed");
             let json = format!("{now}\n");
             let answer = Answer {
                 content_type: b"application/json",
@@ -147,6 +147,7 @@ fn authorize(head: &Head<'_>, ctx: &Context<'_>) -> Result<&'static str, Refusal
         head,
         body: &[],
         peer: None,
+        believe_forwarding: false,
     };
     let given = request
         .field(b"authorization")

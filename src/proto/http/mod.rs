@@ -571,7 +571,7 @@ fn log_reply(ctx: &Context<'_>, head: Option<&[u8]>, request_index: u64) {
             request_index,
         };
         log.borrow_mut()
-            .record(ctx.peer, head, status, bytes, exchange);
+            .record(ctx.peer.addr(), head, status, bytes, exchange);
     }
 }
 

@@ -6,10 +6,12 @@
 //!   case it came in and duplicates kept (httpbin's `headers` object title-cases, joins and
 //!   sorts, which hides exactly what a proxy changed); values trimmed of the spaces around
 //!   them, which are not part of a value (RFC 9110 §5.5). `/raw` has the untrimmed bytes;
-//! - `peer` and `local`: the client's address (from `accept4`) and the address it reached
-//!   (`getsockname`, asked only here);
-//! - `proxy`: what a PROXY protocol header said; always `null` until that protocol is
-//!   accepted (a later issue), and then this field carries it, so clients can rely on the key;
+//! - `peer` and `local`: the socket's peer (from `accept4`: the proxy, on a connection that
+//!   came with a PROXY header) and the address it reached (`getsockname`, asked only here);
+//! - `proxy`: what the connection's PROXY protocol header said (`--proxy-protocol`):
+//!   `version` (1 or 2), `command` (`PROXY` or `LOCAL`), `source` and `destination` (`null`
+//!   where the header names none: v1 `UNKNOWN`, v2 `LOCAL` or `UNSPEC`), `tlvs` (how many v2
+//!   TLVs it carried) and `client` (the address every other place shows); `null` without one;
 //! - `x_forwarded_for` and `forwarded`: those fields parsed ([`super::forwarded`]), `null`
 //!   when the request has none;
 //! - `connection`: `id` ([`ConnectionId`]: the same on every request of a connection, and
@@ -32,6 +34,7 @@ use super::reply::{Resp, Work};
 use super::request::{request_line_onwards, Request};
 use crate::proto::http::response::StatusCode;
 use crate::proto::http::routes::Reply;
+use crate::proto::proxy::{Endpoint, Proxied};
 use crate::proto::{ConnectionId, TcpFigures, WorkerId};
 
 pub fn respond(r: &mut Resp<'_, '_>, request_index: u64) -> Reply {
@@ -39,7 +42,8 @@ pub fn respond(r: &mut Resp<'_, '_>, request_index: u64) -> Reply {
     let ctx = r.ctx;
     // Asked once, outside the rendering (which may run twice: to count, then to write).
     let facts = ctx.socket.map(|s| s.facts()).unwrap_or_default();
-    let peer = ctx.peer.map(|a| a.to_string());
+    let peer = ctx.peer.socket().map(|a| a.to_string());
+    let proxy = ctx.peer.proxy();
     let local = facts.local.map(|a| a.to_string());
     let id = ConnectionId {
         pid: ctx.worker.pid,
@@ -55,8 +59,7 @@ pub fn respond(r: &mut Resp<'_, '_>, request_index: u64) -> Reply {
         optional_string(j, peer.as_deref());
         j.key(b"local");
         optional_string(j, local.as_deref());
-        // PROXY protocol: not accepted yet (a later issue fills this in).
-        j.key(b"proxy").raw(b"null");
+        write_proxy(j, proxy);
         write_forwarding(j, &req);
         j.key(b"connection").open();
         j.key(b"id").string(id.as_bytes());
@@ -135,6 +138,26 @@ fn write_forwarding(j: &mut Json<'_>, req: &Request<'_>) {
         j.close();
     }
     j.close_array();
+}
+
+fn write_proxy(j: &mut Json<'_>, proxy: Option<&Proxied>) {
+    j.key(b"proxy");
+    let Some(p) = proxy else {
+        j.raw(b"null");
+        return;
+    };
+    let text = |e: &Option<_>| e.as_ref().map(|e: &Endpoint| e.to_string());
+    j.open();
+    j.key(b"version").number(p.version.number());
+    j.key(b"command").string(p.command.name().as_bytes());
+    j.key(b"source");
+    optional_string(j, text(&p.source).as_deref());
+    j.key(b"destination");
+    optional_string(j, text(&p.destination).as_deref());
+    j.key(b"tlvs").number(p.tlvs as u64);
+    j.key(b"client");
+    optional_string(j, p.client.map(|c| c.to_string()).as_deref());
+    j.close();
 }
 
 fn write_worker(j: &mut Json<'_>, worker: WorkerId) {

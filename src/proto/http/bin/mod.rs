@@ -233,10 +233,12 @@ pub(in crate::proto::http) fn respond(
     bin: &Httpbin,
     request_index: u64,
 ) -> Reply {
+    let peer = ctx.peer.addr();
     let req = Request {
         head,
         body,
-        peer: ctx.peer,
+        peer,
+        believe_forwarding: bin.options.believes_forwarding_from(peer),
     };
     let mut r = Resp::new(req, output, ctx, bin);
     if head.method == Method::Options {

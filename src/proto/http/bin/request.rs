@@ -27,7 +27,11 @@ const MAX_PARTS: usize = 1000;
 pub struct Request<'a> {
     pub head: &'a Head<'a>,
     pub body: &'a [u8],
+    /// The client: the socket's peer, or the client a PROXY header named.
     pub peer: Option<SocketAddr>,
+    /// Whether `X-Forwarded-*` may be believed: always without `--trusted-proxies`, else only
+    /// from a client in the list ([`crate::config::HttpbinOptions::believes_forwarding_from`]).
+    pub believe_forwarding: bool,
 }
 
 impl<'a> Request<'a> {
@@ -48,10 +52,10 @@ impl<'a> Request<'a> {
         method_name(self.head.method)
     }
 
-    /// httpbin's `origin`: the whole `X-Forwarded-For` when there is one, else the peer's IP
-    /// (an IPv4 client of an IPv6 socket shown as IPv4).
+    /// httpbin's `origin`: the whole `X-Forwarded-For` when there is one and it may be
+    /// believed, else the client's IP (an IPv4 client of an IPv6 socket shown as IPv4).
     pub fn origin(&self, out: &mut Vec<u8>) {
-        if let Some(xff) = self.field(b"x-forwarded-for") {
+        if let Some(xff) = self.forwarded_field(b"x-forwarded-for") {
             out.extend_from_slice(xff);
             return;
         }
@@ -78,14 +82,19 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// A field a proxy sets, if it may be believed (see `believe_forwarding`).
+    fn forwarded_field(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.believe_forwarding.then(|| self.field(name)).flatten()
+    }
+
     pub fn scheme(&self) -> &'a [u8] {
         if let Some(proto) = self
-            .field(b"x-forwarded-proto")
-            .or_else(|| self.field(b"x-forwarded-protocol"))
+            .forwarded_field(b"x-forwarded-proto")
+            .or_else(|| self.forwarded_field(b"x-forwarded-protocol"))
         {
             return proto;
         }
-        match self.field(b"x-forwarded-ssl") {
+        match self.forwarded_field(b"x-forwarded-ssl") {
             Some(ssl) if ssl.eq_ignore_ascii_case(b"on") => b"https",
             _ => b"http",
         }
@@ -340,9 +349,36 @@ mod tests {
             head: &head,
             body: b"",
             peer: None,
+            believe_forwarding: true,
         };
         let fields: Vec<_> = req.fields().collect();
         assert_eq!(fields, [(&b"Host"[..], &b"a:1"[..]), (b"X-Y", b"z")]);
+    }
+
+    #[test]
+    fn forwarding_fields_only_when_believed() {
+        let raw = b"GET /get HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9, 10.0.0.1\r\n\
+X-Forwarded-Proto: https\r\n\r\n";
+        let (head, _) = crate::proto::http::parse::parse_head(raw, &Default::default())
+            .unwrap()
+            .unwrap();
+        let mut req = Request {
+            head: &head,
+            body: b"",
+            peer: Some("[::ffff:192.0.2.7]:5".parse().unwrap()),
+            believe_forwarding: true,
+        };
+        let (mut origin, mut url) = (Vec::new(), Vec::new());
+        req.origin(&mut origin);
+        req.url(&mut url);
+        assert_eq!(origin, b"203.0.113.9, 10.0.0.1");
+        assert_eq!(url, b"https://h/get");
+        req.believe_forwarding = false;
+        let (mut origin, mut url) = (Vec::new(), Vec::new());
+        req.origin(&mut origin);
+        req.url(&mut url);
+        assert_eq!(origin, b"192.0.2.7");
+        assert_eq!(url, b"http://h/get");
     }
 
     #[test]
