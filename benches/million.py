@@ -110,7 +110,7 @@ def main():
                  "net/ipv4/tcp_mem", "net/core/somaxconn"]:
         value = open(f"/proc/sys/{knob}").read().split()
         print(f"{knob.replace('/', '.')}: {' '.join(value)}")
-    print(f"clients: {procs} processes, 64 source addresses; server: {args.workers} workers",
+    print(f"clients: {procs} processes, 200 source addresses; server: {args.workers} workers",
           flush=True)
     port = free_port()
     server = subprocess.Popen([args.binary, "--bind", "127.0.0.1", "--port", str(port),
@@ -134,7 +134,7 @@ def main():
         pss0 = pss_kib(tree(server.pid))
         hold = subprocess.Popen(["cargo", "bench", "--quiet", "--bench", "hold", "--",
                                  "--port", str(port), "-n", str(args.n), "--procs", str(procs),
-                                 "--sources", "64", "--pid", str(server.pid),
+                                 "--sources", "200", "--pid", str(server.pid),
                                  "--hold", str(args.hold)],
                                 cwd=TOP, stdout=subprocess.PIPE, text=True)
         for line in hold.stdout:
