@@ -66,21 +66,6 @@ fn v2_tcp6() -> Vec<u8> {
     v2(1, 0x21, &body)
 }
 
-/// Reads until the server closes; everything it sent. A reset counts as a close.
-fn read_until_closed(s: &mut TcpStream, limit: Duration) -> Vec<u8> {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
-            Err(e) => panic!("not closed within {limit:?}: {e}; got {got:?}"),
-        }
-    }
-}
-
 /// The sum over workers of `prefork_proxy_headers_total{outcome=...}`, read through a
 /// connection that itself comes with a header.
 fn proxy_metric(addr: SocketAddr, outcome: &str) -> u64 {
@@ -182,7 +167,7 @@ fn a_peer_outside_the_trusted_proxies_is_closed_without_a_byte() {
         ]
         .concat(),
     );
-    assert!(read_until_closed(&mut conn, Duration::from_secs(5)).is_empty());
+    assert!(common::read_until_closed(&mut conn, Duration::from_secs(5)).is_empty());
     assert_eq!(proxy_metric(s.addr, "refused"), 1);
 }
 
@@ -197,7 +182,7 @@ fn a_malformed_header_or_plain_http_is_closed_without_a_byte() {
     ] {
         let mut conn = connect(s.addr);
         conn.write_all(&bytes).unwrap();
-        let got = read_until_closed(&mut conn, Duration::from_secs(5));
+        let got = common::read_until_closed(&mut conn, Duration::from_secs(5));
         assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
     }
     assert_eq!(proxy_metric(s.addr, "malformed"), 4);
@@ -211,7 +196,7 @@ fn no_header_within_the_header_timeout_is_closed_without_a_byte() {
     partial.write_all(b"PROXY TCP4 192.0.2.1 ").unwrap();
     let start = Instant::now();
     for conn in [&mut silent, &mut partial] {
-        assert!(read_until_closed(conn, Duration::from_secs(5)).is_empty());
+        assert!(common::read_until_closed(conn, Duration::from_secs(5)).is_empty());
     }
     assert!(
         start.elapsed() >= Duration::from_millis(800),
@@ -235,7 +220,7 @@ fn echo_behind_a_header_echoes_only_what_follows_it() {
     assert_eq!(got, v2_tcp6(), "a second header is data");
     let mut bad = connect(s.addr);
     bad.write_all(b"hello").unwrap();
-    assert!(read_until_closed(&mut bad, Duration::from_secs(5)).is_empty());
+    assert!(common::read_until_closed(&mut bad, Duration::from_secs(5)).is_empty());
 }
 
 #[test]

@@ -8,24 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::{get, is_closed_by_peer, read_response, Server};
 
-/// Reads until EOF (or reset) and returns what arrived; panics if it takes longer than `within`.
-fn read_until_closed(s: &mut TcpStream, within: Duration) -> Vec<u8> {
-    s.set_read_timeout(Some(within)).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
-            Err(e) => panic!(
-                "not closed within {within:?}: {e}; got {:?}",
-                String::from_utf8_lossy(&got)
-            ),
-        }
-    }
-}
-
 #[test]
 fn slow_head_gets_408_at_the_header_timeout() {
     let server = Server::start(&["--workers", "1", "--header-timeout", "1s"]);
@@ -45,7 +27,7 @@ fn slow_head_gets_408_at_the_header_timeout() {
             }
         }
     });
-    let got = read_until_closed(&mut s, Duration::from_secs(5));
+    let got = common::read_until_closed(&mut s, Duration::from_secs(5));
     let elapsed = start.elapsed();
     let text = String::from_utf8_lossy(&got);
     assert!(
@@ -65,7 +47,7 @@ fn slow_head_gets_408_at_the_header_timeout() {
 fn silent_new_connection_is_closed_at_the_header_timeout_without_a_response() {
     let server = Server::start(&["--workers", "1", "--header-timeout", "1s"]);
     let mut s = server.connect();
-    assert!(read_until_closed(&mut s, Duration::from_secs(5)).is_empty());
+    assert!(common::read_until_closed(&mut s, Duration::from_secs(5)).is_empty());
 }
 
 #[test]
@@ -76,7 +58,7 @@ fn idle_keep_alive_is_closed_at_the_keepalive_timeout() {
     let mut pending = Vec::new();
     assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
     let start = Instant::now();
-    assert!(read_until_closed(&mut s, Duration::from_secs(5)).is_empty());
+    assert!(common::read_until_closed(&mut s, Duration::from_secs(5)).is_empty());
     assert!(start.elapsed() >= Duration::from_millis(800));
 }
 
@@ -87,7 +69,7 @@ fn stalled_body_is_closed_at_the_body_timeout() {
     s.write_all(b"POST /missing HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
         .unwrap();
     let start = Instant::now();
-    let got = read_until_closed(&mut s, Duration::from_secs(5));
+    let got = common::read_until_closed(&mut s, Duration::from_secs(5));
     // Nothing is answered before the body is whole; when it stalls, the client is told so.
     let got = String::from_utf8_lossy(&got);
     assert!(got.starts_with("HTTP/1.1 408"), "{got}");
@@ -138,7 +120,7 @@ fn idle_echo_connection_is_closed_at_the_idle_timeout() {
     s.write_all(b"hi").unwrap();
     let mut got = [0u8; 2];
     s.read_exact(&mut got).unwrap();
-    assert!(read_until_closed(&mut s, Duration::from_secs(5)).is_empty());
+    assert!(common::read_until_closed(&mut s, Duration::from_secs(5)).is_empty());
 }
 
 #[test]
@@ -207,7 +189,7 @@ fn slowloris_does_not_starve_normal_clients_and_is_closed_at_the_header_timeout(
     );
     let mut answered_408 = 0;
     for s in &mut slow {
-        let got = read_until_closed(s, Duration::from_secs(10));
+        let got = common::read_until_closed(s, Duration::from_secs(10));
         answered_408 += usize::from(got.starts_with(b"HTTP/1.1 408 "));
     }
     assert_eq!(answered_408, SLOW);

@@ -35,16 +35,6 @@ fn new_master(pid_file: &Path, old: u32, server: &Server) -> u32 {
     .unwrap_or_else(|| panic!("no new master:\n{}", server.log_text()))
 }
 
-/// Replaces the file on disk (not the running process) with a script.
-fn replace_with_script(exe: &Path, script: &str) {
-    let tmp = exe.with_file_name("replacement");
-    std::fs::write(&tmp, script).unwrap();
-    let mut perms = std::fs::metadata(&tmp).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&tmp, perms).unwrap();
-    std::fs::rename(&tmp, exe).unwrap();
-}
-
 /// Puts the real binary back at `exe`.
 fn restore_binary(exe: &Path) {
     let tmp = exe.with_file_name("restored");
@@ -55,7 +45,7 @@ fn restore_binary(exe: &Path) {
 /// Puts a binary that never gets ready on disk and sends SIGUSR2: the pid of the new master
 /// started, and a guard that kills it at the end of the test.
 fn start_hung_upgrade(server: &Server, exe: &Path) -> (u32, KillOnDrop) {
-    replace_with_script(exe, "#!/bin/sh\nexec sleep 600\n");
+    common::load::replace_with_script(exe, "#!/bin/sh\nexec sleep 600\n");
     server.signal(Signal::SIGUSR2);
     let started = server
         .wait_for_log("new master started", Duration::from_secs(5))

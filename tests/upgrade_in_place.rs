@@ -40,16 +40,6 @@ fn wait_for_generation(server: &Server, generation: u32) {
     assert!(ready.is_some(), "no {line}:\n{}", server.log_text());
 }
 
-/// Replaces the file on disk (not the running process) with a script.
-fn replace_with_script(exe: &Path, script: &str) {
-    let tmp = exe.with_file_name("replacement");
-    std::fs::write(&tmp, script).unwrap();
-    let mut perms = std::fs::metadata(&tmp).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&tmp, perms).unwrap();
-    std::fs::rename(&tmp, exe).unwrap();
-}
-
 #[test]
 fn exec_upgrade_keeps_the_pid_finishes_requests_and_reaps_the_old_workers() {
     let exe = binary_copy("in-place");
@@ -103,12 +93,12 @@ fn a_new_binary_that_fails_or_hangs_in_its_check_leaves_the_old_master() {
     let exe = binary_copy("check-fails");
     let server = start(&exe, &["--workers", "1", "--upgrade-timeout", "1s"]);
     let workers = server.workers();
-    replace_with_script(&exe, "#!/bin/sh\necho 'broken on purpose' >&2\nexit 78\n");
+    common::load::replace_with_script(&exe, "#!/bin/sh\necho 'broken on purpose' >&2\nexit 78\n");
     server.signal(Signal::SIGUSR2);
     let refused = server.wait_for_log("--check exited with code 78", Duration::from_secs(10));
     assert!(refused.is_some(), "{}", server.log_text());
     assert!(server.log_text().contains("broken on purpose"));
-    replace_with_script(&exe, "#!/bin/sh\nexec sleep 600\n");
+    common::load::replace_with_script(&exe, "#!/bin/sh\nexec sleep 600\n");
     server.signal(Signal::SIGUSR2);
     let timed_out = server.wait_for_log("did not finish", Duration::from_secs(10));
     assert!(timed_out.is_some(), "{}", server.log_text());
@@ -132,7 +122,7 @@ fn an_exec_that_fails_leaves_the_old_master_serving_and_signalled() {
     let workers = server.workers();
     // Passes its check, and makes itself unexecutable on the way: the execve that follows
     // fails with EACCES.
-    replace_with_script(&exe, "#!/bin/sh\nchmod -x \"$0\"\nexit 0\n");
+    common::load::replace_with_script(&exe, "#!/bin/sh\nchmod -x \"$0\"\nexit 0\n");
     server.signal(Signal::SIGUSR2);
     let failed = server.wait_for_log("could not re-execute", Duration::from_secs(10));
     assert!(failed.is_some(), "{}", server.log_text());

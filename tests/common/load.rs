@@ -118,3 +118,13 @@ pub fn binary_copy(name: &str) -> std::path::PathBuf {
     std::fs::copy(super::BIN, &path).unwrap();
     path
 }
+
+/// Replaces the file on disk (not the running process) with a script.
+pub fn replace_with_script(exe: &std::path::Path, script: &str) {
+    let tmp = exe.with_file_name("replacement");
+    std::fs::write(&tmp, script).unwrap();
+    let mut perms = std::fs::metadata(&tmp).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&tmp, perms).unwrap();
+    std::fs::rename(&tmp, exe).unwrap();
+}

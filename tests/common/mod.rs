@@ -368,3 +368,21 @@ pub fn echo_round_trip(s: &mut TcpStream, data: &[u8]) {
     t.join().unwrap();
     assert!(got == data, "echoed bytes differ");
 }
+
+/// Reads until EOF (or reset) and returns what arrived; panics if it takes longer than `within`.
+pub fn read_until_closed(s: &mut TcpStream, within: Duration) -> Vec<u8> {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!(
+                "not closed within {within:?}: {e}; got {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+}
