@@ -10,6 +10,10 @@
 //! them for that long (a driver such as `benches/million.py` measures meanwhile), then sends
 //! the second request. Lines starting with `established:` and `answered:` carry the figures.
 //!
+//! With `--sse SECS` each connection asks for `/sse` instead, one event every SECS seconds for
+//! the hold (the server needs `--max-duration` above the hold), and the `events:` line counts
+//! the events delivered against those due.
+//!
 //! One process holds at most its open-file limit of sockets, so the client side is spread over
 //! `--procs` child processes (this binary again, with `--child`), each with nonblocking connects
 //! in its own epoll loop, from several loopback source addresses (127.0.0.2, .3, …) so ephemeral
@@ -57,6 +61,12 @@ fn main() {
         .max(1);
     let sources: usize = arg(&args, "--sources").map_or(8, |v| v.parse().unwrap());
     let hold = Duration::from_secs(arg(&args, "--hold").map_or(3, |v| v.parse().unwrap()));
+    if let Some(every) = arg(&args, "--sse") {
+        // Children learn the stream's shape from the environment they inherit.
+        let every: u64 = every.parse().expect("--sse SECS");
+        let count = (hold.as_secs() / every.max(1)).max(1);
+        std::env::set_var("HOLD_SSE", format!("{count},{every}"));
+    }
     let server = match arg(&args, "--pid") {
         Some(p) => p.parse().unwrap(),
         None => listener_pid(port).expect("no process listens on that port; pass --pid"),
@@ -108,15 +118,20 @@ fn parent(port: u16, n: usize, (procs, sources): (usize, usize), server: u32, ho
         writeln!(c.stdin.as_mut().unwrap(), "check").unwrap();
     }
     let still = report(&mut readers);
+    if let Some((count, _)) = sse() {
+        println!("events: {still} of {} due", n as u64 * count);
+    }
     for c in &mut children {
         let _ = writeln!(c.stdin.as_mut().unwrap(), "exit");
         let _ = c.wait();
     }
     let per_conn = (after.saturating_sub(before) as f64 * 1024.0) / answered.max(1) as f64;
-    println!(
-        "connections: {n} requested, {answered} answered once, {still} answered again at the end"
-    );
-    println!("answered: {still} of {n}");
+    if sse().is_none() {
+        println!(
+            "connections: {n} requested, {answered} answered once, {still} answered again at the end"
+        );
+        println!("answered: {still} of {n}");
+    }
     println!("server Pss (tree of pid {server}): {before} KiB before, {after} KiB with the connections held");
     println!("server memory per idle connection: {per_conn:.0} bytes");
 }
@@ -126,6 +141,21 @@ fn parent(port: u16, n: usize, (procs, sources): (usize, usize), server: u32, ho
 /// client a retransmission timeout (1 s, then 3, 7, 15…), which a million connections turn into
 /// minutes.
 const CONNECT_WINDOW: usize = 256;
+
+/// `--sse`: events per stream and seconds between them (from the parent's environment).
+fn sse() -> Option<(u64, u64)> {
+    let spec = std::env::var("HOLD_SSE").ok()?;
+    let (count, every) = spec.split_once(',')?;
+    Some((count.parse().ok()?, every.parse().ok()?))
+}
+
+/// The first answer is in: the whole `GET /`, or a stream's head.
+fn first_answer(got: &[u8]) -> bool {
+    match sse() {
+        None => got.ends_with(b"Hello, World!"),
+        Some(_) => got.starts_with(b"HTTP/1.1 200") && got.windows(4).any(|w| w == b"\r\n\r\n"),
+    }
+}
 
 /// One client process: open `count` connections, one request each (at most `CONNECT_WINDOW`
 /// in flight), report, wait, check again.
@@ -142,6 +172,15 @@ fn child(port: u16, count: usize, first_source: usize, sources: usize) {
     let deadline = Instant::now() + PHASE_TIMEOUT;
     let mut events = Events::with_capacity(4096);
     let mut ready: Vec<usize> = Vec::new();
+    let mut first = vec![false; count];
+    let request = match sse() {
+        None => REQUEST.to_vec(),
+        Some((events, every)) => format!(
+            "GET /sse?count={events}&delay=0s&duration={}s HTTP/1.1\r\nHost: hold\r\n\r\n",
+            (events - 1) * every
+        )
+        .into_bytes(),
+    };
     while answered + failed < count && Instant::now() < deadline {
         while in_flight < CONNECT_WINDOW && conns.len() < count {
             let i = conns.len();
@@ -168,7 +207,7 @@ fn child(port: u16, count: usize, first_source: usize, sources: usize) {
             ready.push(i);
         }
         for i in ready.drain(..) {
-            if i >= conns.len() || got[i].ends_with(b"Hello, World!") {
+            if i >= conns.len() || first[i] {
                 continue;
             }
             let fd = conns[i].as_fd();
@@ -179,8 +218,8 @@ fn child(port: u16, count: usize, first_source: usize, sources: usize) {
                     got[i] = b"failed".to_vec();
                     continue;
                 }
-                match write_some(fd, REQUEST) {
-                    IoOutcome::Done(n) if n == REQUEST.len() => sent[i] = true,
+                match write_some(fd, &request) {
+                    IoOutcome::Done(n) if n == request.len() => sent[i] = true,
                     _ => continue,
                 }
             }
@@ -188,10 +227,13 @@ fn child(port: u16, count: usize, first_source: usize, sources: usize) {
             while let IoOutcome::Done(n) = read_some(fd, &mut buf) {
                 got[i].extend_from_slice(&buf[..n]);
             }
-            if got[i].ends_with(b"Hello, World!") {
+            if first_answer(&got[i]) {
                 answered += 1;
                 in_flight -= 1;
-                got[i] = b"Hello, World!".to_vec();
+                first[i] = true;
+                if sse().is_none() {
+                    got[i] = Vec::new();
+                }
             }
         }
         poller
@@ -206,7 +248,10 @@ fn child(port: u16, count: usize, first_source: usize, sources: usize) {
     std::io::stdout().flush().unwrap();
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).unwrap();
-    let still = exchange(&poller, &conns);
+    let still = match sse() {
+        None => exchange(&poller, &conns),
+        Some((events, _)) => count_events(&poller, &conns, events as usize, &got),
+    };
     println!("{still}");
     std::io::stdout().flush().unwrap();
     line.clear();
@@ -268,6 +313,46 @@ fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
         ready.extend(events.iter().map(|e| e.token as usize));
     }
     answered
+}
+
+/// Reads every stream until each has `due` events (or a minute passes); the events counted.
+/// An event split across what came with the head and what follows is missed (heads and first
+/// events arrive in one segment here).
+fn count_events(poller: &Poller, conns: &[OwnedFd], due: usize, first: &[Vec<u8>]) -> usize {
+    // What came with each stream's head is counted first (its first event is sent at once).
+    let mut seen: Vec<usize> = first
+        .iter()
+        .map(|got| got.windows(11).filter(|w| w == b"event: ping").count())
+        .collect();
+    let mut tail: Vec<Vec<u8>> = vec![Vec::new(); conns.len()];
+    let mut complete = seen.iter().filter(|&&s| s >= due).count();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut events = Events::with_capacity(4096);
+    let mut ready: Vec<usize> = (0..conns.len()).collect();
+    while complete < conns.len() && Instant::now() < deadline {
+        for i in ready.drain(..) {
+            if seen[i] >= due {
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            while let IoOutcome::Done(n) = read_some(conns[i].as_fd(), &mut buf) {
+                // Keep the last few bytes, so an event split between reads is counted once.
+                tail[i].extend_from_slice(&buf[..n]);
+                let text = &tail[i];
+                seen[i] += text.windows(11).filter(|w| w == b"event: ping").count();
+                let keep = text.len().saturating_sub(10);
+                tail[i].drain(..keep);
+            }
+            if seen[i] >= due {
+                complete += 1;
+            }
+        }
+        poller
+            .wait(&mut events, Some(Duration::from_millis(200)))
+            .unwrap();
+        ready.extend(events.iter().map(|e| e.token as usize));
+    }
+    seen.iter().map(|&s| s.min(due)).sum()
 }
 
 /// Pss (KiB) summed over `pid` and all its descendants.

@@ -13,7 +13,10 @@ server's own `status` totals.
 Not for CI: it needs most of the machine for minutes (about 10.5 KB of kernel memory per
 connection for both ends). 127.0.0.0/8 only; everything it starts is stopped at the end.
 
-    benches/million.py [-n 1000000] [--workers 56] [--hold 60] [--binary PATH]
+    benches/million.py [-n 1000000] [--workers 56] [--hold 60] [--sse SECS] [--binary PATH]
+
+With --sse SECS every connection is a `/sse` stream with one event every SECS seconds for the
+hold, and the run counts the events delivered against those due.
 """
 
 import argparse
@@ -100,6 +103,8 @@ def main():
     p.add_argument("--workers", type=int, default=56)
     p.add_argument("--hold", type=int, default=60)
     p.add_argument("--procs", type=int, default=0, help="client processes (default n/15000)")
+    p.add_argument("--sse", type=int, default=0, metavar="SECS",
+                   help="hold /sse streams with one event every SECS instead of idle connections")
     p.add_argument("--binary", default=os.path.join(TOP, "target", "release", "prefork-server"))
     args = p.parse_args()
     procs = args.procs or -(-args.n // 15_000)
@@ -115,7 +120,7 @@ def main():
     port = free_port()
     server = subprocess.Popen([args.binary, "--bind", "127.0.0.1", "--port", str(port),
                                "--workers", str(args.workers), "--keepalive-timeout", "1h",
-                               "--header-timeout", "5m"],
+                               "--header-timeout", "5m", "--max-duration", "1h"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log_lines = []
     threading.Thread(target=lambda: log_lines.extend(server.stderr), daemon=True).start()
@@ -135,7 +140,8 @@ def main():
         hold = subprocess.Popen(["cargo", "bench", "--quiet", "--bench", "hold", "--",
                                  "--port", str(port), "-n", str(args.n), "--procs", str(procs),
                                  "--sources", "200", "--pid", str(server.pid),
-                                 "--hold", str(args.hold)],
+                                 "--hold", str(args.hold)]
+                                + (["--sse", str(args.sse)] if args.sse else []),
                                 cwd=TOP, stdout=subprocess.PIPE, text=True)
         for line in hold.stdout:
             print(line.rstrip(), flush=True)
