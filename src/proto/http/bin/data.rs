@@ -315,11 +315,7 @@ fn drip(r: &mut Resp<'_, '_>) -> Reply {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    let pause = if n > 1 {
-        duration / u32::try_from(n - 1).unwrap_or(u32::MAX)
-    } else {
-        Duration::ZERO
-    };
+    let pause = spacing(duration, n);
     let start = r.ctx.now + delay;
     let body = produce::Body::Drip {
         start,
@@ -329,6 +325,15 @@ fn drip(r: &mut Resp<'_, '_>) -> Reply {
     };
     let head = (status, Some(OCTETS), Framing::Length(n));
     r.produce(head, &[], b"", start, body)
+}
+
+/// The pause between `n` paced items spread over `duration`: the first goes at once, the last
+/// when `duration` ends.
+fn spacing(duration: Duration, n: u64) -> Duration {
+    match n {
+        0 | 1 => Duration::ZERO,
+        n => duration / u32::try_from(n - 1).unwrap_or(u32::MAX),
+    }
 }
 
 /// `/sse?count=10&duration=5&delay=0`: `count` server-sent events spread over `duration`.
@@ -344,11 +349,7 @@ fn sse(r: &mut Resp<'_, '_>) -> Reply {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    let pause = if count > 1 {
-        duration / (count - 1)
-    } else {
-        Duration::ZERO
-    };
+    let pause = spacing(duration, u64::from(count));
     let start = r.ctx.now + delay;
     let body = produce::Body::Events {
         start,
