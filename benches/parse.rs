@@ -2,13 +2,21 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use prefork_server::buffer::Buf;
+use prefork_server::http::Handler;
 use prefork_server::output::Output;
-use prefork_server::proto::http::{Http, Limits};
-use prefork_server::proto::{Context, Next, TestSite};
+use prefork_server::proto::h1::Http1;
+use prefork_server::proto::{Env, Next};
+use prefork_server::testing::TestSite;
 
-fn run_once(http: &mut Http, input: &mut Buf, output: &mut Output, ctx: &Context<'_>, raw: &[u8]) {
+fn run_once(
+    http: &mut Http1,
+    input: &mut Buf,
+    output: &mut Output,
+    (ctx, app): (&Env<'_>, &mut dyn Handler),
+    raw: &[u8],
+) {
     input.extend_from_slice(raw);
-    let next = http.on_data(input, output, ctx);
+    let next = http.on_data(input, output, ctx, app);
     debug_assert_eq!(next, Next::NeedInput);
     black_box(output.next_write());
     let freed = output.advance(output.len());
@@ -17,8 +25,9 @@ fn run_once(http: &mut Http, input: &mut Buf, output: &mut Output, ctx: &Context
 }
 
 fn bench(c: &mut Criterion) {
-    let site = TestSite::new(Limits::default());
-    let ctx = site.context(1 << 20);
+    let site = TestSite::new(Default::default());
+    let ctx = site.env(1 << 20);
+    let mut app = site.app();
     let get = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
         .to_vec();
     let pipelined = get.repeat(16);
@@ -42,13 +51,13 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("http");
     for (name, raw, requests) in cases {
         group.throughput(Throughput::Elements(requests));
-        let mut http = Http::new();
+        let mut http = Http1::new();
         let mut input = Buf::new();
         let mut output = Output::new();
         output.buffer().extend_from_slice(&[0; 16 * 1024]);
         output.buffer().consume(16 * 1024);
         group.bench_function(name, |b| {
-            b.iter(|| run_once(&mut http, &mut input, &mut output, &ctx, raw));
+            b.iter(|| run_once(&mut http, &mut input, &mut output, (&ctx, &mut *app), raw));
         });
     }
     group.finish();

@@ -20,8 +20,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::errno::Errno;
 use tracing::{info, warn};
 
-use crate::proto::http::date::civil_from_days;
-use crate::proto::ConnectionId;
+use crate::http::date::civil_from_days;
+use crate::http::Request;
+use crate::ids::ConnectionId;
 use crate::sys::net::{self, IoOutcome};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -33,7 +34,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 /// Which exchange a line is about: the connection (as `/inspect` names it) and the request's
 /// place on it, 0 for the first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exchange {
+pub struct ExchangeId {
     pub connection: ConnectionId,
     pub request_index: u64,
 }
@@ -104,15 +105,15 @@ impl AccessLog {
         })
     }
 
-    /// Appends one line. `head` is the raw request head (`None` when the request could not be
-    /// parsed); `bytes` is the response body length.
+    /// Appends one line. `request` is `None` when the request could not be parsed; `bytes` is
+    /// the response body's length.
     pub fn record(
         &mut self,
         peer: Option<SocketAddr>,
-        head: Option<&[u8]>,
+        request: Option<&Request<'_>>,
         status: u16,
         bytes: u64,
-        exchange: Exchange,
+        exchange: ExchangeId,
     ) {
         if self.buf.len() >= MAX_BACKLOG {
             self.dropped += 1;
@@ -125,9 +126,13 @@ impl AccessLog {
         if self.clock.0 != now {
             self.clock = (now, clf_time(now));
         }
-        let request = head.map(request_line).unwrap_or("-");
-        let referer = head.and_then(|h| header(h, "referer")).unwrap_or("-");
-        let agent = head.and_then(|h| header(h, "user-agent")).unwrap_or("-");
+        let field = |name: &[u8]| request.and_then(|r| r.field(name)).and_then(text);
+        let referer = field(b"referer").unwrap_or("-");
+        let agent = field(b"user-agent").unwrap_or("-");
+        let request = request
+            .and_then(Request::request_line)
+            .and_then(text)
+            .unwrap_or("-");
         // Written straight into the buffer: no String per field.
         let out = &mut self.buf;
         let time = &self.clock.1;
@@ -305,25 +310,9 @@ fn clf_time(secs: u64) -> String {
     )
 }
 
-fn request_line(head: &[u8]) -> &str {
-    // Empty lines before the request line are allowed (RFC 9112 §2.2) and not part of it.
-    let start = head
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(head.len());
-    let head = &head[start..];
-    let end = head
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(head.len());
-    std::str::from_utf8(&head[..end]).unwrap_or("-")
-}
-
-fn header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
-    head.split(|&b| b == b'\n').skip(1).find_map(|line| {
-        let (n, v) = std::str::from_utf8(line).ok()?.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+/// Bytes as text, if they are UTF-8.
+fn text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
 }
 
 /// The client's address, or `-`.
@@ -371,8 +360,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.log");
         let mut log = AccessLog::open(path.to_str().unwrap(), false).unwrap();
-        let head = b"GET /x?y HTTP/1.1\r\nHost: h\r\nUser-Agent: t \"q\"\r\nReferer: r\r\n\r\n";
-        let exchange = Exchange {
+        let head = b"\r\nGET /x?y HTTP/1.1\r\nHost: h\r\nUser-Agent: t \"q\"\r\nReferer: r\r\n\r\n";
+        let (parsed, _) = crate::proto::h1::parse::parse_head(head, &Default::default())
+            .unwrap()
+            .unwrap();
+        let request = Some(&parsed.request);
+        let exchange = ExchangeId {
             connection: ConnectionId {
                 pid: 7,
                 token: 1 << 32,
@@ -381,7 +374,7 @@ mod tests {
         };
         log.record(
             Some("127.0.0.1:5".parse().unwrap()),
-            Some(head),
+            request,
             200,
             13,
             exchange,
@@ -398,7 +391,7 @@ mod tests {
         );
         assert!(lines.next().unwrap().contains("\"-\" 400 12 \"-\" \"-\""));
         let mut json = AccessLog::open(path.to_str().unwrap(), true).unwrap();
-        json.record(None, Some(head), 404, 10, exchange);
+        json.record(None, request, 404, 10, exchange);
         json.flush();
         let last = std::fs::read_to_string(&path)
             .unwrap()
@@ -414,10 +407,6 @@ mod tests {
         );
         serde_json::from_str::<serde_json::Value>(&last).expect("a JSON line");
         assert_eq!(clf_time(1_795_431_857), "[23/Nov/2026:11:04:17 +0000]");
-        assert_eq!(
-            request_line(b"\r\nGET / HTTP/1.1\r\n\r\n"),
-            "GET / HTTP/1.1"
-        );
         for (style, want) in [
             (Escape::Clf, "a\\\"b\\\\c\\x01é"),
             (Escape::Json, "a\\\"b\\\\c\\u0001é"),

@@ -244,7 +244,7 @@ impl Cli {
             max_delay: self.max_duration,
             max_size: self.max_generated_bytes,
         };
-        crate::proto::http::controls::Controls::check_defaults(&options).map_err(|bad| {
+        crate::app::controls::Controls::check_defaults(&options).map_err(|bad| {
             Error::Usage(format!(
                 "--default-params: bad control {}: {}",
                 bad.name, bad.why
@@ -255,7 +255,7 @@ impl Cli {
 
     /// `--root` and its companions, checked: the root is a directory, the index names are
     /// plain names, the Cache-Control value is one header value.
-    fn file_options(&self) -> Result<Option<crate::files::FileOptions>, Error> {
+    fn file_options(&self) -> Result<Option<crate::config::FileOptions>, Error> {
         let Some(root) = &self.root else {
             return Ok(None);
         };
@@ -281,7 +281,7 @@ impl Cli {
                 ));
             }
         }
-        Ok(Some(crate::files::FileOptions {
+        Ok(Some(crate::config::FileOptions {
             root: root.clone(),
             index,
             dotfiles: self.dotfiles,

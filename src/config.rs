@@ -51,7 +51,7 @@ pub struct Config {
     /// What one worker may buffer on its clients' behalf, in bytes (see `memory.rs`).
     pub memory_budget: u64,
     /// `--root` and its companions: serve files.
-    pub files: Option<crate::files::FileOptions>,
+    pub files: Option<FileOptions>,
     /// The httpbin routes, when on.
     pub httpbin: Option<HttpbinOptions>,
     /// The request controls (`?status=`, `X-Echo-Delay`, `--default-params`).
@@ -81,13 +81,44 @@ pub struct Config {
     pub proxy: Option<ProxyOptions>,
 }
 
+/// What `--root` and its companions say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    pub root: std::path::PathBuf,
+    /// Index file names tried, in order, for a path ending in `/`.
+    pub index: Vec<String>,
+    /// Serve names starting with a dot (`.git`, `.env`): off by default.
+    pub dotfiles: bool,
+    /// A `Cache-Control` value sent with every file.
+    pub cache_control: Option<String>,
+}
+
 /// `--proxy-protocol` with its `--trusted-proxies`, without which it is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyOptions {
     /// The header versions taken.
-    pub accept: crate::proto::proxy::Accept,
+    pub accept: ProxyAccept,
     /// The only peers a connection is taken from: anyone else could name any client.
     pub trusted: TrustedProxies,
+}
+
+/// Which PROXY header versions a listener takes (`--proxy-protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyAccept {
+    V1,
+    V2,
+    /// Either, told apart by the first bytes.
+    Any,
+}
+
+impl ProxyAccept {
+    pub fn takes_v1(self) -> bool {
+        self != ProxyAccept::V2
+    }
+
+    pub fn takes_v2(self) -> bool {
+        self != ProxyAccept::V1
+    }
 }
 
 /// A bearer token that allows changing `/healthz` from the public port. Its `Debug` does not

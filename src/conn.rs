@@ -11,9 +11,11 @@ use tracing::{debug, warn};
 
 use crate::buffer::{Buf, BufPool};
 use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
+use crate::http::Handler;
 use crate::memory::{Budget, Use};
 use crate::output::{Output, Write};
-use crate::proto::{Context, Next, Phase, Protocol, Socket, SocketFacts, TcpFigures};
+use crate::peer::{Socket, SocketFacts, TcpFigures};
+use crate::proto::{Env, Next, Phase, Protocol};
 use crate::stats::{TimeoutKind, WorkerStats};
 use crate::sys::file;
 use crate::sys::net::{self, IoOutcome};
@@ -66,7 +68,7 @@ pub struct Connection {
     pub scheduled_tick: Option<u64>,
     /// The client's address, as `accept4` gave it.
     pub peer: Option<std::net::SocketAddr>,
-    /// Accepted on the metrics port: only `/metrics` and `/status` are served.
+    /// Accepted on the metrics port: only `/metrics`, `/status` and `/healthz` are served.
     pub metrics_only: bool,
     /// Registered with the worker's epoll (after its first drive, if it outlived it).
     pub registered: bool,
@@ -138,29 +140,22 @@ impl Connection {
         self.read_closed |= read_closed;
     }
 
-    /// Reads, lets the protocol work, and writes, until nothing more can be done now.
-    pub fn drive(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
-        let own = self.own_context(ctx);
-        let ctx = own.as_ref().unwrap_or(ctx);
+    /// Reads, lets the protocol work (and `app` answer), and writes, until nothing more can
+    /// be done now.
+    pub fn drive(
+        &mut self,
+        env: &Env<'_>,
+        app: &mut dyn Handler,
+        pool: &mut BufPool,
+        now: Instant,
+    ) -> Drive {
         let outcome = if self.is_lingering() {
             self.drain_lingering(pool)
         } else {
-            self.drive_open(ctx, pool, now)
+            self.drive_open(env, app, pool, now)
         };
         self.settle(outcome, pool, now);
         outcome
-    }
-
-    /// The worker's context as this connection must see it, if it differs: on the metrics
-    /// port, access to the metrics only. `None` on the common path, which then copies nothing.
-    fn own_context<'c>(&self, ctx: &Context<'c>) -> Option<Context<'c>> {
-        if !self.metrics_only {
-            return None;
-        }
-        Some(Context {
-            metrics: crate::proto::MetricsAccess::Only,
-            ..*ctx
-        })
     }
 
     /// Bookkeeping after a drive: buffers back to the pool when idle, and the instants the
@@ -246,9 +241,15 @@ impl Connection {
     /// The deadline passed. A deferred response that is due is written; a half-received head
     /// or body gets its 408; an idle connection is closed gracefully (FIN first, so a request
     /// racing the close is not met with an RST); anything else is closed.
-    pub fn on_timeout(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
+    pub fn on_timeout(
+        &mut self,
+        env: &Env<'_>,
+        app: &mut dyn Handler,
+        pool: &mut BufPool,
+        now: Instant,
+    ) -> Drive {
         if self.proto.wake_at().is_some_and(|at| at <= now) {
-            return self.drive(ctx, pool, now);
+            return self.drive(env, app, pool, now);
         }
         if self.is_lingering() || !self.out.is_empty() {
             return Drive::Close;
@@ -257,13 +258,11 @@ impl Connection {
             Phase::Head | Phase::Body => {
                 pool.fill(self.out.buffer());
                 // The 408 is logged like any response: with this connection's peer.
-                let own = self.own_context(ctx);
-                self.proto
-                    .on_read_timeout(&mut self.out, own.as_ref().unwrap_or(ctx));
+                self.proto.on_read_timeout(&mut self.out, env);
                 self.closing = true;
                 // Try the write now; if the socket is full, the send timeout bounds the rest.
                 self.writable = true;
-                self.drive(ctx, pool, now)
+                self.drive(env, app, pool, now)
             }
             Phase::Idle { .. } | Phase::Stream => {
                 // FIN first: a request racing this close is drained, not met with an RST.
@@ -277,7 +276,13 @@ impl Connection {
 
     /// One round is read → process → write, in that order, so a request that arrives in one
     /// read is answered in the first round and the second only finds nothing left to do.
-    fn drive_open(&mut self, ctx: &Context<'_>, pool: &mut BufPool, now: Instant) -> Drive {
+    fn drive_open(
+        &mut self,
+        ctx: &Env<'_>,
+        app: &mut dyn Handler,
+        pool: &mut BufPool,
+        now: Instant,
+    ) -> Drive {
         for _ in 0..DRIVE_BUDGET {
             let mut progressed = false;
             let mut yielded = false;
@@ -298,7 +303,7 @@ impl Connection {
             if !self.closing && has_work && has_room {
                 pool.fill(self.out.buffer());
                 let before = (self.rbuf.len(), self.out.len());
-                let next = self.proto.on_data(&mut self.rbuf, &mut self.out, ctx);
+                let next = self.proto.on_data(&mut self.rbuf, &mut self.out, ctx, app);
                 if next == Next::Reset {
                     // Closed by the worker right after this: an RST, not a FIN.
                     if let Err(e) = net::reset_on_close(&self.fd) {
@@ -387,7 +392,7 @@ impl Connection {
     /// out (so one download cannot hold the loop). `Some(true)` if bytes moved, `None` to
     /// close. A response head and the large body behind it leave in one `sendmsg`; the head of
     /// a file answer goes with MSG_MORE, so the kernel sends it with the file's first bytes.
-    fn flush(&mut self, ctx: &Context<'_>) -> Option<bool> {
+    fn flush(&mut self, ctx: &Env<'_>) -> Option<bool> {
         if self.nodelay_pending && !self.closing {
             // Only a connection that stays open needs Nagle off (its next response must not wait
             // for an ACK); a one-response connection saves the syscall.

@@ -5,23 +5,29 @@
 //!     rlimit → bind N SO_REUSEPORT listeners → fork N → [wait signal|channel|timer → reap → respawn]
 //!          │ listener 0            │ listener 1                 │ listener N-1
 //!      worker 0                 worker 1          …         worker N-1
-//!      epoll loop: accept4 → read → proto::on_data → write, one socket each
+//!      epoll loop: accept4 → conn: read → proto → app → write
 //! ```
 //!
-//! # Layout
-//! - [`cli`] turns the command line and `PREFORK_*` environment into a [`config::Config`].
-//! - [`master`] is the supervisor: the flat wait → reap → act cycle; [`process`] is its mechanism
-//!   (the slot table, `fork`, decoding `waitpid`).
-//! - [`worker`] is the per-process epoll loop; [`conn`] drives one connection's reads and writes,
-//!   through its read buffer and its [`output`] queue.
-//! - [`memory`] is each worker's budget for what clients make it hold beyond those buffers.
-//! - [`proto`] holds the protocols, sans-IO: they see bytes and append bytes, nothing else;
-//!   [`proto::proxy`] reads a PROXY protocol header before either of them begins.
-//! - [`cidr`] answers whether a peer is one of `--trusted-proxies`.
-//! - [`sys`] is the only place with `unsafe`: epoll, sockets, rlimits, CPU counting.
-//! - [`signals`] is the one signal table, for the master and for the workers.
-//! - [`stats`] and [`health`] live in a mapping the master shares with every worker: each
-//!   worker's figures, and what `/healthz` answers in all of them at once.
+//! # Layers
+//! Each imports only the ones below it (`tests/layers.rs` checks that no cycle comes back):
+//!
+//! 1. **Process**: [`master`] (the supervisor's flat wait → reap → act cycle) over [`process`]
+//!    (the slot table, `fork`, `waitpid`); [`cli`] and [`config`] (the command line, as
+//!    plain data); [`signals`], [`channel`], [`notify`], [`pidfile`], [`logging`].
+//! 2. **Worker**: [`worker`] (the epoll loop: accept, timers, wake-ups, the memory queue)
+//!    and [`conn`] (one connection: reads, writes, timeouts, lingering close).
+//! 3. **Application**: [`app`], the one [`http::Handler`]: the routes, httpbin, request
+//!    controls, files, `/healthz`, `/metrics`. It sees requests and answers them; it never sees
+//!    a wire format.
+//! 4. **Protocols**, sans-IO: [`proto`] (HTTP/1.1, echo, the PROXY header). They see bytes
+//!    and the [`proto::Env`] the worker builds; HTTP/1.1 hands each whole request to the
+//!    handler and names no route.
+//! 5. **HTTP semantics**: [`http`], what both of the layers above share: requests, responses,
+//!    the handler interface, dates, targets, ranges, conditionals.
+//! 6. **Foundations**: [`buffer`] and [`output`] (a connection's bytes), [`memory`] (each
+//!    worker's budget), [`stats`] and [`health`] (figures shared with the master), [`peer`]
+//!    and [`ids`] (who is connected, and names for connections), [`access_log`], [`cidr`],
+//!    [`rand`], and [`sys`], the only place with `unsafe` beside the one `fork`.
 #![deny(unsafe_code)]
 #![warn(
     unsafe_op_in_unsafe_fn,
@@ -30,6 +36,7 @@
 )]
 
 pub mod access_log;
+pub mod app;
 pub mod buffer;
 pub mod channel;
 pub mod cidr;
@@ -37,14 +44,15 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod error;
-pub mod files;
 pub mod health;
+pub mod http;
+pub mod ids;
 pub mod logging;
 pub mod master;
 pub mod memory;
-pub mod metrics;
 pub mod notify;
 pub mod output;
+pub mod peer;
 pub mod pidfile;
 pub mod process;
 pub mod proto;
@@ -53,4 +61,5 @@ pub mod signals;
 pub mod stats;
 pub mod status_cmd;
 pub mod sys;
+pub mod testing;
 pub mod worker;

@@ -287,36 +287,6 @@ impl Output {
         }
     }
 
-    /// Takes back the bytes from `mark` on, with any tail held in memory, as one response to
-    /// reshape (request controls), and the budget's charge for them. `None`, leaving all as it
-    /// was, if part of it is a file range or bytes before `mark` are unsent behind a tail.
-    pub fn take_since(&mut self, mark: usize) -> Option<(Vec<u8>, u64)> {
-        if mark > self.bytes.len() {
-            return None;
-        }
-        let tail_len = match &self.tail {
-            None => 0,
-            Some(t) => t.segments.iter().try_fold(0, |n, s| match s {
-                Segment::Owned { data, pos } => Some(n + data.len() - pos),
-                Segment::File { .. } => None,
-            })?,
-        };
-        let mut taken = Vec::with_capacity(self.bytes.len() - mark + tail_len);
-        taken.extend_from_slice(&self.bytes.filled()[mark..]);
-        let len = self.bytes.len();
-        self.bytes.remove_range(mark, len);
-        let mut charge = 0;
-        if let Some(tail) = self.tail.take() {
-            charge = tail.charge;
-            for segment in tail.segments {
-                if let Segment::Owned { data, pos } = segment {
-                    taken.extend_from_slice(&data[pos..]);
-                }
-            }
-        }
-        Some((taken, charge))
-    }
-
     /// Drops everything unsent (the connection is closing); returns the charge to release.
     pub fn discard(&mut self) -> u64 {
         self.bytes.consume(self.bytes.len());

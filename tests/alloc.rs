@@ -11,7 +11,8 @@ use std::time::Instant;
 use prefork_server::buffer::BufPool;
 use prefork_server::config::{HttpLimits, ProtocolKind, READ_BUF_BYTES};
 use prefork_server::conn::{Connection, Drive};
-use prefork_server::proto::{Protocol, TestSite};
+use prefork_server::proto::Protocol;
+use prefork_server::testing::TestSite;
 
 struct Counting;
 
@@ -66,13 +67,16 @@ fn allocations_while_serving(request: &[u8], batch: usize, rounds: usize, warmup
         if round == warmup {
             counted = allocations();
         }
-        let mut ctx = site.context(1 << 20);
-        ctx.peer = prefork_server::proto::Peer::Direct(Some(std::net::SocketAddr::from((
+        let mut ctx = site.env(1 << 20);
+        ctx.peer = prefork_server::peer::Peer::Direct(Some(std::net::SocketAddr::from((
             [192, 0, 2, 7],
             40_000,
         ))));
         conn.on_event(true, true, false);
-        assert_eq!(conn.drive(&ctx, &mut pool, Instant::now()), Drive::Wait);
+        assert_eq!(
+            conn.drive(&ctx, &mut *site.app(), &mut pool, Instant::now()),
+            Drive::Wait
+        );
         let mut got = 0;
         let mut responses = 0;
         while responses < batch {

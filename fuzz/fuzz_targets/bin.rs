@@ -14,8 +14,10 @@ use libfuzzer_sys::fuzz_target;
 use prefork_server::buffer::{Buf, BufPool};
 use prefork_server::memory::Use;
 use prefork_server::output::Output;
-use prefork_server::proto::http::{Http, Limits};
-use prefork_server::proto::{Next, TestSite};
+use prefork_server::config::HttpLimits as Limits;
+use prefork_server::proto::h1::Http1;
+use prefork_server::proto::Next;
+use prefork_server::testing::TestSite;
 
 const ROUTES: &[&str] = &[
     "/",
@@ -161,11 +163,12 @@ fuzz_target!(|input: &[u8]| {
 /// was deferred is due.
 fn run(raw: &[u8]) -> Vec<u8> {
     let site = TestSite::new(Limits::new(4096, 2048, 1 << 16));
-    let mut ctx = site.context(1 << 14);
+    let mut ctx = site.env(1 << 14);
+    let mut app = site.app();
     let start = Instant::now();
     ctx.now = start;
     let mut pool = BufPool::new(1 << 17, 2);
-    let mut http = Http::new();
+    let mut http = Http1::new();
     let mut input = Buf::new();
     pool.fill(&mut input);
     input.spare_mut()[..raw.len()].copy_from_slice(raw);
@@ -174,7 +177,7 @@ fn run(raw: &[u8]) -> Vec<u8> {
     pool.fill(output.buffer());
     let mut out = Vec::new();
     for turn in 0..100_000 {
-        let next = http.on_data(&mut input, &mut output, &ctx);
+        let next = http.on_data(&mut input, &mut output, &ctx, &mut *app);
         let freed = output.drain_into(&mut out);
         site.budget.release(freed, Use::Output);
         if turn == 0 {

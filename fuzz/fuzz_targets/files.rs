@@ -6,11 +6,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use prefork_server::files::path;
-use prefork_server::proto::http::conditional::{self, Fields, Preconditions, Validators};
-use prefork_server::proto::http::date;
-use prefork_server::proto::http::encoding::Accepted;
-use prefork_server::proto::http::range::{self, Ranges};
+use prefork_server::app::files::path;
+use prefork_server::http::conditional::{self, Preconditions, Validators};
+use prefork_server::http::date;
+use prefork_server::http::encoding::Accepted;
+use prefork_server::http::range::{self, Ranges};
+use prefork_server::http::FieldLines;
 
 fuzz_target!(|input: &[u8]| {
     // Up to four fields separated by 0xFF: a path, a Range value, a precondition value, a
@@ -88,6 +89,7 @@ fuzz_target!(|input: &[u8]| {
         etag: b"\"5f-1a\"",
         last_modified: 784_111_777,
     };
-    let _ = conditional::evaluate(&Preconditions::of(&head), &validators, true);
-    let _ = Accepted::of(Fields::find(&head, b"accept-encoding")).choose([true, true, true]);
+    let fields = FieldLines::Head(&head);
+    let _ = conditional::evaluate(&Preconditions::of(fields), &validators, true);
+    let _ = Accepted::of(fields.named(b"accept-encoding")).choose([true, true, true]);
 });

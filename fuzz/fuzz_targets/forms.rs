@@ -13,7 +13,8 @@
 use std::borrow::Cow;
 
 use libfuzzer_sys::fuzz_target;
-use prefork_server::proto::http::bin::forms::{self, Pairs, Part};
+use prefork_server::app::bin::forms::{self, Pairs, Part};
+use prefork_server::http::percent;
 
 fuzz_target!(|input: &[u8]| {
     let Some((&control, data)) = input.split_first() else {
@@ -35,7 +36,7 @@ const UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 fn decode(data: &[u8], plus_is_space: bool) {
     let mut out = vec![b'x'];
-    forms::percent_decode(data, plus_is_space, &mut out);
+    percent::percent_decode(data, plus_is_space, &mut out);
     assert_eq!(out[0], b'x', "appends");
     let out = &out[1..];
     assert!(out.len() <= data.len());
@@ -57,7 +58,7 @@ fn decode(data: &[u8], plus_is_space: bool) {
         ]);
     }
     let mut again = Vec::new();
-    forms::percent_decode(&encoded, plus_is_space, &mut again);
+    percent::percent_decode(&encoded, plus_is_space, &mut again);
     assert_eq!(again, data);
 }
 
@@ -71,7 +72,7 @@ fn urlencoded(data: &[u8]) {
     // The reference: each non-empty `&` piece split at its first `=`, each side decoded.
     let decode = |s: &[u8]| {
         let mut out = Vec::new();
-        forms::percent_decode(s, true, &mut out);
+        percent::percent_decode(s, true, &mut out);
         out
     };
     let mut reference: Vec<(Vec<u8>, Vec<u8>)> = data

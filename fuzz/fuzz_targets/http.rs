@@ -13,8 +13,10 @@ use libfuzzer_sys::fuzz_target;
 use prefork_server::buffer::{Buf, BufPool};
 use prefork_server::memory::Use;
 use prefork_server::output::Output;
-use prefork_server::proto::http::{Http, Limits};
-use prefork_server::proto::{Next, TestSite};
+use prefork_server::config::HttpLimits as Limits;
+use prefork_server::proto::h1::Http1;
+use prefork_server::proto::Next;
+use prefork_server::testing::{config_of, TestSite};
 
 fuzz_target!(|input: &[u8]| {
     if input.len() < 3 {
@@ -67,11 +69,11 @@ fn run(
     // Debug routes stay off: /debug/crash would abort the fuzzer by design. The httpbin routes
     // too: their answers are random (/uuid, /bytes) or chunked (/stream) by design; the `bin`
     // target drives them.
-    let mut site = TestSite::new(*limits);
-    site.httpbin = None;
-    let ctx = site.context(high_water);
+    let site = TestSite::with_config(&config_of(&["--httpbin", "off"]), *limits, u64::MAX);
+    let ctx = site.env(high_water);
+    let mut app = site.app();
     let mut pool = BufPool::new(read_buf, 2);
-    let mut http = Http::new();
+    let mut http = Http1::new();
     let mut input = Buf::new();
     pool.fill(&mut input);
     let mut output = Output::new();
@@ -88,7 +90,7 @@ fn run(
             spare[..k].copy_from_slice(&pending[..k]);
             input.commit(k);
             pending.drain(..k);
-            let next = http.on_data(&mut input, &mut output, &ctx);
+            let next = http.on_data(&mut input, &mut output, &ctx, &mut *app);
             let freed = output.drain_into(&mut out);
             site.budget.release(freed, Use::Output);
             match next {

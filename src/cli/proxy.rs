@@ -10,7 +10,7 @@ use clap::ValueEnum;
 use crate::cidr::TrustedProxies;
 use crate::config::ProxyOptions;
 use crate::error::Error;
-use crate::proto::proxy::Accept;
+use crate::config::ProxyAccept as Accept;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProxyArgs {
@@ -81,7 +81,7 @@ mod tests {
         ])
         .unwrap();
         let proxy = cfg.proxy.unwrap();
-        assert_eq!(proxy.accept, crate::proto::proxy::Accept::Any);
+        assert_eq!(proxy.accept, crate::config::ProxyAccept::Any);
         assert!(proxy.trusted.contains("::1".parse().unwrap()));
         // The list alone only decides whose X-Forwarded-For is believed.
         let cfg = parse(&["--trusted-proxies", "127.0.0.1"]).unwrap();

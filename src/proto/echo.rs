@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::{Context, Next, Phase};
+use super::{Env, Next, Phase};
 use crate::buffer::Buf;
 use crate::config::EchoOptions;
 use crate::output::Output;
@@ -65,7 +65,7 @@ impl Echo {
 
     /// Moves input to output until the output reaches the high-water mark (with a delay, only
     /// the chunks that are due).
-    pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, ctx: &Context<'_>) -> Next {
+    pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, ctx: &Env<'_>) -> Next {
         if self.close_at.is_some_and(|at| at <= ctx.now) || self.left == Some(0) {
             return Next::Close;
         }
@@ -178,18 +178,17 @@ impl DelayLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::http::Limits;
-    use crate::proto::TestSite;
+    use crate::testing::TestSite;
 
     const MS: Duration = Duration::from_millis(1);
 
     /// Runs `on_data` at `now` with the high-water mark `hw`; returns what it said and the bytes
     /// it wrote.
     fn run(echo: &mut Echo, input: &mut Buf, now: Instant, hw: usize) -> (Next, Vec<u8>) {
-        let site = TestSite::new(Limits::default());
-        let ctx = Context {
+        let site = TestSite::new(Default::default());
+        let ctx = Env {
             now,
-            ..site.context(hw)
+            ..site.env(hw)
         };
         let mut output = Output::new();
         let next = echo.on_data(input, &mut output, &ctx);
@@ -204,8 +203,8 @@ mod tests {
 
     #[test]
     fn echoes_up_to_the_high_water_mark() {
-        let site = TestSite::new(Limits::default());
-        let ctx = site.context(4);
+        let site = TestSite::new(Default::default());
+        let ctx = site.env(4);
         let mut input = Buf::from_slice(b"abcdef");
         let mut output = Output::new();
         let mut echo = Echo::default();

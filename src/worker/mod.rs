@@ -1,38 +1,39 @@
 //! The worker: one process, one listening socket, one hand-written epoll loop.
 //!
 //! `poll → dispatch by token → accept → drive ready connections → expire timers → heartbeat`.
-//! Each worker polls only its own SO_REUSEPORT listener (level-triggered); connections are
-//! edge-triggered and registered once. The master drives it over its channel (`channel.rs`).
+//! Each worker polls its own SO_REUSEPORT listener (level-triggered), and, with every other
+//! worker, the sockets shared among them (EPOLLEXCLUSIVE): `--metrics-port`'s, and those an
+//! upgrade passed beyond one per worker. Connections are edge-triggered and registered once.
+//! The master drives the worker over its channel (`channel.rs`).
 
 pub mod accept;
 mod control;
 mod listen;
 mod setup;
+mod site;
 pub mod slab;
 pub mod timer;
 mod wakeups;
 
-use std::cell::{Cell, RefCell};
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tracing::{debug, error, info, info_span, warn};
 
 use self::accept::Acceptor;
+use self::site::Site;
 use self::slab::Slab;
 use self::timer::TimerWheel;
 use self::wakeups::Wakeups;
-use crate::access_log::AccessLog;
+use crate::app::App;
 use crate::buffer::BufPool;
 use crate::channel;
-use crate::config::{self, Config, EchoOptions, HttpLimits, ProtocolKind, Timeouts};
+use crate::config::{self, Config, EchoOptions, ProtocolKind, Timeouts};
 use crate::conn::{Connection, Drive};
-use crate::memory::{Budget, Use};
-use crate::proto::{Context, MetricsAccess, Prerendered, Socket, WorkerId};
+use crate::memory::Use;
 use crate::signals::Signals;
 use crate::stats::{MasterStats, WorkerStats};
 use crate::sys::epoll::{Events, Interest, Poller};
@@ -83,84 +84,6 @@ enum Exit {
     Now,
 }
 
-/// The worker-wide facts responses are built from, refreshed by the loop (not per request).
-struct Site<'a> {
-    /// `--access-log`, opened by this worker.
-    access_log: Option<RefCell<AccessLog>>,
-    /// The last response's status and length, noted by the protocol for the access log.
-    reply: Cell<(u16, u64)>,
-    open_files_limit: u64,
-    /// Main-port connections' access to `/metrics` (`Elsewhere` with `--metrics-port`).
-    metrics: MetricsAccess,
-    stats: &'a WorkerStats,
-    all_stats: &'a [WorkerStats],
-    master_stats: &'a MasterStats,
-    /// The date, and what the protocols render with it, once a second.
-    prerendered: Prerendered,
-    whoami: Vec<u8>,
-    worker: WorkerId,
-    limits: HttpLimits,
-    draining: bool,
-    debug_routes: bool,
-    /// `--admin-token`, for changes of `/healthz` on the public port.
-    admin_token: Option<crate::config::AdminToken>,
-    /// Requests answered, counted by the protocol.
-    served: Cell<u64>,
-    /// What the worker may buffer on its clients' behalf beyond their buffers.
-    budget: Budget,
-    /// `--root`'s files.
-    files: Option<crate::files::FileStore>,
-    /// The httpbin routes, when on.
-    httpbin: Option<crate::proto::http::bin::Httpbin>,
-    /// The request controls.
-    controls: crate::config::ControlOptions,
-}
-
-impl Site<'_> {
-    /// Advances the clock for this loop turn; re-renders what carries the date. True when a
-    /// new second began.
-    fn update_date(&mut self) -> bool {
-        self.prerendered.update(SystemTime::now())
-    }
-
-    /// The context for driving connection `token`, whose client is `peer`.
-    fn context(
-        &self,
-        now: Instant,
-        token: u64,
-        peer: Option<SocketAddr>,
-        socket: Socket,
-    ) -> Context<'_> {
-        Context {
-            date: self.prerendered.date(),
-            whoami: &self.whoami,
-            hello: self.prerendered.hello(),
-            high_water: config::OUTPUT_HIGH_WATER,
-            limits: &self.limits,
-            now,
-            draining: self.draining,
-            debug_routes: self.debug_routes,
-            served: &self.served,
-            stats: self.stats,
-            all_stats: self.all_stats,
-            master_stats: self.master_stats,
-            open_files_limit: self.open_files_limit,
-            metrics: self.metrics,
-            admin_token: self.admin_token.as_ref(),
-            access_log: self.access_log.as_ref(),
-            peer: crate::proto::Peer::Direct(peer),
-            reply: Some(&self.reply),
-            token,
-            budget: &self.budget,
-            files: self.files.as_ref(),
-            httpbin: self.httpbin.as_ref(),
-            controls: &self.controls,
-            worker: self.worker,
-            socket: Some(socket),
-        }
-    }
-}
-
 struct Worker<'a> {
     poller: Poller,
     /// `None` once draining: the worker no longer accepts.
@@ -199,8 +122,10 @@ struct Worker<'a> {
     timeouts: Timeouts,
     acceptor: Acceptor,
     pool: BufPool,
-    /// What every response may draw on.
+    /// What every connection draws on.
     site: Site<'a>,
+    /// The application: what every request gets.
+    app: App<'a>,
     /// Ask the master for a replacement after this many requests.
     recycle_after: Option<u64>,
     /// This worker's figures in shared memory (its heartbeat included).
@@ -386,10 +311,12 @@ impl Worker<'_> {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        let ctx = self.site.context(now, token, conn.peer, conn.socket());
+        let env = self
+            .site
+            .env(now, token, conn.peer, conn.socket(), conn.metrics_only);
         conn.queued = false;
         let wake_before = conn.wake_at();
-        let outcome = conn.drive(&ctx, &mut self.pool, now);
+        let outcome = conn.drive(&env, &mut self.app, &mut self.pool, now);
         self.after_drive(token, outcome, wake_before);
     }
 
@@ -522,9 +449,11 @@ impl Worker<'_> {
             if let Some(kind) = conn.timeout_kind(now) {
                 self.stats.on_timeout(kind);
             }
-            let ctx = self.site.context(now, token, conn.peer, conn.socket());
+            let env = self
+                .site
+                .env(now, token, conn.peer, conn.socket(), conn.metrics_only);
             let wake_before = conn.wake_at();
-            let outcome = conn.on_timeout(&ctx, &mut self.pool, now);
+            let outcome = conn.on_timeout(&env, &mut self.app, &mut self.pool, now);
             self.after_drive(token, outcome, wake_before);
         }
         self.resume_due(now);

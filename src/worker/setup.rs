@@ -15,10 +15,12 @@ use super::timer::TimerWheel;
 use super::wakeups::Wakeups;
 use super::{Site, Worker, WorkerInit, CHANNEL, LISTENER, METRICS, SIGNAL};
 use crate::access_log::AccessLog;
+use crate::app::{self, App};
 use crate::buffer::BufPool;
 use crate::config::{self, LogFormat};
+use crate::ids::WorkerId;
 use crate::memory::Budget;
-use crate::proto::MetricsAccess;
+use crate::proto::h1;
 use crate::sys::epoll::{Interest, Poller};
 use crate::sys::rlimit;
 
@@ -32,7 +34,7 @@ fn default_max_conns(workers: usize, metrics_port: bool, files: bool) -> usize {
         } else {
             0
         }
-        + if files { crate::files::CACHE_FDS } else { 0 };
+        + if files { app::files::CACHE_FDS } else { 0 };
     let by_rlimit = rlimit::nofile_soft().saturating_sub(reserved as u64);
     let by_system = rlimit::file_max() / workers.max(1) as u64;
     usize::try_from(by_rlimit.min(by_system))
@@ -80,12 +82,6 @@ impl<'a> Worker<'a> {
                 Interest::EXCLUSIVE_READABLE,
             )?;
         }
-        let whoami = format!(
-            "pid={} slot={} generation={}",
-            std::process::id(),
-            init.slot,
-            init.generation
-        );
         let cfg = &init.config;
         let started = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -117,6 +113,19 @@ impl<'a> Worker<'a> {
             None => None,
         };
         debug!(max_conns, "worker limits");
+        let worker = WorkerId {
+            pid: std::process::id(),
+            slot: init.slot as u32,
+            generation: init.generation,
+        };
+        let app = App::new(
+            cfg,
+            worker,
+            init.stats,
+            init.all_stats,
+            init.master_stats,
+            rlimit::nofile_soft(),
+        )?;
         Ok(Worker {
             poller,
             listener: Some(init.listener),
@@ -144,44 +153,17 @@ impl<'a> Worker<'a> {
             pool: BufPool::new(buf_size, config::BUFFER_POOL_MAX),
             site: Site {
                 access_log,
-                reply: Cell::new((0, 0)),
-                open_files_limit: rlimit::nofile_soft(),
-                metrics: if cfg.metrics_port.is_some() {
-                    MetricsAccess::Elsewhere
-                } else {
-                    MetricsAccess::Anywhere
+                http: h1::Site {
+                    limits: h1::Limits::new(cfg.limits, app::CONTROL_MARKER),
+                    prerendered: h1::Prerendered::new(SystemTime::now(), &app.static_responses()),
                 },
                 stats: init.stats,
-                all_stats: init.all_stats,
-                master_stats: init.master_stats,
-                // With --default-params every request has controls: no pre-rendered `GET /`.
-                prerendered: crate::proto::Prerendered::new(
-                    SystemTime::now(),
-                    cfg.controls.defaults.is_none(),
-                ),
-                whoami: whoami.into_bytes(),
-                worker: crate::proto::WorkerId {
-                    pid: std::process::id(),
-                    slot: init.slot as u32,
-                    generation: init.generation,
-                },
-                limits: cfg.limits,
                 draining: false,
-                admin_token: cfg.admin_token.clone(),
-                debug_routes: life.debug_routes,
                 served: Cell::new(0),
                 budget: Budget::new(cfg.memory_budget),
-                files: cfg
-                    .files
-                    .as_ref()
-                    .map(crate::files::FileStore::open)
-                    .transpose()?,
-                httpbin: cfg
-                    .httpbin
-                    .clone()
-                    .map(crate::proto::http::bin::Httpbin::new),
-                controls: cfg.controls.clone(),
+                pid: std::process::id(),
             },
+            app,
             recycle_after: recycle_threshold(life.max_requests, life.max_requests_jitter),
             stats: init.stats,
             heartbeat_every: (life.worker_timeout / 4)

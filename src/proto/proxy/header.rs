@@ -29,58 +29,8 @@ pub const MAX_V1_BYTES: usize = 107;
 /// well within a connection's read buffer.
 pub const MAX_V2_BYTES: usize = 8 * 1024;
 
-/// Which header versions a listener takes (`--proxy-protocol`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Accept {
-    V1,
-    V2,
-    /// Either, told apart by the first bytes.
-    Any,
-}
-
-impl Accept {
-    fn v1(self) -> bool {
-        self != Accept::V2
-    }
-
-    fn v2(self) -> bool {
-        self != Accept::V1
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    V1,
-    V2,
-}
-
-impl Version {
-    pub fn number(self) -> u64 {
-        match self {
-            Version::V1 => 1,
-            Version::V2 => 2,
-        }
-    }
-}
-
-/// v2's command (v1 has only `PROXY`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// The proxy opened the connection for itself (a health check): the socket's own
-    /// addresses stand, and whatever address the header carries is ignored.
-    Local,
-    /// The connection is relayed for the client the addresses name.
-    Proxy,
-}
-
-impl Command {
-    pub fn name(self) -> &'static str {
-        match self {
-            Command::Local => "LOCAL",
-            Command::Proxy => "PROXY",
-        }
-    }
-}
+pub use crate::config::ProxyAccept as Accept;
+pub use crate::peer::{ProxyCommand as Command, ProxyVersion as Version};
 
 /// The addresses a header carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,13 +115,13 @@ impl fmt::Display for Malformed {
 /// [`Malformed`] as soon as the bytes cannot be, or become, an accepted header.
 pub fn parse(input: &[u8], accept: Accept) -> Result<Option<(Header, usize)>, Malformed> {
     let seen = |prefix: &[u8]| prefix.starts_with(&input[..input.len().min(prefix.len())]);
-    if accept.v2() && seen(&V2_SIGNATURE) {
+    if accept.takes_v2() && seen(&V2_SIGNATURE) {
         if input.len() < V2_SIGNATURE.len() {
             return Ok(None);
         }
         return v2::parse(input);
     }
-    if accept.v1() && seen(V1_PREFIX) {
+    if accept.takes_v1() && seen(V1_PREFIX) {
         if input.len() < V1_PREFIX.len() {
             return Ok(None);
         }

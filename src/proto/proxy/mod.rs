@@ -18,119 +18,47 @@ pub mod header;
 mod v1;
 pub mod v2;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use tracing::debug;
 
 pub use self::header::{parse, Accept, Addresses, Command, Header, Malformed, Version};
-use super::{Context, Next, Phase, Protocol};
+use super::{Env, Next, Phase, Protocol};
 use crate::buffer::Buf;
+use crate::http::Handler;
 use crate::memory::Budget;
 use crate::output::Output;
+use crate::peer::{Endpoint, Peer, Proxied};
 use crate::stats::ProxyOutcome;
 
-/// Who is at the other end of a connection, as the protocols see it.
-///
-/// The same size as the `Option<SocketAddr>` it replaced in [`Context`], so the context of a
-/// direct connection costs nothing more to build.
-#[derive(Debug, Clone, Copy)]
-pub enum Peer<'a> {
-    /// A client that connected to us: the socket's peer, as `accept4` gave it.
-    Direct(Option<SocketAddr>),
-    /// A client relayed by a proxy that said who it is in a PROXY header.
-    Proxied(&'a Proxied),
-}
-
-impl Peer<'_> {
-    /// The client's address: what logs, `/ip` and `origin` show.
-    pub fn addr(&self) -> Option<SocketAddr> {
-        match self {
-            Peer::Direct(addr) => *addr,
-            Peer::Proxied(p) => p.client,
-        }
-    }
-
-    /// The socket's peer: the proxy, for a proxied connection.
-    pub fn socket(&self) -> Option<SocketAddr> {
-        match self {
-            Peer::Direct(addr) => *addr,
-            Peer::Proxied(p) => p.socket_peer,
-        }
-    }
-
-    /// What the PROXY header said, if the connection had one.
-    pub fn proxy(&self) -> Option<&Proxied> {
-        match self {
-            Peer::Direct(_) => None,
-            Peer::Proxied(p) => Some(p),
-        }
-    }
-}
-
-/// An address a header named.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    Inet(SocketAddr),
-    /// An `AF_UNIX` path, as sent (not necessarily UTF-8).
-    Unix(Box<[u8]>),
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Endpoint::Inet(addr) => write!(f, "{addr}"),
-            Endpoint::Unix(path) => write!(f, "unix:{}", String::from_utf8_lossy(path)),
-        }
-    }
-}
-
-/// What a connection's PROXY header said, kept for the connection's life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Proxied {
-    pub version: Version,
-    pub command: Command,
-    /// The addresses the header carried, if they apply (see [`Addresses::Unspecified`]).
-    pub source: Option<Endpoint>,
-    pub destination: Option<Endpoint>,
-    pub tlvs: usize,
-    /// The socket's peer: the proxy.
-    pub socket_peer: Option<SocketAddr>,
-    /// The client: the header's source, or the socket's peer where the header names none
-    /// (LOCAL, UNKNOWN, UNSPEC); `None` for a client on a UNIX socket, which has no IP.
-    pub client: Option<SocketAddr>,
-}
-
-impl Proxied {
-    /// What `header`, parsed from `bytes`, says about a connection whose socket peer is
-    /// `socket_peer`.
-    pub fn new(header: &Header, bytes: &[u8], socket_peer: Option<SocketAddr>) -> Proxied {
-        let path = |r: &std::ops::Range<usize>| Endpoint::Unix(bytes[r.clone()].into());
-        let (source, destination, client) = match &header.addresses {
-            Addresses::Unspecified => (None, None, socket_peer),
-            Addresses::Inet {
-                source,
-                destination,
-            } => (
-                Some(Endpoint::Inet(*source)),
-                Some(Endpoint::Inet(*destination)),
-                Some(*source),
-            ),
-            Addresses::Unix {
-                source,
-                destination,
-            } => (Some(path(source)), Some(path(destination)), None),
-        };
-        Proxied {
-            version: header.version,
-            command: header.command,
+/// What `header`, parsed from `bytes`, says about a connection whose socket peer is
+/// `socket_peer`.
+fn proxied(header: &Header, bytes: &[u8], socket_peer: Option<SocketAddr>) -> Proxied {
+    let path = |r: &std::ops::Range<usize>| Endpoint::Unix(bytes[r.clone()].into());
+    let (source, destination, client) = match &header.addresses {
+        Addresses::Unspecified => (None, None, socket_peer),
+        Addresses::Inet {
             source,
             destination,
-            tlvs: header.tlvs,
-            socket_peer,
-            client,
-        }
+        } => (
+            Some(Endpoint::Inet(*source)),
+            Some(Endpoint::Inet(*destination)),
+            Some(*source),
+        ),
+        Addresses::Unix {
+            source,
+            destination,
+        } => (Some(path(source)), Some(path(destination)), None),
+    };
+    Proxied {
+        version: header.version,
+        command: header.command,
+        source,
+        destination,
+        tlvs: header.tlvs,
+        socket_peer,
+        client,
     }
 }
 
@@ -172,12 +100,18 @@ impl BehindProxy {
 
     /// Reads the header if it is not read yet, then lets the wrapped protocol work with the
     /// client as its peer; the first request is often in the same read as the header.
-    pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, ctx: &Context<'_>) -> Next {
+    pub fn on_data(
+        &mut self,
+        input: &mut Buf,
+        output: &mut Output,
+        ctx: &Env<'_>,
+        app: &mut dyn Handler,
+    ) -> Next {
         if let Stage::Awaiting(accept) = self.stage {
             match parse(input.filled(), accept) {
                 Ok(None) => return Next::NeedInput,
                 Ok(Some((header, consumed))) => {
-                    let read = Proxied::new(&header, input.filled(), ctx.peer.socket());
+                    let read = proxied(&header, input.filled(), ctx.peer.socket());
                     debug!(peer = ?read.socket_peer, client = ?read.client, "PROXY header read");
                     ctx.stats.on_proxy(ProxyOutcome::Accepted);
                     input.consume(consumed);
@@ -194,11 +128,11 @@ impl BehindProxy {
         }
         match &self.stage {
             Stage::Read(read) => {
-                let ctx = Context {
+                let ctx = Env {
                     peer: Peer::Proxied(read),
                     ..*ctx
                 };
-                self.inner.on_data(input, output, &ctx)
+                self.inner.on_data(input, output, &ctx, app)
             }
             Stage::Awaiting(_) => Next::NeedInput,
         }
@@ -210,7 +144,7 @@ impl BehindProxy {
         match (&self.stage, &self.inner) {
             (Stage::Awaiting(_), _) => Phase::Head,
             (Stage::Read(_), Protocol::Echo(e)) => e.phase(),
-            (Stage::Read(_), Protocol::Http(h)) => h.phase(buffered),
+            (Stage::Read(_), Protocol::Http1(h)) => h.phase(buffered),
             (Stage::Read(_), Protocol::BehindProxy(_)) => Phase::Head,
         }
     }
@@ -219,7 +153,7 @@ impl BehindProxy {
     pub fn wake_at(&self) -> Option<Instant> {
         match (&self.stage, &self.inner) {
             (Stage::Read(_), Protocol::Echo(e)) => e.wake_at(),
-            (Stage::Read(_), Protocol::Http(h)) => h.wake_at(),
+            (Stage::Read(_), Protocol::Http1(h)) => h.wake_at(),
             _ => None,
         }
     }
@@ -229,20 +163,20 @@ impl BehindProxy {
     pub fn needs_linger(&self) -> bool {
         match (&self.stage, &self.inner) {
             (Stage::Read(_), Protocol::Echo(_)) => true,
-            (Stage::Read(_), Protocol::Http(h)) => h.needs_linger(),
+            (Stage::Read(_), Protocol::Http1(h)) => h.needs_linger(),
             _ => false,
         }
     }
 
     /// No header in time: counted and closed without a word (a proxy gets no HTTP 408).
-    pub fn on_read_timeout(&mut self, output: &mut Output, ctx: &Context<'_>) {
+    pub fn on_read_timeout(&mut self, output: &mut Output, ctx: &Env<'_>) {
         match &self.stage {
             Stage::Awaiting(_) => {
                 debug!(peer = ?ctx.peer.socket(), "no PROXY header in time; closing");
                 ctx.stats.on_proxy(ProxyOutcome::TimedOut);
             }
             Stage::Read(read) => {
-                let ctx = Context {
+                let ctx = Env {
                     peer: Peer::Proxied(read),
                     ..*ctx
                 };

@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use super::header::{MAX_V1_BYTES, MAX_V2_BYTES, V2_SIGNATURE};
 use super::*;
 use crate::output::Output;
-use crate::proto::http::Limits;
-use crate::proto::TestSite;
+use crate::testing::TestSite;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -247,7 +246,7 @@ fn every_form_parses_whole_and_waits_at_every_cut() {
 fn what_a_header_says_about_the_client() {
     let socket = Some(addr("127.0.0.1:40000"));
     for (name, bytes, header) in valid() {
-        let p = Proxied::new(&header, &bytes, socket);
+        let p = proxied(&header, &bytes, socket);
         assert_eq!(p.socket_peer, socket);
         match &header.addresses {
             Addresses::Inet { source, .. } => assert_eq!(p.client, Some(*source), "{name}"),
@@ -537,10 +536,10 @@ fn peer_is_no_larger_than_the_address_it_replaced() {
 /// Drives an HTTP connection behind a PROXY header over `input`, with `socket` as the socket
 /// peer; the bytes written back and the last `Next`.
 fn drive(input: &[u8], socket: &str) -> (Vec<u8>, Next) {
-    let site = TestSite::new(Limits::default());
-    let ctx = Context {
+    let site = TestSite::new(Default::default());
+    let ctx = Env {
         peer: Peer::Direct(Some(addr(socket))),
-        ..site.context(1 << 20)
+        ..site.env(1 << 20)
     };
     let mut proto = Protocol::behind_proxy(
         Accept::Any,
@@ -548,7 +547,7 @@ fn drive(input: &[u8], socket: &str) -> (Vec<u8>, Next) {
     );
     let mut buf = crate::buffer::Buf::from_slice(input);
     let mut out = Output::new();
-    let next = proto.on_data(&mut buf, &mut out, &ctx);
+    let next = proto.on_data(&mut buf, &mut out, &ctx, &mut *site.app());
     let mut sent = Vec::new();
     out.drain_into(&mut sent);
     (sent, next)

@@ -1,0 +1,139 @@
+//! The application: what every request gets, whichever protocol carried it.
+//!
+//! [`App`] is the one [`Handler`] a worker hands its protocols. It routes a request
+//! ([`router`]), lets the request's controls stand in for or reshape the answer ([`controls`]),
+//! and answers through the protocol's [`Respond`]:
+//! - [`builtin`]: `GET /`'s hello, `/echo`, `/whoami`, `OPTIONS *`, the `/debug/*` aids, and
+//!   the 404 and 405 every route shares;
+//! - [`health`]: `/healthz`, its check and its control;
+//! - [`metrics`]: `/metrics` (Prometheus) and `/status` (JSON), every worker's figures;
+//! - [`files`]: `--root`'s files (the store that finds and caches them, and the answers:
+//!   ranges, conditionals, precompressed siblings);
+//! - [`bin`]: the httpbin routes, and `/raw` and `/inspect`;
+//! - [`generate`]: bodies made as they are written, for the routes that stream.
+//!
+//! Nothing here knows a wire format: heads are [`ResponseHead`](crate::http::ResponseHead)s,
+//! bodies are [`Body`](crate::http::Body)s or [`Producer`](crate::http::Producer)s, and what
+//! the connection knows comes in the [`Exchange`].
+
+pub mod bin;
+mod builtin;
+pub mod controls;
+pub mod files;
+pub mod generate;
+mod health;
+pub mod metrics;
+mod router;
+mod text;
+
+use self::router::Route;
+use crate::config::{AdminToken, Config, ControlOptions};
+use crate::http::{Exchange, FieldList, Handler, Reply, Request, Respond, StaticResponse};
+use crate::ids::WorkerId;
+use crate::stats::{MasterStats, WorkerStats};
+
+/// The field-name prefix that marks a request as carrying controls (`X-Echo-Delay: 5ms`): the
+/// protocol notes it while it parses, so a request without one costs nothing here.
+pub const CONTROL_MARKER: &[u8] = controls::FIELD_PREFIX;
+
+/// One worker's application: its options, its figures and the state it keeps between
+/// requests (the file cache, httpbin's scratch space).
+#[derive(Debug)]
+pub struct App<'a> {
+    /// The `/whoami` body: `pid=<pid> slot=<n> generation=<g>`.
+    whoami: Vec<u8>,
+    /// Serve the `/debug/*` fault-injection routes.
+    debug_routes: bool,
+    /// This worker's figures (injected faults are counted here).
+    stats: &'a WorkerStats,
+    /// Every worker's figures, for `/metrics` and `/status`.
+    all_stats: &'a [WorkerStats],
+    master_stats: &'a MasterStats,
+    /// RLIMIT_NOFILE, for `/metrics`.
+    open_files_limit: u64,
+    /// `--metrics-port` is set: the main port does not serve `/metrics` and `/status`.
+    metrics_port: bool,
+    /// `--admin-token`: a request on the main port that carries it may change `/healthz`.
+    admin_token: Option<AdminToken>,
+    /// `--root`'s files, when serving a directory.
+    files: Option<files::FileStore>,
+    /// The httpbin routes, when they are on.
+    httpbin: Option<bin::Httpbin>,
+    controls: ControlOptions,
+    /// The fields the controls add to a response, rendered here (kept between requests, so a
+    /// controlled request allocates nothing once warm).
+    control_fields: FieldList,
+}
+
+impl<'a> App<'a> {
+    /// The application of worker `worker`, as `config` sets it up.
+    ///
+    /// # Errors
+    /// If `--root` cannot be opened.
+    pub fn new(
+        config: &Config,
+        worker: WorkerId,
+        stats: &'a WorkerStats,
+        all_stats: &'a [WorkerStats],
+        master_stats: &'a MasterStats,
+        open_files_limit: u64,
+    ) -> std::io::Result<App<'a>> {
+        Ok(App {
+            whoami: format!(
+                "pid={} slot={} generation={}",
+                worker.pid, worker.slot, worker.generation
+            )
+            .into_bytes(),
+            debug_routes: config.lifecycle.debug_routes,
+            stats,
+            all_stats,
+            master_stats,
+            open_files_limit,
+            metrics_port: config.metrics_port.is_some(),
+            admin_token: config.admin_token.clone(),
+            files: config
+                .files
+                .as_ref()
+                .map(files::FileStore::open)
+                .transpose()?,
+            httpbin: config
+                .httpbin
+                .clone()
+                .map(|options| bin::Httpbin::new(options, worker)),
+            controls: config.controls.clone(),
+            control_fields: FieldList::default(),
+        })
+    }
+
+    /// The responses that never change but for their date, which a protocol may render once a
+    /// second: `GET /`'s hello, unless every request has controls (`--default-params`).
+    pub fn static_responses(&self) -> Vec<StaticResponse> {
+        if self.controls.defaults.is_some() {
+            return Vec::new();
+        }
+        vec![builtin::HELLO]
+    }
+
+    fn route(&self, req: &Request<'_>, ex: &Exchange<'_>) -> Route {
+        router::route_for(self, req, ex.port)
+    }
+}
+
+impl Handler for App<'_> {
+    fn keeps_body(&mut self, req: &Request<'_>, ex: &Exchange<'_>) -> bool {
+        router::keeps_body(self.route(req, ex), req.method)
+    }
+
+    #[inline]
+    fn respond(&mut self, req: &Request<'_>, ex: &Exchange<'_>, res: &mut dyn Respond) -> Reply {
+        let route = self.route(req, ex);
+        // Controls come from a query, a marked field or `--default-params`; the keep-alive
+        // `GET /` has none of them and goes straight to its route.
+        if !req.query.is_empty() || req.marked || self.controls.defaults.is_some() {
+            if let Some(reply) = controls::answer(self, route, req, ex, res) {
+                return reply;
+            }
+        }
+        router::respond(self, route, req, ex, res)
+    }
+}
