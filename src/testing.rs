@@ -82,7 +82,7 @@ impl TestSite {
         TestSite {
             http: h1::Site {
                 limits: h1::Limits::new(limits, CONTROL_MARKER),
-                prerendered: Prerendered::new(date(), &app.static_responses()),
+                prerendered: Prerendered::new(date(), &app.static_routes()),
             },
             served: Cell::new(0),
             budget: Budget::new(budget),

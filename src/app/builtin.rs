@@ -14,7 +14,7 @@ use crate::http::{
 const MAX_SLEEP_MS: u64 = 60_000;
 
 /// `GET /`: the hello, the same bytes every time but for the date (so a protocol may render
-/// it once a second).
+/// it once a second: see [`App::static_routes`](super::App::static_routes)).
 pub(super) const HELLO: StaticResponse = StaticResponse {
     status: StatusCode::Ok,
     content_type: b"text/plain",
@@ -35,11 +35,8 @@ pub(super) fn root(req: &Request<'_>, res: &mut dyn Respond) -> Reply {
     if !req.method.is_get_like() {
         return text::other_method(req, res, ALLOW_GET_HEAD);
     }
-    let head = ResponseHead::new(
-        HELLO.status,
-        Some(HELLO.content_type),
-        Length::Exactly(HELLO.body.len() as u64),
-    );
+    let length = Length::Exactly(HELLO.body.len() as u64);
+    let head = ResponseHead::new(HELLO.status, Some(HELLO.content_type), length);
     text::reply(res.send(&head, Body::Static(HELLO.body)))
 }
 

@@ -28,7 +28,7 @@ mod text;
 
 use self::router::Route;
 use crate::config::{AdminToken, Config, ControlOptions};
-use crate::http::{Exchange, FieldList, Handler, Reply, Request, Respond, StaticResponse};
+use crate::http::{Exchange, FieldList, Handler, Reply, Request, Respond, StaticRoute};
 use crate::ids::WorkerId;
 use crate::stats::{MasterStats, WorkerStats};
 
@@ -63,6 +63,9 @@ pub struct App<'a> {
     /// The fields the controls add to a response, rendered here (kept between requests, so a
     /// controlled request allocates nothing once warm).
     control_fields: FieldList,
+    /// `/` is always the hello: no `--root` (whose index file it could be), and no
+    /// `--default-params` (which would give every request controls).
+    hello_at_root: bool,
 }
 
 impl<'a> App<'a> {
@@ -102,16 +105,22 @@ impl<'a> App<'a> {
                 .map(|options| bin::Httpbin::new(options, worker)),
             controls: config.controls.clone(),
             control_fields: FieldList::default(),
+            hello_at_root: config.files.is_none() && config.controls.defaults.is_none(),
         })
     }
 
-    /// The responses that never change but for their date, which a protocol may render once a
-    /// second: `GET /`'s hello, unless every request has controls (`--default-params`).
-    pub fn static_responses(&self) -> Vec<StaticResponse> {
-        if self.controls.defaults.is_some() {
+    /// The routes whose answer never changes but for its date, which a protocol may render
+    /// once a second and send without asking: `GET /`'s hello, when `/` can only be the
+    /// hello (no `--root`, whose index file it could be; no `--default-params`, which give
+    /// every request controls).
+    pub fn static_routes(&self) -> Vec<StaticRoute> {
+        if !self.hello_at_root {
             return Vec::new();
         }
-        vec![builtin::HELLO]
+        vec![StaticRoute {
+            path: b"/",
+            response: builtin::HELLO,
+        }]
     }
 
     fn route(&self, req: &Request<'_>, ex: &Exchange<'_>) -> Route {

@@ -8,9 +8,9 @@
 use clap::ValueEnum;
 
 use crate::cidr::TrustedProxies;
+use crate::config::ProxyAccept as Accept;
 use crate::config::ProxyOptions;
 use crate::error::Error;
-use crate::config::ProxyAccept as Accept;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProxyArgs {

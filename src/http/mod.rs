@@ -33,7 +33,7 @@ pub use self::handler::{Exchange, Handler, Memo, PortRole, Reply};
 pub use self::method::Method;
 pub use self::request::{Request, Version};
 pub use self::response::{
-    Body, Field, Length, NoRoom, Respond, ResponseHead, Segment, StaticResponse,
+    Body, Field, Length, NoRoom, Respond, ResponseHead, Segment, StaticResponse, StaticRoute,
 };
 pub use self::status::{reason_phrase, StatusCode};
 pub use self::stream::{BodySink, FieldList, Generate, OwnedHead, Producer, Step};

@@ -154,11 +154,22 @@ pub trait Respond {
     fn close_after(&mut self);
 }
 
-/// A response that never changes but for its `Date`: a protocol may render it once a second
-/// and answer with a copy (HTTP/1.1 does, for `GET /`).
+/// A response that never changes but for its `Date`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StaticResponse {
     pub status: StatusCode,
     pub content_type: &'static [u8],
     pub body: &'static [u8],
+}
+
+/// What the application promises to answer, always the same way, to one exact request: a GET
+/// of `path` (origin form, no query, no marked field, no body) on the main port. A protocol
+/// may render the answer once a second and send a copy without asking the handler, which
+/// would give the very same bytes (HTTP/1.1 does, for keep-alive `GET /`: its whole cost is
+/// then the parse and one copy). The application declares none that a request could change
+/// (under `--root`, `/` may be a file; under `--default-params`, every request has controls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticRoute {
+    pub path: &'static [u8],
+    pub response: StaticResponse,
 }

@@ -33,6 +33,7 @@ impl StatusCode {
     }
 
     /// The numeric code.
+    #[inline]
     pub fn code(self) -> u16 {
         match self {
             StatusCode::Ok => 200,

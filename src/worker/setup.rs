@@ -155,7 +155,7 @@ impl<'a> Worker<'a> {
                 access_log,
                 http: h1::Site {
                     limits: h1::Limits::new(cfg.limits, app::CONTROL_MARKER),
-                    prerendered: h1::Prerendered::new(SystemTime::now(), &app.static_responses()),
+                    prerendered: h1::Prerendered::new(SystemTime::now(), &app.static_routes()),
                 },
                 stats: init.stats,
                 draining: false,

@@ -303,7 +303,7 @@ impl Http1 {
                 return self.wait_for_head(buf, env, output);
             }
         }
-        let (head, head_len) = match parse::parse_head(buf, limits) {
+        let (mut head, head_len) = match parse::parse_head(buf, limits) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return self.wait_for_head(buf, env, output),
             Err(reject) => return reject_request(reject, output, env, self.served),
@@ -318,8 +318,15 @@ impl Http1 {
             BodyLen::Chunked => None,
         };
         if let Some(body_len) = whole_body {
-            let body = &buf[head_len..head_len + body_len];
-            return match self.answer(&head, body, false, output, env, app, None) {
+            if body_len == 0 && head.keep_alive && head.minor_version == 1 && !env.draining {
+                if let Some(answer) = env.http.prerendered.answer(&head.request, env.port) {
+                    let step = self.answer_static(&head, answer, env, output);
+                    input.consume(head_len);
+                    return step;
+                }
+            }
+            head.request.body = &buf[head_len..head_len + body_len];
+            return match self.answer(&head, false, output, env, app, None) {
                 Ok((step, _)) => {
                     if step != Step::Reset {
                         input.consume(head_len + body_len);
@@ -415,9 +422,9 @@ impl Http1 {
             let memo = pending.memo.as_ref();
             // The same bytes parsed once already: this cannot fail, but a bug must not panic.
             match parse::parse_head(&request[..head_len], &env.http.limits) {
-                Ok(Some((head, _))) => {
-                    let body = &request[head_len..];
-                    self.answer(&head, body, spilled, output, env, app, memo)
+                Ok(Some((mut head, _))) => {
+                    head.request.body = &request[head_len..];
+                    self.answer(&head, spilled, output, env, app, memo)
                 }
                 _ => Ok((
                     reject_request(Reject::BadRequest, output, env, self.served),
@@ -447,6 +454,22 @@ impl Http1 {
         step
     }
 
+    /// A request for a static route ([`StaticRoute`](crate::http::StaticRoute)): the copy
+    /// rendered for this second, without asking the handler (which would answer the same).
+    #[inline(always)]
+    fn answer_static(
+        &mut self,
+        head: &Head<'_>,
+        (rendered, logged): (&[u8], (u16, u64)),
+        env: &Env<'_>,
+        output: &mut Output,
+    ) -> Step {
+        env.stats.on_response(logged.0);
+        output.bytes().extend_from_slice(rendered);
+        self.after_answer(head, Some(&head.request), logged, env);
+        self.finish_request(true)
+    }
+
     /// What the handler is told about this exchange beside the request.
     #[inline(always)]
     fn exchange<'e>(&self, env: &'e Env<'_>, memo: Option<&'e Memo>) -> Exchange<'e> {
@@ -465,15 +488,13 @@ impl Http1 {
         }
     }
 
-    /// Asks the handler for the answer to a whole request, whose body is `body` (`spilled`:
-    /// in its own reserved memory). The step that follows and whether the spilled body is to
-    /// be attached after what was written; or why there is no answer yet.
-    #[allow(clippy::too_many_arguments)]
+    /// Asks the handler for the answer to a whole request, its body in `head.request`
+    /// (`spilled`: in its own reserved memory). The step that follows and whether the spilled
+    /// body is to be attached after what was written; or why there is no answer yet.
     #[inline(always)]
     fn answer(
         &mut self,
         head: &Head<'_>,
-        body: &[u8],
         spilled: bool,
         output: &mut Output,
         env: &Env<'_>,
@@ -482,28 +503,24 @@ impl Http1 {
     ) -> Result<(Step, bool), Hold> {
         // A draining worker ends each connection after its current response.
         let keep_alive = head.keep_alive && !env.draining;
-        let request = Request {
-            body,
-            ..head.request
-        };
+        let request = &head.request;
         let with_body = request.method != Method::Head;
         let ex = self.exchange(env, memo);
         let mut res = Responder::new(
             output,
             env,
-            &env.http.prerendered,
             head.minor_version,
             keep_alive,
             with_body,
-            body,
+            request.body,
             spilled,
         );
-        let reply = app.respond(&request, &ex, &mut res);
+        let reply = app.respond(request, &ex, &mut res);
         let (status, length, close) = (res.status, res.length, res.close);
         let attach = res.attach_request_body;
         match reply {
             Reply::Sent | Reply::SentCostly => {
-                self.after_answer(head, Some(&request), (status, length), env);
+                self.after_answer(head, Some(request), (status, length), env);
                 let step = self.finish_request(keep_alive && !close);
                 // Pipelined scrapes take turns with everyone else (a render is microseconds,
                 // thousands in a row are not).
@@ -524,20 +541,21 @@ impl Http1 {
                 let producing =
                     Producing::new(*producer, head.minor_version, keep_alive, with_body);
                 // Logged now: its status and length are known.
-                self.after_answer(head, Some(&request), producing.logged(), env);
+                self.after_answer(head, Some(request), producing.logged(), env);
                 self.state = State::Producing(Box::new(producing));
                 Ok((Step::Progress, false))
             }
             Reply::NeedMemory(memo) => Err(Hold::Memory(memo)),
             Reply::Later(at, memo) => Err(Hold::Until(at, memo)),
             Reply::Reset => {
-                self.after_answer(head, Some(&request), (0, 0), env);
+                self.after_answer(head, Some(request), (0, 0), env);
                 Ok((Step::Reset, false))
             }
         }
     }
 
     /// Bookkeeping once a request is answered: the access log and the counts.
+    #[inline(always)]
     fn after_answer(
         &mut self,
         head: &Head<'_>,
@@ -553,9 +571,14 @@ impl Http1 {
         env.served.set(env.served.get() + 1);
     }
 
+    #[inline(always)]
     fn finish_request(&mut self, keep_alive: bool) -> Step {
         if keep_alive {
-            self.state = State::Head { scanned: None };
+            match &mut self.state {
+                // Answered straight from its head (the common case): nothing to drop.
+                State::Head { scanned } => *scanned = None,
+                state => *state = State::Head { scanned: None },
+            }
             Step::Progress
         } else {
             Step::Close
@@ -615,7 +638,21 @@ fn write_error(output: &mut Output, env: &Env<'_>, status: StatusCode, request_i
 
 /// The access-log line for a response: `request` is the request, when one was read whole, and
 /// `request_index` its place on the connection (0 for the first).
+#[inline(always)]
 fn log_reply(
+    env: &Env<'_>,
+    request: Option<&Request<'_>>,
+    request_index: u64,
+    status: u16,
+    length: u64,
+) {
+    if env.access_log.is_some() {
+        write_log(env, request, request_index, status, length);
+    }
+}
+
+#[inline(never)]
+fn write_log(
     env: &Env<'_>,
     request: Option<&Request<'_>>,
     request_index: u64,

@@ -5,7 +5,6 @@
 //! built for the response), sent from where it lies (a static body, a file), or, for `/echo`
 //! of a body already spilled to its own reserved memory, sent from there.
 
-use super::prerendered::Prerendered;
 use super::write::{ConnectionHeader, Framing, Head};
 use crate::http::{Body, Length, NoRoom, Respond, ResponseHead, Segment, StatusCode};
 use crate::memory::{Grant, Use};
@@ -23,7 +22,6 @@ const TOO_LARGE: &[u8] = b"Response larger than the memory budget\n";
 pub(super) struct Responder<'r, 'e> {
     output: &'r mut Output,
     env: &'r Env<'e>,
-    statics: &'r Prerendered,
     minor_version: u8,
     /// The connection stays open after this response unless something below says otherwise.
     keep_alive: bool,
@@ -48,7 +46,6 @@ impl<'r, 'e> Responder<'r, 'e> {
     pub(super) fn new(
         output: &'r mut Output,
         env: &'r Env<'e>,
-        statics: &'r Prerendered,
         minor_version: u8,
         keep_alive: bool,
         with_body: bool,
@@ -58,7 +55,6 @@ impl<'r, 'e> Responder<'r, 'e> {
         Responder {
             output,
             env,
-            statics,
             minor_version,
             keep_alive,
             with_body,
@@ -80,22 +76,6 @@ impl<'r, 'e> Responder<'r, 'e> {
         self.status = status.code();
         self.length = length.logged();
         self.env.stats.on_response(self.status);
-    }
-
-    /// The keep-alive answer pre-rendered for this second, if this response is one.
-    #[inline(always)]
-    fn prerendered(&self, head: &ResponseHead<'_>, body: &Body<'_>) -> Option<&'r [u8]> {
-        let Body::Static(bytes) = *body else {
-            return None;
-        };
-        if !head.fields.is_empty() || !self.with_body || self.minor_version == 0 {
-            return None;
-        }
-        if !self.keep_alive || self.close {
-            return None;
-        }
-        self.statics
-            .find(head.status, head.content_type, head.length, bytes)
     }
 
     fn write_head(&mut self, head: &ResponseHead<'_>, framing: Framing) {
@@ -135,11 +115,6 @@ impl<'r, 'e> Responder<'r, 'e> {
 
 impl Respond for Responder<'_, '_> {
     fn send(&mut self, head: &ResponseHead<'_>, body: Body<'_>) -> Result<(), NoRoom> {
-        if let Some(rendered) = self.prerendered(head, &body) {
-            self.note(head.status, head.length);
-            self.output.bytes().extend_from_slice(rendered);
-            return Ok(());
-        }
         let framing = Framing::of(head.length, self.minor_version);
         if head.length == Length::Open && framing == Framing::None {
             // An HTTP/1.0 client: the body ends with the connection.
