@@ -9,24 +9,24 @@ use std::os::fd::BorrowedFd;
 use crate::sys::net::{self, IoOutcome};
 
 /// Master → worker: stop accepting, finish what is in flight, exit.
-pub const DRAIN: u8 = b'Q';
+pub(crate) const DRAIN: u8 = b'Q';
 /// Master → worker, with a listening socket attached (SCM_RIGHTS): poll this one too. A slot
 /// removed by SIGTTOU leaves its socket to the others rather than closing it: the kernel keeps
 /// spreading new connections over every socket of the port, and closing one resets what races
 /// the close.
-pub const ADOPT: u8 = b'A';
+pub(crate) const ADOPT: u8 = b'A';
 /// Master → worker: exit now.
-pub const EXIT: u8 = b'X';
+pub(crate) const EXIT: u8 = b'X';
 /// Master → worker: reopen the log file.
-pub const REOPEN_LOG: u8 = b'L';
+pub(crate) const REOPEN_LOG: u8 = b'L';
 /// Worker → master: polling the listener.
-pub const READY: u8 = b'R';
+pub(crate) const READY: u8 = b'R';
 /// Worker → master: served its `--max-requests`; replace me, then drain me.
-pub const RECYCLE: u8 = b'M';
+pub(crate) const RECYCLE: u8 = b'M';
 
 /// What one read of a channel found.
 #[derive(Debug, Default)]
-pub struct Inbox {
+pub(crate) struct Inbox {
     /// A bit per message byte seen (by its value modulo 64), in any order.
     seen: u64,
     /// The other side closed its end.
@@ -36,13 +36,13 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    pub fn has(&self, message: u8) -> bool {
+    pub(crate) fn has(&self, message: u8) -> bool {
         self.seen & (1 << (message % 64)) != 0
     }
 }
 
 /// Reads everything pending on a nonblocking channel.
-pub fn receive(fd: BorrowedFd<'_>) -> Inbox {
+pub(crate) fn receive(fd: BorrowedFd<'_>) -> Inbox {
     let mut inbox = Inbox::default();
     let mut buf = [0u8; 64];
     loop {
@@ -63,12 +63,12 @@ pub fn receive(fd: BorrowedFd<'_>) -> Inbox {
 
 /// Sends one message; false if the other side is gone (or, never in practice, the tiny
 /// socket buffer is full).
-pub fn send(fd: BorrowedFd<'_>, message: u8) -> bool {
+pub(crate) fn send(fd: BorrowedFd<'_>, message: u8) -> bool {
     net::write_some(fd, &[message]) == IoOutcome::Done(1)
 }
 
 /// Sends `ADOPT` with a copy of `listener`.
-pub fn send_adopt(fd: BorrowedFd<'_>, listener: BorrowedFd<'_>) -> bool {
+pub(crate) fn send_adopt(fd: BorrowedFd<'_>, listener: BorrowedFd<'_>) -> bool {
     net::send_with_fd(fd, ADOPT, listener)
 }
 

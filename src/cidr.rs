@@ -110,7 +110,7 @@ fn mask128(prefix: u8) -> u128 {
 }
 
 /// `::ffff:a.b.c.d` as `a.b.c.d`; any other address as it is.
-pub fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The statuses a failing check may answer with.
-pub const FAIL_STATUSES: std::ops::RangeInclusive<u16> = 400..=599;
+pub(crate) const FAIL_STATUSES: std::ops::RangeInclusive<u16> = 400..=599;
 
 /// What an operator set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tracing::debug;
 
-pub struct Notifier {
+pub(crate) struct Notifier {
     socket: UnixDatagram,
     addr: SocketAddr,
     /// `$NOTIFY_SOCKET` and `$WATCHDOG_USEC` as received, for a binary upgrade's new master
@@ -21,7 +21,7 @@ pub struct Notifier {
 impl Notifier {
     /// Reads `$NOTIFY_SOCKET` (and `$WATCHDOG_USEC`/`$WATCHDOG_PID`) and removes them from the
     /// environment, so no child mistakes them for its own.
-    pub fn from_env() -> Option<Notifier> {
+    pub(crate) fn from_env() -> Option<Notifier> {
         let path = std::env::var_os("NOTIFY_SOCKET")?;
         let watchdog_usec: Option<u64> = std::env::var("WATCHDOG_USEC")
             .ok()
@@ -56,7 +56,7 @@ impl Notifier {
 
     /// Sends one state update, e.g. `READY=1\nSTATUS=…`. Failures are logged at debug only:
     /// the service manager may be gone, and serving matters more.
-    pub fn send(&self, state: &str) {
+    pub(crate) fn send(&self, state: &str) {
         if let Err(e) = self.socket.send_to_addr(state.as_bytes(), &self.addr) {
             debug!(error = %e, "sd_notify failed");
         }
@@ -64,7 +64,7 @@ impl Notifier {
 }
 
 /// `MONOTONIC_USEC=` for a reload notification: CLOCK_MONOTONIC now, in microseconds.
-pub fn monotonic_usec() -> u64 {
+pub(crate) fn monotonic_usec() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
         t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000
     })

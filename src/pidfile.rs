@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-pub struct PidFile {
+pub(crate) struct PidFile {
     path: PathBuf,
 }
 
@@ -13,7 +13,7 @@ impl PidFile {
     ///
     /// # Errors
     /// If the temporary file cannot be written or renamed.
-    pub fn write(path: &Path) -> io::Result<PidFile> {
+    pub(crate) fn write(path: &Path) -> io::Result<PidFile> {
         let pid = std::process::id();
         let tmp = path.with_extension(format!("tmp.{pid}"));
         let mut file = std::fs::File::create(&tmp)?;

@@ -18,7 +18,7 @@ use crate::worker::{self, WorkerInit};
 
 /// One running worker process, as the master sees it.
 #[derive(Debug)]
-pub struct WorkerProc {
+pub(crate) struct WorkerProc {
     pub pid: Pid,
     /// Which generation of workers it belongs to (a reload bumps it).
     pub generation: u64,
@@ -44,7 +44,7 @@ pub struct WorkerProc {
 /// One worker position. The slot owns its listening socket for the life of the master, so a
 /// replacement worker inherits the same socket, and with it the connections queued on it.
 #[derive(Debug)]
-pub struct WorkerSlot {
+pub(crate) struct WorkerSlot {
     pub index: usize,
     /// `None` once the master let go of it (a stop, or the slot being removed).
     pub listener: Option<OwnedFd>,
@@ -63,7 +63,7 @@ pub struct WorkerSlot {
 }
 
 impl WorkerSlot {
-    pub fn new(index: usize, listener: OwnedFd) -> WorkerSlot {
+    pub(crate) fn new(index: usize, listener: OwnedFd) -> WorkerSlot {
         WorkerSlot {
             index,
             listener: Some(listener),
@@ -80,7 +80,7 @@ impl WorkerSlot {
 /// The shared stats a worker is handed: every slot (for `/metrics`), which one is its own, and
 /// the master's figures.
 #[derive(Clone, Copy)]
-pub struct SharedStats<'a> {
+pub(crate) struct SharedStats<'a> {
     pub all: &'a [WorkerStats],
     pub own: usize,
     pub master: &'a MasterStats,
@@ -88,14 +88,14 @@ pub struct SharedStats<'a> {
 
 /// How a worker ended, decoded from `waitpid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitHow {
+pub(crate) enum ExitHow {
     Code(i32),
     Signal { signal: Signal, core_dumped: bool },
 }
 
 impl ExitHow {
     /// A worker asked not to be respawned: its configuration can never work.
-    pub fn is_fatal(self) -> bool {
+    pub(crate) fn is_fatal(self) -> bool {
         self == ExitHow::Code(exit::CONFIG)
     }
 }
@@ -120,7 +120,7 @@ impl fmt::Display for ExitHow {
 
 /// Collects one exited child without blocking: `Ok(None)` when none is left to collect now.
 /// EINTR is retried; ECHILD (no children at all) is `Ok(None)`.
-pub fn reap_one() -> nix::Result<Option<(Pid, ExitHow)>> {
+pub(crate) fn reap_one() -> nix::Result<Option<(Pid, ExitHow)>> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) => return Ok(Some((pid, ExitHow::Code(code)))),
@@ -143,7 +143,7 @@ pub fn reap_one() -> nix::Result<Option<(Pid, ExitHow)>> {
 
 /// The listening sockets every worker shares besides its slot's own.
 #[derive(Debug, Clone, Copy)]
-pub struct SharedListeners<'a> {
+pub(crate) struct SharedListeners<'a> {
     /// `--metrics-port`'s socket.
     pub metrics: Option<&'a OwnedFd>,
     /// Sockets adopted from an upgrade (see `master::startup::Listeners::adopted`).
@@ -157,7 +157,7 @@ pub struct SharedListeners<'a> {
 ///
 /// # Errors
 /// If the channel cannot be created or `fork` fails.
-pub fn spawn(
+pub(crate) fn spawn(
     slot: &WorkerSlot,
     generation: u64,
     config: &Config,

@@ -11,16 +11,16 @@ use std::io::Read;
 
 /// A seeded SplitMix64 stream.
 #[derive(Debug, Clone)]
-pub struct Rng {
+pub(crate) struct Rng {
     state: u64,
 }
 
 impl Rng {
-    pub const fn seeded(seed: u64) -> Rng {
+    pub(crate) const fn seeded(seed: u64) -> Rng {
         Rng { state: seed }
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -29,7 +29,7 @@ impl Rng {
     }
 
     /// Fills `out` with the stream's next bytes (eight per step, little-endian).
-    pub fn fill(&mut self, out: &mut [u8]) {
+    pub(crate) fn fill(&mut self, out: &mut [u8]) {
         let mut chunks = out.chunks_exact_mut(8);
         for chunk in &mut chunks {
             chunk.copy_from_slice(&self.next_u64().to_le_bytes());
@@ -42,7 +42,7 @@ impl Rng {
     }
 
     /// A float uniformly in [0, 1).
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         // The top 53 bits, the precision of an f64.
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
@@ -51,7 +51,7 @@ impl Rng {
 /// A seeded stream of bytes that does not depend on how it is read: a body generated in
 /// pieces of any size is the same bytes as one generated at once.
 #[derive(Debug, Clone)]
-pub struct ByteStream {
+pub(crate) struct ByteStream {
     rng: Rng,
     /// Bytes of the last word not handed out yet, lowest first.
     spare: u64,
@@ -59,7 +59,7 @@ pub struct ByteStream {
 }
 
 impl ByteStream {
-    pub const fn seeded(seed: u64) -> ByteStream {
+    pub(crate) const fn seeded(seed: u64) -> ByteStream {
         ByteStream {
             rng: Rng::seeded(seed),
             spare: 0,
@@ -68,7 +68,7 @@ impl ByteStream {
     }
 
     /// Fills `out` with the stream's next bytes.
-    pub fn fill(&mut self, mut out: &mut [u8]) {
+    pub(crate) fn fill(&mut self, mut out: &mut [u8]) {
         while self.spare_len > 0 && !out.is_empty() {
             out[0] = self.spare as u8;
             self.spare >>= 8;
@@ -106,7 +106,7 @@ fn fallback_seed() -> u64 {
 /// Seeds this process's generator from `/dev/urandom` (or the clock and pid if that fails).
 /// Each worker calls it once at start: a generator inherited through `fork` would otherwise
 /// give every worker the same numbers.
-pub fn reseed_from_os() {
+pub(crate) fn reseed_from_os() {
     let mut seed = [0u8; 8];
     let from_os = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut seed))
@@ -120,7 +120,7 @@ pub fn reseed_from_os() {
 }
 
 /// Runs `f` with this process's generator.
-pub fn with<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
+pub(crate) fn with<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
     STATE.with(|s| {
         let mut rng = Rng::seeded(s.get());
         let out = f(&mut rng);
@@ -130,19 +130,19 @@ pub fn with<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
 }
 
 /// A fresh seed for a stream of its own (an unseeded `/bytes`).
-pub fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     with(Rng::next_u64)
 }
 
 /// `n` random lower-case hex digits.
-pub fn hex<const N: usize>() -> [u8; N] {
+pub(crate) fn hex<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     with(|rng| rng.fill(&mut bytes));
     bytes.map(|b| b"0123456789abcdef"[usize::from(b & 15)])
 }
 
 /// A version 4 UUID in its 36-character text form (RFC 9562 §5.4).
-pub fn uuid_v4() -> [u8; 36] {
+pub(crate) fn uuid_v4() -> [u8; 36] {
     let mut raw = [0u8; 16];
     with(|rng| rng.fill(&mut raw));
     raw[6] = (raw[6] & 0x0f) | 0x40; // version 4

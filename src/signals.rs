@@ -27,26 +27,26 @@ use signal_hook::consts::signal::*;
 use signal_hook::SigId;
 
 /// SIGCHLD's number, which the master does not log (it reaps on every turn anyway).
-pub const SIGCHLD_NUM: i32 = SIGCHLD;
+pub(crate) const SIGCHLD_NUM: i32 = SIGCHLD;
 
 /// SIGINT's number: a fast stop for the master and for a worker.
-pub const SIGINT_NUM: i32 = SIGINT;
+pub(crate) const SIGINT_NUM: i32 = SIGINT;
 
 /// The signals a stop request arrives by.
-pub const STOP: &[i32] = &[SIGTERM, SIGINT, SIGQUIT];
+pub(crate) const STOP: &[i32] = &[SIGTERM, SIGINT, SIGQUIT];
 
 /// Every signal the master handles.
-pub const MASTER: &[i32] = &[
+pub(crate) const MASTER: &[i32] = &[
     SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU,
 ];
 
 /// Every signal a worker handles.
-pub const WORKER: &[i32] = &[
+pub(crate) const WORKER: &[i32] = &[
     SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU,
 ];
 
 /// The conventional name of a signal number, for logs.
-pub fn name(signal: i32) -> &'static str {
+pub(crate) fn name(signal: i32) -> &'static str {
     signal_hook::low_level::signal_name(signal).unwrap_or("unknown signal")
 }
 
@@ -57,7 +57,7 @@ pub fn name(signal: i32) -> &'static str {
 ///
 /// # Errors
 /// If `sigprocmask` fails.
-pub fn block(signals: &[i32]) -> io::Result<SigSet> {
+pub(crate) fn block(signals: &[i32]) -> io::Result<SigSet> {
     let mut old = SigSet::empty();
     sigprocmask(
         SigmaskHow::SIG_BLOCK,
@@ -71,7 +71,7 @@ pub fn block(signals: &[i32]) -> io::Result<SigSet> {
 ///
 /// # Errors
 /// If `sigprocmask` fails.
-pub fn restore_mask(old: &SigSet) -> io::Result<()> {
+pub(crate) fn restore_mask(old: &SigSet) -> io::Result<()> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(old), None)?;
     Ok(())
 }
@@ -82,7 +82,7 @@ pub fn restore_mask(old: &SigSet) -> io::Result<()> {
 ///
 /// # Errors
 /// If `sigprocmask` fails.
-pub fn unblock(signals: &[i32]) -> io::Result<()> {
+pub(crate) fn unblock(signals: &[i32]) -> io::Result<()> {
     sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set_of(signals)), None)?;
     Ok(())
 }
@@ -99,29 +99,25 @@ fn set_of(signals: &[i32]) -> SigSet {
 
 /// Signals received since the last [`Signals::take`]; a bit per signal number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Received(u64);
+pub(crate) struct Received(u64);
 
 impl Received {
-    pub fn contains(self, signal: i32) -> bool {
+    pub(crate) fn contains(self, signal: i32) -> bool {
         (0..64).contains(&signal) && self.0 & (1 << signal) != 0
     }
 
-    pub fn contains_any(self, signals: &[i32]) -> bool {
+    pub(crate) fn contains_any(self, signals: &[i32]) -> bool {
         signals.iter().any(|&s| self.contains(s))
     }
 
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
     /// The signal numbers in ascending order.
-    pub fn iter(self) -> impl Iterator<Item = i32> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = i32> {
         (1..64).filter(move |&s| self.contains(s))
     }
 }
 
 /// Registered handlers plus the self-pipe that wakes the loop.
-pub struct Signals {
+pub(crate) struct Signals {
     flags: Vec<(i32, Arc<AtomicBool>)>,
     ids: Vec<SigId>,
     wake_read: UnixStream,
@@ -134,7 +130,7 @@ impl Signals {
     ///
     /// # Errors
     /// If the pipe cannot be created or a handler cannot be installed.
-    pub fn register(signals: &[i32]) -> io::Result<Signals> {
+    pub(crate) fn register(signals: &[i32]) -> io::Result<Signals> {
         let (wake_read, wake_write) = UnixStream::pair()?;
         wake_read.set_nonblocking(true)?;
         wake_write.set_nonblocking(true)?;
@@ -160,13 +156,13 @@ impl Signals {
     }
 
     /// The fd to poll for readability.
-    pub fn fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.wake_read.as_fd()
     }
 
     /// Drains the self-pipe, then returns and clears the recorded signals (signal-hook's order:
     /// clear the pipe first, then act, so no signal is lost between the two).
-    pub fn take(&self) -> Received {
+    pub(crate) fn take(&self) -> Received {
         let mut buf = [0u8; 64];
         while matches!(
             crate::sys::net::read_some(self.wake_read.as_fd(), &mut buf),
@@ -184,7 +180,7 @@ impl Signals {
     /// In a forked child: removes the master's handlers (after the child registered its own) and
     /// closes its copies of the master's pipe, so the child neither acts on the master's flags
     /// nor wakes the master. The `Signals` value itself is never dropped in the child.
-    pub fn forget_in_child(&self) {
+    pub(crate) fn forget_in_child(&self) {
         for &id in &self.ids {
             signal_hook::low_level::unregister(id);
         }

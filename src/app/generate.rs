@@ -12,7 +12,7 @@ use crate::rand::ByteStream;
 
 /// `left` bytes of a seeded stream: raw (`chunk: None`), or as chunks of `chunk` bytes.
 #[derive(Debug)]
-pub struct Random {
+pub(crate) struct Random {
     bytes: ByteStream,
     left: u64,
     chunk: Option<u64>,
@@ -21,7 +21,7 @@ pub struct Random {
 }
 
 impl Random {
-    pub fn new(bytes: ByteStream, len: u64, chunk: Option<u64>) -> Random {
+    pub(crate) fn new(bytes: ByteStream, len: u64, chunk: Option<u64>) -> Random {
         Random {
             bytes,
             left: len,
@@ -58,7 +58,7 @@ impl Generate for Random {
 
 /// A piece of a patterned body.
 #[derive(Debug)]
-pub enum Part {
+pub(crate) enum Part {
     Fixed(Vec<u8>),
     /// Bytes `from..to` of the infinite `abc…zabc…` pattern.
     Pattern {
@@ -69,12 +69,12 @@ pub enum Part {
 
 /// Runs of fixed bytes and of the `a`..`z` pattern (`/range`, with its multipart parts).
 #[derive(Debug)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     parts: VecDeque<Part>,
 }
 
 impl Pattern {
-    pub fn new(parts: Vec<Part>) -> Pattern {
+    pub(crate) fn new(parts: Vec<Part>) -> Pattern {
         Pattern {
             parts: VecDeque::from(parts),
         }
@@ -111,14 +111,14 @@ impl Generate for Pattern {
 
 /// `count` lines, a chunk each: `{"id": <i>, ` and then `rest` (`/stream/{n}`).
 #[derive(Debug)]
-pub struct Lines {
+pub(crate) struct Lines {
     rest: Vec<u8>,
     next: u32,
     count: u32,
 }
 
 impl Lines {
-    pub fn new(rest: Vec<u8>, count: u32) -> Lines {
+    pub(crate) fn new(rest: Vec<u8>, count: u32) -> Lines {
         Lines {
             rest,
             next: 0,
@@ -143,7 +143,7 @@ impl Generate for Lines {
 
 /// `total` asterisks: the first when the response starts, then one every `pause` (`/drip`).
 #[derive(Debug)]
-pub struct Drip {
+pub(crate) struct Drip {
     start: Instant,
     pause: Duration,
     sent: u64,
@@ -151,7 +151,7 @@ pub struct Drip {
 }
 
 impl Drip {
-    pub fn new(start: Instant, pause: Duration, total: u64) -> Drip {
+    pub(crate) fn new(start: Instant, pause: Duration, total: u64) -> Drip {
         Drip {
             start,
             pause,
@@ -183,7 +183,7 @@ impl Generate for Drip {
 
 /// `count` server-sent events, a chunk each, one every `pause` (`/sse`).
 #[derive(Debug)]
-pub struct Events {
+pub(crate) struct Events {
     start: Instant,
     pause: Duration,
     sent: u32,
@@ -191,7 +191,7 @@ pub struct Events {
 }
 
 impl Events {
-    pub fn new(start: Instant, pause: Duration, count: u32) -> Events {
+    pub(crate) fn new(start: Instant, pause: Duration, count: u32) -> Events {
         Events {
             start,
             pause,

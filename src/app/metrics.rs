@@ -72,7 +72,7 @@ pub(super) fn respond(app: &App<'_>, prometheus: bool, res: &mut dyn Respond) ->
 }
 
 /// Renders every figure in the Prometheus text format.
-pub fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64) -> String {
+pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofile: u64) -> String {
     let workers = live(all);
     let mut out = String::with_capacity(4096 + workers.len() * 4096);
     family(
@@ -390,7 +390,7 @@ fn render_health(out: &mut String, master: &MasterStats) {
 }
 
 /// The same figures as JSON: one object per worker, plus totals.
-pub fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
+pub(crate) fn render_status_json(all: &[WorkerStats], master: &MasterStats) -> String {
     let workers = live(all);
     let mut out = String::from("{\"workers\":[");
     let mut totals = [0u64; 9];

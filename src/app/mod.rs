@@ -18,11 +18,11 @@
 
 pub mod bin;
 mod builtin;
-pub mod controls;
+pub(crate) mod controls;
 pub mod files;
-pub mod generate;
+pub(crate) mod generate;
 mod health;
-pub mod metrics;
+pub(crate) mod metrics;
 mod router;
 mod text;
 

@@ -45,12 +45,12 @@ use crate::sys::net;
 
 /// Environment of a re-executed master: its workers, `pid:slot:generation:fd` separated by
 /// commas (slot `-` for a worker already draining).
-pub const REEXEC_WORKERS: &str = "PREFORK_REEXEC_WORKERS";
+pub(super) const REEXEC_WORKERS: &str = "PREFORK_REEXEC_WORKERS";
 /// Environment of a re-executed master: the generation its workers had reached.
-pub const REEXEC_GENERATION: &str = "PREFORK_REEXEC_GENERATION";
+pub(super) const REEXEC_GENERATION: &str = "PREFORK_REEXEC_GENERATION";
 
 /// The new binary's `--check`, running.
-pub struct PendingCheck {
+pub(super) struct PendingCheck {
     pub pid: Pid,
     /// Killed by then (`--upgrade-timeout`), and the upgrade given up.
     pub deadline: Instant,
@@ -58,7 +58,7 @@ pub struct PendingCheck {
 
 /// One worker as it crosses the exec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
+pub(super) struct Entry {
     pub pid: i32,
     /// The slot it serves; `None` for one already draining.
     pub slot: Option<usize>,
@@ -68,7 +68,7 @@ pub struct Entry {
 }
 
 /// `PREFORK_REEXEC_WORKERS`'s value.
-pub fn encode(entries: &[Entry]) -> String {
+pub(super) fn encode(entries: &[Entry]) -> String {
     let one = |e: &Entry| {
         let slot = e.slot.map_or("-".to_string(), |s| s.to_string());
         format!("{}:{slot}:{}:{}", e.pid, e.generation, e.fd)
@@ -77,7 +77,7 @@ pub fn encode(entries: &[Entry]) -> String {
 }
 
 /// Parses `PREFORK_REEXEC_WORKERS`; a malformed entry is skipped.
-pub fn decode(value: &str) -> Vec<Entry> {
+pub(super) fn decode(value: &str) -> Vec<Entry> {
     let entry = |item: &str| {
         let mut parts = item.split(':');
         let pid = parts.next()?.parse().ok()?;
@@ -99,14 +99,14 @@ pub fn decode(value: &str) -> Vec<Entry> {
 
 /// What a re-executed master inherits from its previous image.
 #[derive(Default)]
-pub struct Inherited {
+pub(super) struct Inherited {
     pub workers: Vec<(Entry, UnixStream)>,
     pub generation: Option<u64>,
 }
 
 /// Reads (and removes) the re-exec environment, taking ownership of each worker's channel.
 /// A worker that is not our child (a stale or foreign variable) is left alone.
-pub fn inherited() -> Inherited {
+pub(super) fn inherited() -> Inherited {
     let Some(value) = std::env::var_os(REEXEC_WORKERS) else {
         return Inherited::default();
     };

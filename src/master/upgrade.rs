@@ -26,7 +26,7 @@ use crate::sys::epoll::Interest;
 use crate::sys::net;
 
 /// A new master started by SIGUSR2 that has not said it is ready yet.
-pub struct Upgrade {
+pub(super) struct Upgrade {
     pub pid: Pid,
     /// Our end of its ready channel. Closed once it says READY and `MAINPID=` is sent: that EOF
     /// tells the new master it is systemd's main process now.

@@ -10,7 +10,7 @@
 //! What a protocol works with beside its bytes is an [`Env`]: the connection's facts and the
 //! worker's limits, budget and counters, built by the worker for each drive.
 
-pub mod echo;
+pub(crate) mod echo;
 pub mod h1;
 pub mod proxy;
 

@@ -238,10 +238,10 @@ mod tests {
         use std::path::{Path, PathBuf};
         use std::sync::atomic::{AtomicUsize, Ordering};
 
-        pub struct Dir(PathBuf);
+        pub(super) struct Dir(PathBuf);
 
         impl Dir {
-            pub fn new() -> Dir {
+            pub(super) fn new() -> Dir {
                 static N: AtomicUsize = AtomicUsize::new(0);
                 let path = std::env::temp_dir().join(format!(
                     "prefork-file-{}-{}",
@@ -252,7 +252,7 @@ mod tests {
                 Dir(path)
             }
 
-            pub fn path(&self) -> &Path {
+            pub(super) fn path(&self) -> &Path {
                 &self.0
             }
         }

@@ -13,7 +13,7 @@ use crate::sys::net;
 
 /// Why `accept4` gave nothing this time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcceptStop {
+pub(crate) enum AcceptStop {
     /// The queue is empty (EAGAIN), or the budget is spent.
     Drained,
     /// Out of descriptors or kernel memory: stop polling the listener for a while.
@@ -22,7 +22,7 @@ pub enum AcceptStop {
 
 /// Per-worker accept state.
 #[derive(Debug)]
-pub struct Acceptor {
+pub(crate) struct Acceptor {
     last_warning: Option<Instant>,
 }
 
@@ -30,12 +30,12 @@ pub struct Acceptor {
 const WARN_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Acceptor {
-    pub fn new() -> Acceptor {
+    pub(crate) fn new() -> Acceptor {
         Acceptor { last_warning: None }
     }
 
     /// Accepts up to `budget` connections, handing each to `on_conn`.
-    pub fn accept_batch(
+    pub(crate) fn accept_batch(
         &mut self,
         listener: &OwnedFd,
         budget: usize,

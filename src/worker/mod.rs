@@ -6,13 +6,13 @@
 //! upgrade passed beyond one per worker. Connections are edge-triggered and registered once.
 //! The master drives the worker over its channel (`channel.rs`).
 
-pub mod accept;
+pub(crate) mod accept;
 mod control;
 mod listen;
 mod setup;
 mod site;
-pub mod slab;
-pub mod timer;
+pub(crate) mod slab;
+pub(crate) mod timer;
 mod wakeups;
 
 use std::io;
@@ -50,7 +50,7 @@ const ADOPTED: u64 = u64::MAX - 64;
 const TRIM_HEAP_AFTER_BYTES: usize = 4 * 1024 * 1024;
 
 /// What a forked worker is handed.
-pub struct WorkerInit<'a> {
+pub(crate) struct WorkerInit<'a> {
     pub slot: usize,
     pub generation: u64,
     pub listener: OwnedFd,
@@ -135,7 +135,7 @@ struct Worker<'a> {
 }
 
 /// Runs the worker until it is told to stop or its master goes away; returns the exit code.
-pub fn run(init: WorkerInit<'_>) -> i32 {
+pub(crate) fn run(init: WorkerInit<'_>) -> i32 {
     let pid = std::process::id();
     let _span = info_span!(
         "worker",

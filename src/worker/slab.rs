@@ -18,7 +18,7 @@ struct Entry<T> {
 }
 
 #[derive(Debug)]
-pub struct Slab<T> {
+pub(crate) struct Slab<T> {
     entries: Vec<Entry<T>>,
     free: Vec<usize>,
     len: usize,
@@ -39,7 +39,7 @@ impl<T> Slab<T> {
     /// or doubles on the accept path (at 16,384 connections a doubling would copy megabytes
     /// in the middle of a turn), and the reservation costs nothing until slots are used (the
     /// pages are touched only as entries are written).
-    pub fn with_capacity(n: usize) -> Slab<T> {
+    pub(crate) fn with_capacity(n: usize) -> Slab<T> {
         Slab {
             entries: Vec::with_capacity(n),
             free: Vec::with_capacity(n),
@@ -48,7 +48,7 @@ impl<T> Slab<T> {
     }
 
     /// Stores `value` and returns its token.
-    pub fn insert(&mut self, value: T) -> u64 {
+    pub(crate) fn insert(&mut self, value: T) -> u64 {
         self.len += 1;
         if let Some(index) = self.free.pop() {
             let entry = &mut self.entries[index];
@@ -63,7 +63,7 @@ impl<T> Slab<T> {
     }
 
     /// The value for `token`, unless that slot was emptied (or reused) since.
-    pub fn get_mut(&mut self, token: u64) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, token: u64) -> Option<&mut T> {
         let (index, generation) = split(token);
         let entry = self.entries.get_mut(index)?;
         if entry.generation != generation {
@@ -73,7 +73,7 @@ impl<T> Slab<T> {
     }
 
     /// Takes the value out; later lookups with this token miss.
-    pub fn remove(&mut self, token: u64) -> Option<T> {
+    pub(crate) fn remove(&mut self, token: u64) -> Option<T> {
         let (index, generation) = split(token);
         let entry = self.entries.get_mut(index)?;
         if entry.generation != generation {
@@ -86,13 +86,13 @@ impl<T> Slab<T> {
         Some(value)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// The tokens of every stored value (allocates; for rare whole-table passes such as the
     /// start of a drain).
-    pub fn tokens(&self) -> Vec<u64> {
+    pub(crate) fn tokens(&self) -> Vec<u64> {
         self.entries
             .iter()
             .enumerate()
@@ -101,7 +101,7 @@ impl<T> Slab<T> {
             .collect()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 }

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 /// Width of one slot.
-pub const TICK: Duration = Duration::from_millis(100);
+pub(crate) const TICK: Duration = Duration::from_millis(100);
 const TICK_NANOS: u64 = TICK.as_nanos() as u64;
 const TICKS_PER_SEC: u64 = 1_000_000_000 / TICK_NANOS;
 const _: () = assert!(
@@ -21,7 +21,7 @@ const _: () = assert!(
 const SLOTS: usize = 4096;
 
 #[derive(Debug)]
-pub struct TimerWheel {
+pub(crate) struct TimerWheel {
     origin: Instant,
     buckets: Vec<Vec<u64>>,
     /// The next tick to expire.
@@ -30,7 +30,7 @@ pub struct TimerWheel {
 }
 
 impl TimerWheel {
-    pub fn new(origin: Instant) -> TimerWheel {
+    pub(crate) fn new(origin: Instant) -> TimerWheel {
         TimerWheel {
             origin,
             buckets: (0..SLOTS).map(|_| Vec::new()).collect(),
@@ -40,7 +40,7 @@ impl TimerWheel {
     }
 
     /// The tick a deadline falls in (rounded up: a timer never fires early).
-    pub fn tick_of(&self, at: Instant) -> u64 {
+    pub(crate) fn tick_of(&self, at: Instant) -> u64 {
         let since = at.saturating_duration_since(self.origin);
         // In u64: `as_nanos()` is a u128, whose division is a library call, and this runs
         // after every drive. A second is a whole number of ticks, so only the sub-second part
@@ -49,7 +49,7 @@ impl TimerWheel {
     }
 
     /// Arms `token` for `at`; returns the tick it was placed in, which the caller records.
-    pub fn schedule(&mut self, token: u64, at: Instant) -> u64 {
+    pub(crate) fn schedule(&mut self, token: u64, at: Instant) -> u64 {
         let tick = self
             .tick_of(at)
             .max(self.next_tick)
@@ -60,13 +60,13 @@ impl TimerWheel {
     }
 
     /// When the loop should wake next to expire timers, if any are armed.
-    pub fn next_wakeup(&self) -> Option<Instant> {
+    pub(crate) fn next_wakeup(&self) -> Option<Instant> {
         // In u64 nanoseconds: `TICK * u32` would wrap after 2^32 ticks (13.6 years up).
         (self.len > 0).then(|| self.origin + Duration::from_nanos(self.next_tick * TICK_NANOS))
     }
 
     /// Moves every entry whose tick has come (up to `now`) into `out` as `(token, tick)`.
-    pub fn expire(&mut self, now: Instant, out: &mut Vec<(u64, u64)>) {
+    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<(u64, u64)>) {
         let since = now.saturating_duration_since(self.origin);
         let target = since.as_secs() * TICKS_PER_SEC + u64::from(since.subsec_nanos()) / TICK_NANOS;
         // Never spin through more than one lap: after a long stall every slot has been visited.
@@ -83,11 +83,9 @@ impl TimerWheel {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
+    /// Entries scheduled (for the tests).
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len == 0
     }
 }

@@ -13,28 +13,28 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 #[derive(Debug, Default)]
-pub struct Wakeups {
+pub(super) struct Wakeups {
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
 }
 
 impl Wakeups {
-    pub fn new() -> Wakeups {
+    pub(super) fn new() -> Wakeups {
         Wakeups::default()
     }
 
     /// Wakes `token` at `at` (or on the first turn after it).
-    pub fn push(&mut self, token: u64, at: Instant) {
+    pub(super) fn push(&mut self, token: u64, at: Instant) {
         self.heap.push(Reverse((at, token)));
     }
 
     /// The earliest wake-up, for the poll timeout.
     #[inline]
-    pub fn next(&self) -> Option<Instant> {
+    pub(super) fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Moves every token due by `now` into `out`, earliest first.
-    pub fn due(&mut self, now: Instant, out: &mut Vec<u64>) {
+    pub(super) fn due(&mut self, now: Instant, out: &mut Vec<u64>) {
         while let Some(&Reverse((at, token))) = self.heap.peek() {
             if at > now {
                 break;

@@ -16,7 +16,7 @@ use crate::http::StatusCode;
 
 const REALM: &[u8] = b"Basic realm=\"Fake Realm\"";
 
-pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
+pub(super) fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
     match kind {
         Kind::Cookies => cookies(r),
         Kind::CookiesSet => set_cookies(r, false),
@@ -30,7 +30,7 @@ pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
 }
 
 /// The request's cookies, each name once (the first one sent wins, as in httpbin).
-pub fn request_cookies<'a>(r: &Resp<'a, '_>, out: &mut Pairs) {
+pub(super) fn request_cookies<'a>(r: &Resp<'a, '_>, out: &mut Pairs) {
     out.clear();
     for (name, value) in r.req.fields() {
         if name.eq_ignore_ascii_case(b"cookie") {
@@ -54,7 +54,7 @@ fn cookies(r: &mut Resp<'_, '_>) -> Reply {
 
 /// RFC 6265 §4.1.1: a cookie name is a token; a value is cookie-octets (no control
 /// character, space, double quote, comma, semicolon or backslash).
-pub fn valid_cookie(name: &[u8], value: &[u8]) -> bool {
+pub(super) fn valid_cookie(name: &[u8], value: &[u8]) -> bool {
     !name.is_empty()
         && name.iter().all(|&b| crate::http::chars::is_tchar(b))
         && value
@@ -103,7 +103,7 @@ fn set_cookies(r: &mut Resp<'_, '_>, delete: bool) -> Reply {
 }
 
 /// The user and password of a `Basic` Authorization value.
-pub fn basic_credentials(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+pub(super) fn basic_credentials(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let (scheme, rest) = split_scheme(value)?;
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
@@ -116,13 +116,13 @@ pub fn basic_credentials(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 /// `Scheme rest` → (`Scheme`, `rest`).
-pub fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {
     let space = value.iter().position(|&b| b == b' ')?;
     Some((&value[..space], value[space + 1..].trim_ascii()))
 }
 
 /// The `{user}/{passwd}` after `prefix`, decoded; `None` unless exactly two segments.
-pub fn user_and_password(path: &[u8], prefix: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+pub(super) fn user_and_password(path: &[u8], prefix: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let rest = path.strip_prefix(prefix)?;
     let mut parts = rest.split(|&b| b == b'/');
     let (Some(user), Some(pass), None) = (parts.next(), parts.next(), parts.next()) else {

@@ -22,7 +22,7 @@ const MAX_STREAM_LINES: u32 = 100;
 /// `/stream-bytes` chunks are this large unless `chunk_size` says otherwise (httpbin's).
 const DEFAULT_CHUNK: u64 = 10 * 1024;
 
-pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
+pub(super) fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
     match kind {
         Kind::Bytes | Kind::StreamBytes => random(kind, r),
         Kind::Stream => stream(r),

@@ -22,7 +22,7 @@ use crate::http::StatusCode;
 const REALM: &str = "me@kennethreitz.com";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
+pub(super) enum Algorithm {
     Md5,
     Sha256,
     Sha512,
@@ -47,7 +47,7 @@ impl Algorithm {
     }
 
     /// The lower-case hex digest of the parts joined by `:`.
-    pub fn hex(self, parts: &[&[u8]]) -> String {
+    pub(super) fn hex(self, parts: &[&[u8]]) -> String {
         fn run<D: Digest>(parts: &[&[u8]]) -> String {
             let mut d = D::new();
             for (i, p) in parts.iter().enumerate() {
@@ -71,7 +71,7 @@ impl Algorithm {
 
 /// The parameters of a `Digest` Authorization value (RFC 7616 §3.4): `name=token` or
 /// `name="quoted"`, comma-separated; a quoted value may hold commas.
-pub fn parse_params(value: &[u8], out: &mut Pairs) {
+pub(super) fn parse_params(value: &[u8], out: &mut Pairs) {
     let mut rest = value;
     loop {
         rest = rest.trim_ascii_start();
@@ -113,7 +113,13 @@ enum Verdict {
 }
 
 /// The expected `response` for these credentials and request.
-pub fn expected(p: &Pairs, password: &[u8], method: &[u8], target: &[u8], body: &[u8]) -> String {
+pub(super) fn expected(
+    p: &Pairs,
+    password: &[u8],
+    method: &[u8],
+    target: &[u8],
+    body: &[u8],
+) -> String {
     let get = |name: &[u8]| p.first(name).unwrap_or(b"");
     let algorithm = Algorithm::parse(get(b"algorithm")).unwrap_or(Algorithm::Md5);
     let ha1 = algorithm.hex(&[get(b"username"), get(b"realm"), password]);
@@ -139,7 +145,7 @@ pub fn expected(p: &Pairs, password: &[u8], method: &[u8], target: &[u8], body: 
     }
 }
 
-pub fn respond(r: &mut Resp<'_, '_>) -> Reply {
+pub(super) fn respond(r: &mut Resp<'_, '_>) -> Reply {
     let path = r.req.head.path;
     let rest = path.strip_prefix(b"/digest-auth/").unwrap_or(b"");
     let segments: Vec<&[u8]> = rest.split(|&b| b == b'/').collect();

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 /// spaces and tabs around it trimmed; empty entries (`a,,b`, a trailing comma) are dropped, as
 /// RFC 9110 §5.6.1 says a list's recipient must. Entries are not checked as addresses: a
 /// proxy that writes `unknown` or an address with a port is shown doing so.
-pub fn x_forwarded_for<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
+pub(crate) fn x_forwarded_for<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
     values
         .flat_map(|v| v.split(|&b| b == b','))
         .map(trim_ows)
@@ -23,7 +23,7 @@ pub fn x_forwarded_for<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u
 
 /// One `Forwarded` element: its pairs in order, names lower-cased (they are case-insensitive,
 /// RFC 7239 §4), values with their quotes and backslash escapes removed.
-pub type Element<'a> = Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>;
+pub(crate) type Element<'a> = Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>;
 
 /// The elements of `Forwarded` field values, in order.
 ///
@@ -33,7 +33,7 @@ pub type Element<'a> = Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>;
 /// dropped, as is a repeated name within one element (the first one stands); elements left
 /// with no pairs are dropped. Bytes that follow a value before the next separator are
 /// skipped.
-pub fn forwarded<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<Element<'a>> {
+pub(crate) fn forwarded<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<Element<'a>> {
     let mut elements = Vec::new();
     for value in values {
         let mut rest = value;

@@ -8,7 +8,7 @@ use super::request::{self, Request};
 use super::Kind;
 use crate::http::{Length, Reply, StatusCode};
 
-pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
+pub(super) fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
     let req = r.req;
     match kind {
         Kind::Get => r.json(StatusCode::Ok, &[], &|j, work| {
@@ -64,7 +64,7 @@ pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
 }
 
 /// `args`, `headers`, `method`, `origin`, `url`: what every echo starts from.
-pub fn get_members(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work) {
+pub(super) fn get_members(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work) {
     request::write_args(j, req, &mut work.pairs);
     request::write_headers(j, req, work, b"headers");
     j.key(b"method").string(req.method());
@@ -74,7 +74,7 @@ pub fn get_members(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work) {
 
 /// The echo of a request with its body: `args`, `data`, `files`, `form`, `headers`, `json`,
 /// `method`, `origin`, `url`.
-pub fn echo(j: &mut Json<'_>, req: &Request<'_>, body: &request::Body<'_>, work: &mut Work) {
+pub(super) fn echo(j: &mut Json<'_>, req: &Request<'_>, body: &request::Body<'_>, work: &mut Work) {
     echo_members(j, req, body, work, true);
 }
 

@@ -36,7 +36,7 @@ use crate::http::{Reply, StatusCode};
 use crate::ids::WorkerId;
 use crate::peer::{Endpoint, Proxied, TcpFigures};
 
-pub fn respond(r: &mut Resp<'_, '_>) -> Reply {
+pub(super) fn respond(r: &mut Resp<'_, '_>) -> Reply {
     let req = r.req;
     let ex = r.ex;
     let request_index = ex.index;

@@ -9,7 +9,7 @@
 
 /// Where a document goes: bytes, or only their count (a first pass that sizes a large answer
 /// exactly before memory is reserved for it).
-pub trait Sink {
+pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
 
@@ -21,7 +21,7 @@ impl Sink for Vec<u8> {
 
 /// A sink that only counts.
 #[derive(Debug, Default)]
-pub struct Count(pub usize);
+pub(crate) struct Count(pub usize);
 
 impl Sink for Count {
     fn put(&mut self, bytes: &[u8]) {
@@ -52,7 +52,7 @@ impl std::io::Write for Capped<'_> {
 
 /// Writes one JSON document into a sink (dynamic, so one rendering function serves both the
 /// counting pass and the writing one).
-pub struct Json<'o> {
+pub(crate) struct Json<'o> {
     out: &'o mut dyn Sink,
     /// One bit per open container: set once it has a member (a comma goes before the next).
     filled: u64,
@@ -68,7 +68,7 @@ pub struct Json<'o> {
 const MAX_DEPTH: u32 = 63;
 
 impl<'o> Json<'o> {
-    pub fn new(out: &'o mut dyn Sink) -> Json<'o> {
+    pub(crate) fn new(out: &'o mut dyn Sink) -> Json<'o> {
         Json {
             out,
             filled: 0,
@@ -79,7 +79,7 @@ impl<'o> Json<'o> {
     }
 
     /// A writer for one line: `{"a": 1, "b": [2, 3]}`.
-    pub fn compact(out: &'o mut dyn Sink) -> Json<'o> {
+    pub(crate) fn compact(out: &'o mut dyn Sink) -> Json<'o> {
         Json {
             compact: true,
             ..Json::new(out)
@@ -87,25 +87,25 @@ impl<'o> Json<'o> {
     }
 
     /// Starts an object.
-    pub fn open(&mut self) -> &mut Self {
+    pub(crate) fn open(&mut self) -> &mut Self {
         self.container(b'{')
     }
 
     /// Ends the innermost object.
-    pub fn close(&mut self) -> &mut Self {
+    pub(crate) fn close(&mut self) -> &mut Self {
         self.end(b'}')
     }
 
-    pub fn open_array(&mut self) -> &mut Self {
+    pub(crate) fn open_array(&mut self) -> &mut Self {
         self.container(b'[')
     }
 
-    pub fn close_array(&mut self) -> &mut Self {
+    pub(crate) fn close_array(&mut self) -> &mut Self {
         self.end(b']')
     }
 
     /// A member's key; its value comes next.
-    pub fn key(&mut self, key: &[u8]) -> &mut Self {
+    pub(crate) fn key(&mut self, key: &[u8]) -> &mut Self {
         self.member_start();
         escape(self.out, key);
         self.out.put(b": ");
@@ -114,26 +114,26 @@ impl<'o> Json<'o> {
     }
 
     /// A string value (any bytes; invalid UTF-8 becomes U+FFFD).
-    pub fn string(&mut self, value: &[u8]) -> &mut Self {
+    pub(crate) fn string(&mut self, value: &[u8]) -> &mut Self {
         self.value_start();
         escape(self.out, value);
         self
     }
 
     /// A value written as it is: a number, `true`, `false`, `null`.
-    pub fn raw(&mut self, value: &[u8]) -> &mut Self {
+    pub(crate) fn raw(&mut self, value: &[u8]) -> &mut Self {
         self.value_start();
         self.out.put(value);
         self
     }
 
-    pub fn number(&mut self, n: u64) -> &mut Self {
+    pub(crate) fn number(&mut self, n: u64) -> &mut Self {
         self.value_start();
         self.out.put(crate::http::digits::decimal(n, &mut [0; 20]));
         self
     }
 
-    pub fn boolean(&mut self, b: bool) -> &mut Self {
+    pub(crate) fn boolean(&mut self, b: bool) -> &mut Self {
         self.raw(if b { b"true" } else { b"false" })
     }
 
@@ -141,7 +141,7 @@ impl<'o> Json<'o> {
     /// more than `pretty_cap` bytes (a deeply nested value indents quadratically; its compact
     /// form is never much longer than the text it was parsed from). Returns whether it went
     /// pretty, so a second pass over the same value can be told to do the same.
-    pub fn value(&mut self, value: &serde_json::Value, pretty_cap: usize) -> bool {
+    pub(crate) fn value(&mut self, value: &serde_json::Value, pretty_cap: usize) -> bool {
         self.value_start();
         let pretty = !self.compact
             && pretty_cap > 0
@@ -171,7 +171,7 @@ impl<'o> Json<'o> {
     }
 
     /// Ends the document with a newline, as httpbin does.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.out.put(b"\n");
     }
 
@@ -266,7 +266,7 @@ impl std::io::Write for Lines<'_, '_> {
 }
 
 /// Appends `bytes` as a JSON string.
-pub fn escape(out: &mut dyn Sink, bytes: &[u8]) {
+pub(crate) fn escape(out: &mut dyn Sink, bytes: &[u8]) {
     // Most strings (names, values, URLs) are printable ASCII with nothing to escape: as they are.
     if bytes
         .iter()

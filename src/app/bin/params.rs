@@ -5,14 +5,14 @@ use std::time::Duration;
 
 /// The part of `path` after `prefix` (`/status/` of `/status/418` → `418`), percent-decoded
 /// (as go-httpbin's router hands it over).
-pub fn after<'a>(path: &'a [u8], prefix: &[u8]) -> Option<Cow<'a, [u8]>> {
+pub(crate) fn after<'a>(path: &'a [u8], prefix: &[u8]) -> Option<Cow<'a, [u8]>> {
     let rest = path.strip_prefix(prefix)?;
     Some(decoded(rest, false))
 }
 
 /// `bytes` percent-decoded (`+` as a space too, in a query); borrowed when there is nothing
 /// to decode.
-pub fn decoded(bytes: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
+pub(crate) fn decoded(bytes: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
     let escaped = bytes.contains(&b'%') || plus_is_space && bytes.contains(&b'+');
     if !escaped {
         return Cow::Borrowed(bytes);
@@ -23,7 +23,7 @@ pub fn decoded(bytes: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
 }
 
 /// The first value of query parameter `name`, decoded.
-pub fn query<'a>(query: &'a [u8], name: &[u8]) -> Option<Cow<'a, [u8]>> {
+pub(crate) fn query<'a>(query: &'a [u8], name: &[u8]) -> Option<Cow<'a, [u8]>> {
     query.split(|&b| b == b'&').find_map(|pair| {
         let (n, v) = match pair.iter().position(|&b| b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
@@ -35,7 +35,7 @@ pub fn query<'a>(query: &'a [u8], name: &[u8]) -> Option<Cow<'a, [u8]>> {
 
 /// A whole number written in plain decimal digits (an optional `-` where `T` is signed);
 /// `None` for anything else (`3.14`, `0x10`, ` 1`, an overflow).
-pub fn int<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
+pub(crate) fn int<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
     let digits = text.strip_prefix(b"-").unwrap_or(text);
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
@@ -46,7 +46,7 @@ pub fn int<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
 /// A duration as httpbin's clients write one: seconds as a number (`2`, `0.25`), or a number
 /// with a unit (`250ms`, `1.5s`, `100us`, `1m`), as Go's `time.ParseDuration` takes them (one
 /// unit: `1m30s` is not taken). Negative, not finite or absurd values are `None`.
-pub fn duration(text: &[u8]) -> Option<Duration> {
+pub(crate) fn duration(text: &[u8]) -> Option<Duration> {
     let text = std::str::from_utf8(text).ok()?.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -71,7 +71,7 @@ pub fn duration(text: &[u8]) -> Option<Duration> {
 }
 
 /// A duration as httpbin's `Server-Timing` writes one: milliseconds with two decimals.
-pub fn millis(d: Duration) -> String {
+pub(crate) fn millis(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1e3)
 }
 

@@ -29,7 +29,7 @@ use super::reply::Resp;
 use crate::http::digits::decimal;
 use crate::http::{Reply, StatusCode};
 
-pub fn respond(r: &mut Resp<'_, '_>) -> Reply {
+pub(super) fn respond(r: &mut Resp<'_, '_>) -> Reply {
     let req = r.req;
     let echo_body =
         params::query(req.head.query, b"body").is_some_and(|v| matches!(&*v, b"1" | b"true"));

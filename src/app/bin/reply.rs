@@ -18,7 +18,7 @@ use crate::http::{
 };
 
 /// What every endpoint without a narrower list takes.
-pub const ALLOW_ANY: &[u8] = b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
+pub(super) const ALLOW_ANY: &[u8] = b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
 
 /// A request body up to this size is echoed from scratch space in one pass; a larger one is
 /// counted first, so memory for exactly its answer is reserved before it is rendered.
@@ -27,20 +27,20 @@ const ONE_PASS_BODY: usize = 4096;
 /// Scratch space above this is given back after the request that grew it.
 const SCRATCH_KEEP: usize = 64 * 1024;
 
-pub const JSON: &[u8] = b"application/json";
+pub(super) const JSON: &[u8] = b"application/json";
 
-pub use crate::http::Field;
+pub(super) use crate::http::Field;
 
 /// Space reused across requests.
 #[derive(Debug, Default)]
-pub struct Scratch {
+pub(super) struct Scratch {
     json: Vec<u8>,
     pub work: Work,
 }
 
 /// What renderers use while the JSON is written.
 #[derive(Debug, Default)]
-pub struct Work {
+pub(crate) struct Work {
     pub text: Vec<u8>,
     pub pairs: Pairs,
     pub form: Pairs,
@@ -63,7 +63,7 @@ impl Work {
 }
 
 /// A body to send.
-pub enum Body<'b> {
+pub(super) enum Body<'b> {
     /// Copied (reserved in the budget first if it does not fit the write buffer).
     Bytes(&'b [u8]),
     /// Built in: sent from where it lies.
@@ -71,7 +71,7 @@ pub enum Body<'b> {
 }
 
 /// One answer being written.
-pub struct Resp<'r, 'e> {
+pub(super) struct Resp<'r, 'e> {
     pub req: Request<'r>,
     pub ex: &'r Exchange<'e>,
     res: &'r mut dyn Respond,
@@ -82,7 +82,7 @@ pub struct Resp<'r, 'e> {
 }
 
 impl<'r, 'e> Resp<'r, 'e> {
-    pub fn new(
+    pub(super) fn new(
         req: Request<'r>,
         ex: &'r Exchange<'e>,
         res: &'r mut dyn Respond,
@@ -103,12 +103,12 @@ impl<'r, 'e> Resp<'r, 'e> {
         }
     }
 
-    pub fn scratch(&self) -> RefMut<'r, Scratch> {
+    pub(super) fn scratch(&self) -> RefMut<'r, Scratch> {
         self.bin.scratch.borrow_mut()
     }
 
     /// A whole answer.
-    pub fn send(
+    pub(super) fn send(
         &mut self,
         status: StatusCode,
         ct: Option<&[u8]>,
@@ -123,7 +123,7 @@ impl<'r, 'e> Resp<'r, 'e> {
 
     /// A whole answer whose body is `parts` one after another (`/raw`'s head and body), copied
     /// once: into the write buffer when it fits, else into memory reserved for it first.
-    pub fn send_parts(
+    pub(super) fn send_parts(
         &mut self,
         status: StatusCode,
         ct: Option<&[u8]>,
@@ -152,7 +152,7 @@ impl<'r, 'e> Resp<'r, 'e> {
 
     /// A JSON answer; `render` writes the document (and is called twice for a large echo:
     /// once to count, once to write).
-    pub fn json(
+    pub(super) fn json(
         &mut self,
         status: StatusCode,
         fields: &[Field],
@@ -207,7 +207,7 @@ impl<'r, 'e> Resp<'r, 'e> {
     }
 
     /// An error as go-httpbin writes one: `{"detail", "error", "status_code"}`.
-    pub fn error(&mut self, status: StatusCode, detail: &str) -> Reply {
+    pub(super) fn error(&mut self, status: StatusCode, detail: &str) -> Reply {
         let code = status.code();
         let reason = reason_phrase(code);
         self.json(status, &[], &|j, _| {
@@ -222,17 +222,17 @@ impl<'r, 'e> Resp<'r, 'e> {
     }
 
     /// A 400 naming what was wrong.
-    pub fn bad_request(&mut self, detail: &str) -> Reply {
+    pub(super) fn bad_request(&mut self, detail: &str) -> Reply {
         self.error(StatusCode::BadRequest, detail)
     }
 
-    pub fn not_found(&mut self) -> Reply {
+    pub(super) fn not_found(&mut self) -> Reply {
         self.error(StatusCode::NotFound, "")
     }
 
     /// An answer written over time: `rendered` (a body made now) then what `body` generates,
     /// from `due`; its head and `rendered` are reserved in the budget until it is done.
-    pub fn produce(
+    pub(super) fn produce(
         &mut self,
         head: (StatusCode, Option<&[u8]>, Length),
         fields: &[Field],
@@ -262,12 +262,12 @@ impl<'r, 'e> Resp<'r, 'e> {
     }
 
     /// An interim (1xx) response before the final one (none to an HTTP/1.0 client).
-    pub fn interim(&mut self, status: StatusCode) {
+    pub(super) fn interim(&mut self, status: StatusCode) {
         self.res.interim(status);
     }
 
     /// OPTIONS: a CORS preflight answer, as httpbin gives on every route.
-    pub fn preflight(&mut self, allow: &[u8]) -> Reply {
+    pub(super) fn preflight(&mut self, allow: &[u8]) -> Reply {
         let requested = self
             .req
             .field(b"access-control-request-headers")
@@ -283,7 +283,7 @@ impl<'r, 'e> Resp<'r, 'e> {
         self.send(StatusCode::Ok, None, &fields, Body::Bytes(b""))
     }
 
-    pub fn method_not_allowed(&mut self, allow: &[u8]) -> Reply {
+    pub(super) fn method_not_allowed(&mut self, allow: &[u8]) -> Reply {
         let status = StatusCode::MethodNotAllowed;
         let body = status.reason_body();
         self.send(

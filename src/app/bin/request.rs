@@ -17,14 +17,14 @@ use crate::http;
 
 /// Bodies up to this size are parsed for `json`: a parse holds many times the body's size
 /// while it runs (a node per array element), so larger ones are echoed in `data` only.
-pub const JSON_PARSE_MAX: usize = 1024 * 1024;
+pub(crate) const JSON_PARSE_MAX: usize = 1024 * 1024;
 
 /// A multipart body may hold at most this many parts.
 const MAX_PARTS: usize = 1000;
 
 /// The request an echo describes.
 #[derive(Clone, Copy)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub head: &'a http::Request<'a>,
     pub body: &'a [u8],
     /// The client: the socket's peer, or the client a PROXY header named.
@@ -37,24 +37,24 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// Each header field line, in arrival order, value trimmed (the head was validated whole,
     /// so a line split is safe).
-    pub fn fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         self.head.fields.iter()
     }
 
     /// The first value of a field, by case-insensitive name.
-    pub fn field(&self, name: &[u8]) -> Option<&'a [u8]> {
+    pub(crate) fn field(&self, name: &[u8]) -> Option<&'a [u8]> {
         self.fields()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 
-    pub fn method(&self) -> &'static [u8] {
+    pub(crate) fn method(&self) -> &'static [u8] {
         self.head.method.name()
     }
 
     /// httpbin's `origin`: the whole `X-Forwarded-For` when there is one and it may be
     /// believed, else the client's IP (an IPv4 client of an IPv6 socket shown as IPv4).
-    pub fn origin(&self, out: &mut Vec<u8>) {
+    pub(crate) fn origin(&self, out: &mut Vec<u8>) {
         if let Some(xff) = self.forwarded_field(b"x-forwarded-for") {
             out.extend_from_slice(xff);
             return;
@@ -71,7 +71,7 @@ impl<'a> Request<'a> {
 
     /// The URL the client asked for: the scheme (`X-Forwarded-Proto`, `X-Forwarded-Protocol`,
     /// `X-Forwarded-Ssl: on`, else `http`), the host, the target's path and query as sent.
-    pub fn url(&self, out: &mut Vec<u8>) {
+    pub(crate) fn url(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.scheme());
         out.extend_from_slice(b"://");
         out.extend_from_slice(self.head.authority.unwrap_or(b""));
@@ -87,7 +87,7 @@ impl<'a> Request<'a> {
         self.believe_forwarding.then(|| self.field(name)).flatten()
     }
 
-    pub fn scheme(&self) -> &'a [u8] {
+    pub(crate) fn scheme(&self) -> &'a [u8] {
         if let Some(proto) = self
             .forwarded_field(b"x-forwarded-proto")
             .or_else(|| self.forwarded_field(b"x-forwarded-protocol"))
@@ -102,7 +102,7 @@ impl<'a> Request<'a> {
 }
 
 /// Writes a JSON object of `pairs` (sorted here): one value as a string, several as a list.
-pub fn write_grouped(j: &mut Json<'_>, pairs: &mut Pairs) {
+pub(crate) fn write_grouped(j: &mut Json<'_>, pairs: &mut Pairs) {
     pairs.sort_by_name();
     j.open();
     for (name, values) in pairs.groups() {
@@ -121,7 +121,7 @@ pub fn write_grouped(j: &mut Json<'_>, pairs: &mut Pairs) {
 }
 
 /// `"args": {...}` from the query string.
-pub fn write_args(j: &mut Json<'_>, req: &Request<'_>, pairs: &mut Pairs) {
+pub(crate) fn write_args(j: &mut Json<'_>, req: &Request<'_>, pairs: &mut Pairs) {
     pairs.clear();
     forms::parse_urlencoded(req.head.query, pairs);
     j.key(b"args");
@@ -129,7 +129,7 @@ pub fn write_args(j: &mut Json<'_>, req: &Request<'_>, pairs: &mut Pairs) {
 }
 
 /// `"headers": {...}`: names title-cased, repeated names joined with a comma.
-pub fn write_headers(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work, key: &[u8]) {
+pub(crate) fn write_headers(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work, key: &[u8]) {
     let Work {
         pairs,
         text: joined,
@@ -164,7 +164,7 @@ pub fn write_headers(j: &mut Json<'_>, req: &Request<'_>, work: &mut Work, key: 
 /// A header name as Python's `str.title()` writes it, which is what httpbin shows: a letter
 /// after a non-letter upper-cased, every other letter lower-cased. Names longer than `buf`
 /// are cut (httparse allows long names; 256 bytes is plenty for an echo).
-pub fn title_case<'b>(name: &[u8], buf: &'b mut [u8; 256]) -> &'b [u8] {
+pub(crate) fn title_case<'b>(name: &[u8], buf: &'b mut [u8; 256]) -> &'b [u8] {
     let n = name.len().min(buf.len());
     let mut prev_letter = false;
     for (out, &b) in buf.iter_mut().zip(&name[..n]) {
@@ -179,21 +179,21 @@ pub fn title_case<'b>(name: &[u8], buf: &'b mut [u8; 256]) -> &'b [u8] {
 }
 
 /// `"origin": "..."`.
-pub fn write_origin(j: &mut Json<'_>, req: &Request<'_>, text: &mut Vec<u8>) {
+pub(crate) fn write_origin(j: &mut Json<'_>, req: &Request<'_>, text: &mut Vec<u8>) {
     text.clear();
     req.origin(text);
     j.key(b"origin").string(text);
 }
 
 /// `"url": "..."`.
-pub fn write_url(j: &mut Json<'_>, req: &Request<'_>, text: &mut Vec<u8>) {
+pub(crate) fn write_url(j: &mut Json<'_>, req: &Request<'_>, text: &mut Vec<u8>) {
     text.clear();
     req.url(text);
     j.key(b"url").string(text);
 }
 
 /// What a request body is, decided once (a multipart body that does not parse is a 400).
-pub enum Body<'a> {
+pub(crate) enum Body<'a> {
     /// A form: its fields (decoded), and for multipart, its files.
     Form { multipart: Vec<Part<'a>> },
     /// Anything else: `data` and `json`.
@@ -202,13 +202,13 @@ pub enum Body<'a> {
 
 /// Why a body cannot be echoed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     Multipart(forms::MultipartError),
 }
 
 impl<'a> Body<'a> {
     /// Sorts out the body by its Content-Type; a urlencoded form's fields go into `form`.
-    pub fn of(req: &Request<'a>, form: &mut Pairs) -> Result<Body<'a>, BodyError> {
+    pub(crate) fn of(req: &Request<'a>, form: &mut Pairs) -> Result<Body<'a>, BodyError> {
         form.clear();
         let ct = req.head.content_type.unwrap_or(b"");
         let media = forms::media_type(ct);
@@ -235,7 +235,7 @@ impl<'a> Body<'a> {
 /// `"data"`, `"files"`, `"form"` and `"json"`, in that (sorted) order, except that `"json"`
 /// and `"form"` sit apart around `"headers"`: the caller writes `headers` between them, so
 /// this writes the first three and [`write_json`] the last.
-pub fn write_data_files_form(
+pub(crate) fn write_data_files_form(
     j: &mut Json<'_>,
     req: &Request<'_>,
     body: &Body<'_>,
@@ -271,7 +271,7 @@ pub fn write_data_files_form(
 }
 
 /// `"json": ...`; returns whether it was pretty-printed (see [`Json::value`]).
-pub fn write_json(j: &mut Json<'_>, body: &Body<'_>, pretty_cap: usize) -> bool {
+pub(crate) fn write_json(j: &mut Json<'_>, body: &Body<'_>, pretty_cap: usize) -> bool {
     j.key(b"json");
     match body {
         Body::Raw { json: Some(value) } => j.value(value, pretty_cap),
@@ -283,7 +283,7 @@ pub fn write_json(j: &mut Json<'_>, body: &Body<'_>, pretty_cap: usize) -> bool 
 }
 
 /// Bytes as httpbin shows them: the text if it is UTF-8, else a `data:` URL of `media`.
-pub fn data_text(bytes: &[u8], media: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn data_text(bytes: &[u8], media: &[u8], out: &mut Vec<u8>) {
     if std::str::from_utf8(bytes).is_ok() {
         out.extend_from_slice(bytes);
         return;

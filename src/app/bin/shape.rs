@@ -49,7 +49,7 @@ const FORBIDDEN: &[&[u8]] = &[
 /// `/links/{n}` lists at most this many (go-httpbin's limit).
 const MAX_LINKS: u64 = 256;
 
-pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
+pub(super) fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
     let page = |r: &mut Resp<'_, '_>, ct: &[u8], body: &'static [u8]| {
         r.send(StatusCode::Ok, Some(ct), &[], Body::Static(body))
     };

@@ -11,12 +11,12 @@ use crate::rand::Rng;
 /// The teapot of httpbin's 418.
 const TEAPOT: &[u8] = b"\n    -=[ teapot ]=-\n\n       _...._\n     .'  _ _ `.\n    | .\"` ^ `\". _,\n    \\_;`\"---\"`|//\n      |       ;/\n      \\_     _/\n        `\"\"\"`\n";
 
-pub const ACCEPT_406: &[u8] = b"{\n  \"accept\": [\n    \"image/webp\",\n    \"image/svg+xml\",\n    \"image/jpeg\",\n    \"image/png\",\n    \"image/*\"\n  ],\n  \"message\": \"Client did not request a supported media type.\"\n}\n";
+pub(super) const ACCEPT_406: &[u8] = b"{\n  \"accept\": [\n    \"image/webp\",\n    \"image/svg+xml\",\n    \"image/jpeg\",\n    \"image/png\",\n    \"image/*\"\n  ],\n  \"message\": \"Client did not request a supported media type.\"\n}\n";
 
 /// Most choices `/status/a:w,b:w,...` may list.
 const MAX_CHOICES: usize = 64;
 
-pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
+pub(super) fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
     match kind {
         Kind::Status => status(r),
         Kind::Unstable => unstable(r),
@@ -28,7 +28,7 @@ pub fn respond(kind: Kind, r: &mut Resp<'_, '_>) -> Reply {
 
 /// The code `/status/{spec}` picks: one code, or one of several by weight (`200:0.9,500:0.1`;
 /// a missing weight is 1), drawn from `rng`. Codes must be from 100 to 599.
-pub fn pick(spec: &[u8], rng: &mut Rng) -> Result<u16, String> {
+pub(super) fn pick(spec: &[u8], rng: &mut Rng) -> Result<u16, String> {
     let mut choices = [(0u16, 0f64); MAX_CHOICES];
     let mut n = 0;
     for item in spec.split(|&b| b == b',') {

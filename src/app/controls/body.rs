@@ -11,7 +11,7 @@ use crate::rand::ByteStream;
 
 /// Where the body's bytes come from.
 #[derive(Debug)]
-pub enum Source {
+pub(super) enum Source {
     /// The route's rendered body (its memory is the producer's charge).
     Bytes {
         data: Vec<u8>,
@@ -23,7 +23,7 @@ pub enum Source {
 
 /// What happens once the bytes to write are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub(super) enum End {
     /// The body is whole: the response is done.
     Whole,
     /// Cut short: the connection closes with what was written.
@@ -33,7 +33,7 @@ pub enum End {
 }
 
 #[derive(Debug)]
-pub struct Shaped {
+pub(super) struct Shaped {
     source: Source,
     /// Body bytes still to write before `end`.
     left: u64,
@@ -55,7 +55,7 @@ pub struct Shaped {
 impl Shaped {
     /// `write` bytes of a body of `total` bytes from `source` (all of it, or the part before a
     /// cut), framed as `chunk`-byte chunks if given, `pause` apart, then `end`.
-    pub fn new(
+    pub(super) fn new(
         source: Source,
         (write, total): (u64, u64),
         chunk: Option<u64>,

@@ -13,7 +13,7 @@ use crate::rand::Rng;
 
 /// A fault that ends the response early or instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// The response, then the connection closes (announced with `Connection: close`).
     Close,
     /// No response: the connection is reset.
@@ -26,7 +26,7 @@ pub enum Fault {
 
 impl Fault {
     /// The index into `WorkerStats::injected_faults` (named as in `stats::FAULT_KINDS`).
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Fault::Close => 0,
             Fault::Rst => 1,
@@ -38,7 +38,7 @@ impl Fault {
 
 /// What was drawn for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Draw {
+pub(crate) struct Draw {
     /// A status that stands in for the route's answer.
     pub status: Option<u16>,
     pub delay: Option<Duration>,
@@ -50,7 +50,7 @@ pub struct Draw {
 }
 
 /// Draws this request's values; `index` is the request's place on its connection.
-pub fn draw(c: &Controls<'_>, index: u64) -> Draw {
+pub(crate) fn draw(c: &Controls<'_>, index: u64) -> Draw {
     match c.seed {
         Some(seed) => draw_with(c, &mut seeded(seed, index)),
         None => crate::rand::with(|rng| draw_with(c, rng)),

@@ -6,23 +6,23 @@ use std::time::Duration;
 
 /// Parts per million: a percentage with four decimals (`5.5` → 55,000), so weights add up
 /// exactly and a draw is one integer comparison.
-pub type Ppm = u32;
+pub(crate) type Ppm = u32;
 
-pub const ALL: Ppm = 1_000_000;
+pub(crate) const ALL: Ppm = 1_000_000;
 
 /// Most entries of a weighted list: enough for any mix anyone writes by hand.
-pub const MAX_ENTRIES: usize = 8;
+pub(crate) const MAX_ENTRIES: usize = 8;
 
 /// Values with their chances; whatever the chances leave to 100% means "as if not given".
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Weighted<T: Copy> {
+pub(crate) struct Weighted<T: Copy> {
     entries: [(T, Ppm); MAX_ENTRIES],
     len: usize,
 }
 
 impl<T: Copy + Default> Weighted<T> {
     /// `v` (always) or `v1:p1,v2:p2,…` (percentages summing to at most 100).
-    pub fn parse(
+    pub(crate) fn parse(
         text: &[u8],
         value: impl Fn(&[u8]) -> Result<T, &'static str>,
     ) -> Result<Weighted<T>, &'static str> {
@@ -56,7 +56,7 @@ impl<T: Copy + Default> Weighted<T> {
     }
 
     /// The value a draw `x` in `0..ALL` picks, or `None` for the share left over.
-    pub fn pick(&self, x: Ppm) -> Option<T> {
+    pub(crate) fn pick(&self, x: Ppm) -> Option<T> {
         let mut upto: u64 = 0;
         for &(value, chance) in &self.entries[..self.len] {
             upto += u64::from(chance);
@@ -66,15 +66,11 @@ impl<T: Copy + Default> Weighted<T> {
         }
         None
     }
-
-    pub fn values(&self) -> impl Iterator<Item = T> + '_ {
-        self.entries[..self.len].iter().map(|&(v, _)| v)
-    }
 }
 
 /// A percentage from 0 to 100, with up to four decimals (`5`, `5.5`, `0.01`); `true` is 100
 /// (fortio's `close=true`).
-pub fn percent(text: &[u8]) -> Result<Ppm, &'static str> {
+pub(crate) fn percent(text: &[u8]) -> Result<Ppm, &'static str> {
     const WHY: &str = "expected a percentage from 0 to 100, such as 5 or 0.5";
     if text == b"true" {
         return Ok(ALL);
@@ -101,7 +97,7 @@ pub fn percent(text: &[u8]) -> Result<Ppm, &'static str> {
 }
 
 /// A final status code, 200 to 599 (a 1xx is not an answer).
-pub fn status(text: &[u8]) -> Result<u16, &'static str> {
+pub(crate) fn status(text: &[u8]) -> Result<u16, &'static str> {
     let code = super::super::bin::params::int::<u16>(text).unwrap_or(0);
     if (200..=599).contains(&code) {
         Ok(code)
@@ -111,12 +107,12 @@ pub fn status(text: &[u8]) -> Result<u16, &'static str> {
 }
 
 /// A duration as `/delay` takes one: `5ms`, `250us`, `1.5s`, or plain seconds.
-pub fn duration(text: &[u8]) -> Result<Duration, &'static str> {
+pub(crate) fn duration(text: &[u8]) -> Result<Duration, &'static str> {
     super::super::bin::params::duration(text).ok_or("expected a duration such as 5ms or 1.5s")
 }
 
 /// A size in bytes: `1024`, `4k`, `1m` (powers of 1024).
-pub fn size(text: &[u8]) -> Result<u64, &'static str> {
+pub(crate) fn size(text: &[u8]) -> Result<u64, &'static str> {
     std::str::from_utf8(text)
         .ok()
         .and_then(|s| crate::config::parse_size(s).ok())
@@ -125,7 +121,7 @@ pub fn size(text: &[u8]) -> Result<u64, &'static str> {
 
 /// How a delay is drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Delay {
+pub(crate) enum Delay {
     /// `5ms`, or `5ms:90,200ms:10` (the rest: no delay).
     Weighted(Weighted<Duration>),
     /// `5ms..50ms`: uniform between the two.
@@ -139,7 +135,7 @@ pub enum Delay {
 impl Delay {
     /// Parses a delay; no value it can give is over `max`, except a lognormal's tail, which
     /// is cut at `max` when drawn.
-    pub fn parse(text: &[u8], max: Duration) -> Result<Delay, &'static str> {
+    pub(crate) fn parse(text: &[u8], max: Duration) -> Result<Delay, &'static str> {
         const TOO_LONG: &str = "longer than the longest delay (--max-duration)";
         let checked = |d: Duration| if d > max { Err(TOO_LONG) } else { Ok(d) };
         if let Some(rest) = text.strip_prefix(b"lognormal:") {
@@ -198,7 +194,7 @@ fn lognormal(text: &[u8], max: Duration) -> Result<Delay, &'static str> {
 
 /// A response header to add, `Name:value`: a token for the name, visible text for the value,
 /// and never a field that frames the message (the controls shape framing themselves).
-pub fn header(text: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
+pub(crate) fn header(text: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
     let colon = text
         .iter()
         .position(|&b| b == b':')

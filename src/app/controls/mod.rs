@@ -13,8 +13,8 @@
 
 mod answer;
 mod body;
-pub mod draw;
-pub mod grammar;
+pub(crate) mod draw;
+pub(crate) mod grammar;
 mod shape;
 mod wrap;
 
@@ -29,17 +29,17 @@ use crate::http::percent::percent_decode_into;
 use crate::http::Request;
 
 /// The prefix of a field that carries a control (`X-Echo-Delay: 5ms`), lower case.
-pub const FIELD_PREFIX: &[u8] = b"x-echo-";
+pub(crate) const FIELD_PREFIX: &[u8] = b"x-echo-";
 
 /// Most `header=` controls one request may carry.
-pub const MAX_HEADERS: usize = 16;
+pub(crate) const MAX_HEADERS: usize = 16;
 
 /// Longest query value a control takes once decoded (a header value, a weighted list).
 const MAX_VALUE: usize = 1024;
 
 /// What the generated body of `size=` is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Content {
+pub(crate) enum Content {
     #[default]
     Zero,
     /// Random bytes, new for each response (from the request's draw: reproducible with
@@ -51,7 +51,7 @@ pub enum Content {
 
 /// Where `stall=` stops a response: halfway through its head, or halfway through its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stall {
+pub(crate) enum Stall {
     Head,
     Body,
 }
@@ -59,14 +59,14 @@ pub enum Stall {
 /// One `header=` control: where its `Name:value` lies, still percent-encoded if it came from
 /// the query (it is decoded again when written: nothing is kept in between).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct HeaderControl<'a> {
+pub(crate) struct HeaderControl<'a> {
     pub text: &'a [u8],
     pub encoded: bool,
 }
 
 /// The controls of one request, as parsed.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Controls<'a> {
+pub(crate) struct Controls<'a> {
     pub status: Option<Weighted<u16>>,
     pub delay: Option<Delay>,
     pub size: Option<Weighted<u64>>,
@@ -86,7 +86,7 @@ pub struct Controls<'a> {
 
 /// A control that could not be read: the 400 names it and says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bad {
+pub(crate) struct Bad {
     pub name: &'static str,
     pub why: &'static str,
 }
@@ -134,7 +134,7 @@ impl<'a> Controls<'a> {
     }
 
     /// Checks `--default-params` once, at start.
-    pub fn check_defaults(options: &ControlOptions) -> Result<(), Bad> {
+    pub(crate) fn check_defaults(options: &ControlOptions) -> Result<(), Bad> {
         let mut c = Controls::default();
         if let Some(defaults) = options.defaults.as_deref() {
             c.read_query(defaults, Route::Unknown, options)?;
@@ -247,12 +247,12 @@ impl<'a> Controls<'a> {
 
     /// Controls that reshape the body, which a response written over time (a file, a stream)
     /// cannot take.
-    pub fn shapes_body(&self) -> bool {
+    pub(crate) fn shapes_body(&self) -> bool {
         self.chunked.is_some() || self.truncate > 0 || self.stall.is_some()
     }
 
     /// The name of the first control that reshapes the body, for the 400 that refuses it.
-    pub fn body_control_name(&self) -> &'static str {
+    pub(crate) fn body_control_name(&self) -> &'static str {
         if self.chunked.is_some() {
             "chunked"
         } else if self.truncate > 0 {

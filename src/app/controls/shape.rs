@@ -16,7 +16,7 @@ use crate::rand::ByteStream;
 
 /// Appends the fields the controls add: every `header=`, `Server-Timing` for an injected
 /// delay, and `X-Echo-Draw` saying what was drawn.
-pub fn control_fields(c: &Controls<'_>, d: &Draw, out: &mut FieldList) {
+pub(super) fn control_fields(c: &Controls<'_>, d: &Draw, out: &mut FieldList) {
     for h in &c.headers[..c.header_count] {
         let mut scratch = [0u8; super::MAX_VALUE];
         let text = if h.encoded {
@@ -96,7 +96,7 @@ fn write_millis(out: &mut Vec<u8>, d: Duration) {
 }
 
 /// How the body of a response is to be written.
-pub struct Plan {
+pub(super) struct Plan {
     pub chunk: Option<u64>,
     pub pause: Duration,
     pub fault: Option<Fault>,
@@ -108,7 +108,7 @@ pub struct Plan {
 impl Plan {
     /// The producer for a response of `head` (the controls' fields added) and a body of `len`
     /// bytes from `source`, due at `due`, `charge` held for it in the budget.
-    pub fn producer(
+    pub(super) fn producer(
         &self,
         mut head: OwnedHead,
         source: Source,
@@ -148,7 +148,7 @@ impl Plan {
 /// The response that stands in for the route's when a status or a size was drawn: that
 /// status (200 if only a size was), with a generated body of that size, or the status's
 /// reason as text. Its head lacks the controls' fields (the caller adds them).
-pub fn stand_in(d: &Draw, content_zero: bool) -> (OwnedHead, Source, u64) {
+pub(super) fn stand_in(d: &Draw, content_zero: bool) -> (OwnedHead, Source, u64) {
     let status = StatusCode::from_code(d.status.unwrap_or(200)).unwrap_or(StatusCode::Ok);
     let no_body = !status.allows_body();
     let (content_type, source, len): (&[u8], Source, u64) = match d.size {

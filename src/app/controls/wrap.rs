@@ -9,7 +9,7 @@ use crate::http::{Body, Field, NoRoom, OwnedHead, Respond, ResponseHead, StatusC
 const FREE_BYTES: usize = 4096;
 
 /// Most fields the controls add: every `header=`, `Server-Timing` and `X-Echo-Draw`.
-pub const MAX_FIELDS: usize = super::MAX_HEADERS + 2;
+pub(super) const MAX_FIELDS: usize = super::MAX_HEADERS + 2;
 
 /// Most groups of fields a route's head has (httpbin's CORS fields, then its own).
 const MAX_GROUPS: usize = 7;
@@ -17,7 +17,7 @@ const MAX_GROUPS: usize = 7;
 /// Passes a route's answer on with the controls' fields after its own, and the connection
 /// ended after it for a `close` fault. Nothing is allocated: the fields and the groups live
 /// on the stack for the length of the call.
-pub struct Inject<'r> {
+pub(super) struct Inject<'r> {
     pub inner: &'r mut dyn Respond,
     pub fields: &'r [Field<'r>],
     pub close: bool,
@@ -59,7 +59,7 @@ impl Respond for Inject<'_> {
 }
 
 /// A route's whole answer, kept.
-pub struct Captured {
+pub(super) struct Captured {
     pub head: OwnedHead,
     pub body: Vec<u8>,
     /// What the budget holds for `body`.
@@ -68,7 +68,7 @@ pub struct Captured {
 
 /// Keeps the route's answer instead of sending it. A body written over time (a file's bytes)
 /// cannot be kept: it goes out as it is.
-pub struct Capture<'r> {
+pub(super) struct Capture<'r> {
     pub inner: &'r mut dyn Respond,
     /// The request's body, for a route that echoes it.
     pub request_body: &'r [u8],

@@ -63,7 +63,7 @@ enum Store {
 
 /// What one call to [`Assembly::advance`] came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
+pub(super) enum Progress {
     /// Head and body are whole: see [`Assembly::request`].
     Complete,
     NeedInput,
@@ -75,7 +75,7 @@ pub enum Progress {
 
 /// One request being assembled.
 #[derive(Debug)]
-pub struct Assembly {
+pub(super) struct Assembly {
     head_len: usize,
     /// Decoded body bytes kept.
     kept: usize,
@@ -89,7 +89,7 @@ impl Assembly {
     /// Starts a request whose head is the first `head_len` bytes of the read buffer and whose
     /// body is framed as `body` (not `Empty`). `max_body` is `--max-body-bytes`; a kept chunked
     /// body is also held to what the whole budget could ever reserve for it.
-    pub fn new(
+    pub(super) fn new(
         head_len: usize,
         body: BodyLen,
         keep: bool,
@@ -127,7 +127,7 @@ impl Assembly {
     }
 
     /// A request already whole in the read buffer: its head, then `body_len` body bytes.
-    pub fn whole_in_place(head_len: usize, body_len: usize) -> Assembly {
+    pub(super) fn whole_in_place(head_len: usize, body_len: usize) -> Assembly {
         Assembly {
             head_len,
             kept: body_len,
@@ -139,12 +139,12 @@ impl Assembly {
         }
     }
 
-    pub fn head_len(&self) -> usize {
+    pub(super) fn head_len(&self) -> usize {
         self.head_len
     }
 
     /// True once any body byte has arrived (then `100 Continue` is no longer useful).
-    pub fn body_started(&self, input: &Buf) -> bool {
+    pub(super) fn body_started(&self, input: &Buf) -> bool {
         match self.store {
             Store::InPlace { wire } => input.len() > self.head_len || wire > self.head_len,
             Store::Spilled { .. } => true,
@@ -152,13 +152,13 @@ impl Assembly {
     }
 
     /// True if the body lives in its own (budgeted) memory.
-    pub fn is_spilled(&self) -> bool {
+    pub(super) fn is_spilled(&self) -> bool {
         matches!(self.store, Store::Spilled { .. })
     }
 
     /// Frames, checks and keeps (or drops) what has arrived. `token` is the connection's, for
     /// its place in the budget's queue.
-    pub fn advance(&mut self, input: &mut Buf, budget: &Budget, token: u64) -> Progress {
+    pub(super) fn advance(&mut self, input: &mut Buf, budget: &Budget, token: u64) -> Progress {
         loop {
             if let Some(progress) = self.spill_if_too_large(input, budget, token) {
                 return progress;
@@ -284,7 +284,7 @@ impl Assembly {
     }
 
     /// The whole request, head then decoded body (after `Complete`).
-    pub fn request<'a>(&'a self, input: &'a Buf) -> &'a [u8] {
+    pub(super) fn request<'a>(&'a self, input: &'a Buf) -> &'a [u8] {
         match &self.store {
             Store::InPlace { .. } => &input.filled()[..self.head_len + self.kept],
             Store::Spilled { buf, .. } => buf,
@@ -294,7 +294,7 @@ impl Assembly {
     /// Ends the request: its bytes leave the read buffer, and a spilled body's memory is
     /// handed over (buffer and charge, still held in the budget as `Use::Body`). A chunked
     /// body reserved the most it could grow to; what it did not use goes back now.
-    pub fn finish(self, input: &mut Buf, budget: &Budget) -> Option<(Vec<u8>, u64)> {
+    pub(super) fn finish(self, input: &mut Buf, budget: &Budget) -> Option<(Vec<u8>, u64)> {
         match self.store {
             Store::InPlace { wire } => {
                 input.consume(wire);
@@ -309,7 +309,7 @@ impl Assembly {
     }
 
     /// Gives the budget back what this request holds (its connection is closing).
-    pub fn release(&mut self, budget: &Budget) {
+    pub(super) fn release(&mut self, budget: &Budget) {
         if let Store::Spilled { charge, .. } = &mut self.store {
             budget.release(std::mem::take(charge), Use::Body);
         }

@@ -7,14 +7,14 @@ use crate::http::digits::{hex, write_decimal};
 use crate::http::{reason_phrase, Field, Length, StatusCode};
 
 /// The interim response to `Expect: 100-continue`.
-pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+pub(super) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// The last chunk of a chunked body, with no trailers.
-pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+pub(super) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 /// What the `Connection` header says, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionHeader {
+pub(super) enum ConnectionHeader {
     /// HTTP/1.1 keep-alive: the default, so no header.
     Omit,
     /// An HTTP/1.0 client asked for keep-alive and gets it.
@@ -24,7 +24,7 @@ pub enum ConnectionHeader {
 
 impl ConnectionHeader {
     /// For a connection that stays open or not, with a client of this minor version.
-    pub fn of(keep_alive: bool, minor_version: u8) -> ConnectionHeader {
+    pub(super) fn of(keep_alive: bool, minor_version: u8) -> ConnectionHeader {
         match (keep_alive, minor_version) {
             (false, _) => ConnectionHeader::Close,
             (true, 0) => ConnectionHeader::KeepAlive,
@@ -35,7 +35,7 @@ impl ConnectionHeader {
 
 /// How the body follows the head on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub(super) enum Framing {
     /// `Content-Length`.
     Length(u64),
     /// `Transfer-Encoding: chunked`.
@@ -47,7 +47,7 @@ pub enum Framing {
 
 impl Framing {
     /// How a body of `length` is framed for a client of this minor version.
-    pub fn of(length: Length, minor_version: u8) -> Framing {
+    pub(super) fn of(length: Length, minor_version: u8) -> Framing {
         match length {
             Length::Exactly(n) => Framing::Length(n),
             Length::Open if minor_version >= 1 => Framing::Chunked,
@@ -57,7 +57,7 @@ impl Framing {
 }
 
 /// One response head, ready to be written.
-pub struct Head<'a, F> {
+pub(super) struct Head<'a, F> {
     pub status: StatusCode,
     pub content_type: Option<&'a [u8]>,
     pub framing: Framing,
@@ -67,7 +67,7 @@ pub struct Head<'a, F> {
 
 impl<'a, F: Iterator<Item = Field<'a>>> Head<'a, F> {
     /// Appends the status line and headers, up to and including the blank line.
-    pub fn write(self, out: &mut Buf, date: &[u8]) {
+    pub(super) fn write(self, out: &mut Buf, date: &[u8]) {
         write_status_line(out, self.status);
         out.extend_from_slice(b"Server: prefork-server\r\nDate: ");
         out.extend_from_slice(date);
@@ -137,14 +137,14 @@ fn write_status_line(out: &mut Buf, status: StatusCode) {
 
 /// Appends the size line of a chunk of `len` bytes (`len` must not be 0); the caller writes
 /// the data and its closing CRLF.
-pub fn write_chunk_size(out: &mut Buf, len: u64) {
+pub(super) fn write_chunk_size(out: &mut Buf, len: u64) {
     out.extend_from_slice(hex(len, &mut [0; 16]));
     out.extend_from_slice(b"\r\n");
 }
 
 /// An error response with its short text body, ending the connection: what the protocol
 /// itself answers to a request it cannot hand over (400, 408, 413, 414, 431, 501, 505).
-pub fn write_error(out: &mut Buf, status: StatusCode, date: &[u8]) {
+pub(super) fn write_error(out: &mut Buf, status: StatusCode, date: &[u8]) {
     let body = status.reason_body();
     Head {
         status,

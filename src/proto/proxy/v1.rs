@@ -18,7 +18,7 @@ const PROTOCOLS: [&[u8]; 3] = [b"TCP4 ", b"TCP6 ", b"UNKNOWN"];
 /// The checks run in an order that does not depend on how much has arrived, so an error is
 /// the same error whatever the cut (the fuzzer holds it to that): the protocol name first,
 /// then each byte up to the line end, then the length.
-pub fn parse(input: &[u8]) -> Result<Option<(Header, usize)>, Malformed> {
+pub(super) fn parse(input: &[u8]) -> Result<Option<(Header, usize)>, Malformed> {
     let window = &input[..input.len().min(MAX_V1_BYTES)];
     // A name that cannot become one of the three is refused before its line is over.
     let end = window

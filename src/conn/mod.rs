@@ -2,22 +2,24 @@
 //!
 //! Registered once, edge-triggered, for both directions: readiness is remembered here and
 //! cleared only by a short read/write or `EAGAIN`, so anything stopped early (backpressure, the
-//! budget) is resumed by the loop, not by a new edge that would never come.
+//! budget) is resumed by the loop, not by a new edge that would never come. The reads and
+//! writes themselves are in `io.rs`.
+
+mod io;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::buffer::{Buf, BufPool};
 use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
 use crate::http::Handler;
 use crate::memory::{Budget, Use};
-use crate::output::{Output, Write};
+use crate::output::Output;
 use crate::peer::{Socket, SocketFacts, TcpFigures};
 use crate::proto::{Env, Next, Phase, Protocol};
-use crate::stats::{TimeoutKind, WorkerStats};
-use crate::sys::file;
+use crate::stats::TimeoutKind;
 use crate::sys::net::{self, IoOutcome};
 
 /// Rounds of read → process → write one `drive` call may do before yielding to other
@@ -346,137 +348,6 @@ impl Connection {
             }
         }
         Drive::Again
-    }
-
-    /// Reads once into the read buffer. `Some(true)` if bytes or EOF arrived, `None` to close.
-    fn fill(&mut self, pool: &mut BufPool, stats: &WorkerStats) -> Option<bool> {
-        pool.fill(&mut self.rbuf);
-        let spare = self.rbuf.spare_mut();
-        let room = spare.len();
-        if room == 0 {
-            // Full: the protocol must consume first. Readiness stays remembered.
-            return Some(false);
-        }
-        match net::recv_some(self.fd.as_fd(), spare) {
-            IoOutcome::Done(n) => {
-                self.rbuf.commit(n);
-                WorkerStats::add(&stats.bytes_in, n as u64);
-                self.needs_input = false;
-                // A short read drained the socket, unless a FIN is pending: then read on to the 0.
-                if n < room && !self.read_closed {
-                    self.readable = false;
-                }
-                Some(true)
-            }
-            IoOutcome::Eof => {
-                self.readable = false;
-                self.peer_eof = true;
-                Some(true)
-            }
-            IoOutcome::WouldBlock => {
-                self.readable = false;
-                Some(false)
-            }
-            IoOutcome::Closed => {
-                debug!("connection reset by peer while reading");
-                None
-            }
-            IoOutcome::Failed(errno) => {
-                warn!(%errno, "read failed; closing the connection");
-                None
-            }
-        }
-    }
-
-    /// Writes until the output is empty, the socket is full, or one slice of a file has gone
-    /// out (so one download cannot hold the loop). `Some(true)` if bytes moved, `None` to
-    /// close. A response head and the large body behind it leave in one `sendmsg`; the head of
-    /// a file answer goes with MSG_MORE, so the kernel sends it with the file's first bytes.
-    fn flush(&mut self, ctx: &Env<'_>) -> Option<bool> {
-        if self.nodelay_pending && !self.closing {
-            // Only a connection that stays open needs Nagle off (its next response must not wait
-            // for an ACK); a one-response connection saves the syscall.
-            self.nodelay_pending = false;
-            if let Err(e) = net::set_nodelay(&self.fd) {
-                debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        }
-        let mut moved = false;
-        loop {
-            let (outcome, offered, from_file) = match self.out.next_write() {
-                Write::Nothing => break,
-                Write::Bytes {
-                    first,
-                    second: [],
-                    more,
-                } => {
-                    let sent = if more {
-                        file::send_more(self.fd.as_fd(), first)
-                    } else {
-                        net::send_some(self.fd.as_fd(), first)
-                    };
-                    (sent, first.len(), false)
-                }
-                Write::Bytes {
-                    first: [], second, ..
-                } => (net::send_some(self.fd.as_fd(), second), second.len(), false),
-                Write::Bytes { first, second, .. } => (
-                    net::send_vectored(self.fd.as_fd(), &[first, second]),
-                    first.len() + second.len(),
-                    false,
-                ),
-                Write::File { fd, offset, len } => {
-                    let count = usize::try_from(len.min(FILE_SLICE)).unwrap_or(usize::MAX);
-                    let mut at = offset;
-                    (
-                        file::send_file(self.fd.as_fd(), fd, &mut at, count),
-                        count,
-                        true,
-                    )
-                }
-            };
-            match outcome {
-                IoOutcome::Done(n) => {
-                    let freed = self.out.advance(n);
-                    if freed > 0 {
-                        ctx.budget.release(freed, Use::Output);
-                    }
-                    WorkerStats::add(&ctx.stats.bytes_out, n as u64);
-                    moved = true;
-                    if n < offered {
-                        self.writable = false;
-                        break;
-                    }
-                    if from_file && matches!(self.out.next_write(), Write::File { .. }) {
-                        // A slice is out and more of the file is to follow: other connections
-                        // go next; the worker drives this one again next turn (`Drive::Again`).
-                        self.file_slice_sent = true;
-                        break;
-                    }
-                }
-                IoOutcome::WouldBlock => {
-                    self.writable = false;
-                    break;
-                }
-                IoOutcome::Eof if from_file => {
-                    warn!("a file shrank while it was being sent; closing the connection");
-                    return None;
-                }
-                IoOutcome::Eof => {
-                    self.writable = false;
-                    break;
-                }
-                IoOutcome::Closed => {
-                    debug!("connection reset by peer while writing");
-                    return None;
-                }
-                IoOutcome::Failed(errno) => {
-                    warn!(%errno, "write failed; closing the connection");
-                    return None;
-                }
-            }
-        }
-        Some(moved)
     }
 
     /// Hands the buffers back to the pool and what the connection holds back to the budget,
