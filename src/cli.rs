@@ -19,7 +19,7 @@ use crate::sys::cpus;
 
 use self::values::{
     parse_affinity, parse_budget, parse_duration, parse_duration_or_zero, parse_header_size,
-    parse_workers,
+    parse_send_lowat, parse_workers,
 };
 
 /// A master/worker prefork HTTP/1.1 and echo server.
@@ -212,6 +212,13 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_DEFER_ACCEPT", default_value_t = config::DEFAULT_DEFER_ACCEPT_SECS,
           value_parser = clap::value_parser!(u32).range(0..=3600))]
     pub defer_accept: u32,
+
+    /// Unsent bytes the kernel may hold for one connection (TCP_NOTSENT_LOWAT) before the
+    /// socket stops being writable: bounds the kernel memory a client that does not read can
+    /// make the server hold, whatever its answer's size. Sizes take k or m; 0 leaves it to
+    /// the kernel (net.ipv4.tcp_notsent_lowat).
+    #[arg(long, env = "PREFORK_SEND_LOWAT", default_value = "128k", value_parser = parse_send_lowat)]
+    pub send_lowat: u32,
 
     /// `status`: print a running server's per-worker figures instead of starting one.
     #[command(subcommand)]
@@ -425,6 +432,7 @@ impl Cli {
             },
             cpu_affinity: self.cpu_affinity,
             defer_accept: self.defer_accept,
+            send_lowat: self.send_lowat,
             metrics_port: self.metrics_port,
             access_log: self.access_log,
             shared_listener: false,

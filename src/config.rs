@@ -70,6 +70,9 @@ pub struct Config {
     pub metrics_port: Option<u16>,
     /// TCP_DEFER_ACCEPT on the listeners, in seconds; 0 turns it off (also on inherited ones).
     pub defer_accept: u32,
+    /// TCP_NOTSENT_LOWAT on the listeners (and so on every connection), in bytes; 0 leaves
+    /// the kernel's default (also on inherited ones).
+    pub send_lowat: u32,
     /// Workers share listening sockets (fewer were passed than workers): register them with
     /// EPOLLEXCLUSIVE against the thundering herd. Set by the master, not by the command line.
     pub shared_listener: bool,

@@ -47,6 +47,7 @@ static DETACHED_MASTER: MasterStats = MasterStats::zeroed();
 pub struct TestSite {
     pub http: h1::Site,
     pub served: Cell<u64>,
+    pub work: Cell<u64>,
     pub budget: Budget,
     app: RefCell<App<'static>>,
 }
@@ -85,6 +86,7 @@ impl TestSite {
                 prerendered: Prerendered::new(date(), &app.static_routes()),
             },
             served: Cell::new(0),
+            work: Cell::new(0),
             budget: Budget::new(budget),
             app: RefCell::new(app),
         }
@@ -117,6 +119,7 @@ impl TestSite {
             port: PortRole::Main,
             stats: &DETACHED_STATS,
             served: &self.served,
+            work: &self.work,
             access_log: None,
         }
     }

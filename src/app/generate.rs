@@ -32,29 +32,38 @@ impl Random {
 }
 
 impl Generate for Random {
-    /// One piece, at most the room: a chunk larger than the room is written over several
-    /// steps, so the output never grows past its mark.
+    /// As much as the room takes: a chunk larger than the room is written over several steps,
+    /// so the output never grows past its mark, and small chunks go many to a step, so a
+    /// 1-byte chunk size costs a few bytes of framing each, not a step each.
     fn step(&mut self, out: &mut dyn BodySink, _now: Instant) -> Step {
-        if self.in_chunk == 0 {
-            if self.left == 0 {
-                return Step::Done;
+        loop {
+            if self.in_chunk == 0 {
+                if self.left == 0 {
+                    return Step::Done;
+                }
+                self.in_chunk = match self.chunk {
+                    Some(size) => size.min(self.left),
+                    None => self.left,
+                };
+                out.begin_chunk(self.in_chunk);
             }
-            self.in_chunk = match self.chunk {
-                Some(size) => size.min(self.left),
-                None => self.left,
-            };
-            out.begin_chunk(self.in_chunk);
+            let n = (out.room().max(1) as u64).min(self.in_chunk) as usize;
+            self.bytes.fill(out.fill(n));
+            self.in_chunk -= n as u64;
+            self.left -= n as u64;
+            if self.in_chunk == 0 {
+                out.end_chunk();
+            }
+            if out.room() <= MIN_PIECE {
+                return Step::More;
+            }
         }
-        let n = (out.room().max(1) as u64).min(self.in_chunk) as usize;
-        self.bytes.fill(out.fill(n));
-        self.in_chunk -= n as u64;
-        self.left -= n as u64;
-        if self.in_chunk == 0 {
-            out.end_chunk();
-        }
-        Step::More
     }
 }
+
+/// Room under which a generator stops for this step rather than begin another small piece:
+/// a chunk's framing and a few bytes.
+const MIN_PIECE: usize = 64;
 
 /// A piece of a patterned body.
 #[derive(Debug)]

@@ -28,7 +28,7 @@ mod text;
 
 use self::router::Route;
 use crate::config::{AdminToken, Config, ControlOptions};
-use crate::http::{Exchange, FieldList, Handler, Reply, Request, Respond, StaticRoute};
+use crate::http::{Exchange, FieldList, Handler, PortRole, Reply, Request, Respond, StaticRoute};
 use crate::ids::WorkerId;
 use crate::stats::{MasterStats, WorkerStats};
 
@@ -136,9 +136,12 @@ impl Handler for App<'_> {
     #[inline]
     fn respond(&mut self, req: &Request<'_>, ex: &Exchange<'_>, res: &mut dyn Respond) -> Reply {
         let route = self.route(req, ex);
-        // Controls come from a query, a marked field or `--default-params`; the keep-alive
-        // `GET /` has none of them and goes straight to its route.
-        if !req.query.is_empty() || req.marked || self.controls.defaults.is_some() {
+        // Controls come from a query, a marked field or `--default-params` (which the
+        // operators' endpoints do not take); a request with none goes straight to its route,
+        // and on the operators' port, every request does.
+        let defaults = self.controls.defaults.is_some() && !route.is_operator();
+        let may_have = !req.query.is_empty() || req.marked || defaults;
+        if may_have && ex.port == PortRole::Main {
             if let Some(reply) = controls::answer(self, route, req, ex, res) {
                 return reply;
             }

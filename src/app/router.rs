@@ -31,6 +31,13 @@ pub(super) enum Route {
 }
 
 impl Route {
+    /// The server's own endpoints, for operators and their tools (balancers' health checks,
+    /// Prometheus): `--default-params`, meant for test traffic, never shapes them, and on the
+    /// operators' port no control does (see `controls::answer`).
+    pub(super) fn is_operator(self) -> bool {
+        matches!(self, Route::Healthz | Route::Metrics | Route::Status)
+    }
+
     /// Routes whose body is written over time (a file sent with `sendfile`, httpbin's
     /// streams), which a control that reshapes a body cannot take.
     pub(super) fn writes_over_time(self) -> bool {

@@ -92,3 +92,13 @@ pub(super) fn parse_workers(s: &str) -> Result<Workers, String> {
         )),
     }
 }
+
+/// `--send-lowat`: a size from 4 KiB to 64 MiB, or 0 for the kernel's default.
+pub(super) fn parse_send_lowat(s: &str) -> Result<u32, String> {
+    let n = config::parse_size(s)?;
+    match n {
+        0 => Ok(0),
+        n if (4096..=64 << 20).contains(&n) => Ok(n as u32),
+        _ => Err("a size from 4k to 64m, or 0 for the kernel's default".into()),
+    }
+}

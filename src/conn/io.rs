@@ -5,7 +5,7 @@ use std::os::fd::AsFd;
 
 use tracing::{debug, warn};
 
-use super::{Connection, FILE_SLICE};
+use super::{Connection, FILE_SLICE, SYSCALL_WORK};
 use crate::buffer::BufPool;
 use crate::memory::Use;
 use crate::output::Write;
@@ -16,7 +16,12 @@ use crate::sys::net::{self, IoOutcome};
 
 impl Connection {
     /// Reads once into the read buffer. `Some(true)` if bytes or EOF arrived, `None` to close.
-    pub(super) fn fill(&mut self, pool: &mut BufPool, stats: &WorkerStats) -> Option<bool> {
+    pub(super) fn fill(
+        &mut self,
+        pool: &mut BufPool,
+        stats: &WorkerStats,
+        work: &mut u64,
+    ) -> Option<bool> {
         pool.fill(&mut self.rbuf);
         let spare = self.rbuf.spare_mut();
         let room = spare.len();
@@ -24,8 +29,10 @@ impl Connection {
             // Full: the protocol must consume first. Readiness stays remembered.
             return Some(false);
         }
+        *work += SYSCALL_WORK;
         match net::recv_some(self.fd.as_fd(), spare) {
             IoOutcome::Done(n) => {
+                *work += n as u64;
                 self.rbuf.commit(n);
                 WorkerStats::add(&stats.bytes_in, n as u64);
                 self.needs_input = false;
@@ -59,7 +66,7 @@ impl Connection {
     /// out (so one download cannot hold the loop). `Some(true)` if bytes moved, `None` to
     /// close. A response head and the large body behind it leave in one `sendmsg`; the head of
     /// a file answer goes with MSG_MORE, so the kernel sends it with the file's first bytes.
-    pub(super) fn flush(&mut self, ctx: &Env<'_>) -> Option<bool> {
+    pub(super) fn flush(&mut self, ctx: &Env<'_>, work: &mut u64) -> Option<bool> {
         if self.nodelay_pending && !self.closing {
             // Only a connection that stays open needs Nagle off (its next response must not wait
             // for an ACK); a one-response connection saves the syscall.
@@ -102,8 +109,10 @@ impl Connection {
                     )
                 }
             };
+            *work += SYSCALL_WORK;
             match outcome {
                 IoOutcome::Done(n) => {
+                    *work += n as u64;
                     let freed = self.out.advance(n);
                     if freed > 0 {
                         ctx.budget.release(freed, Use::Output);

@@ -26,6 +26,20 @@ use crate::sys::net::{self, IoOutcome};
 /// connections (sozu's MAX_LOOP_ITERATIONS); a connection that still has work is re-queued.
 const DRIVE_BUDGET: usize = 16;
 
+/// The work one drive may do before the connection yields the loop to the others, in bytes
+/// through the socket (read, written, sent from a file), each syscall priced as
+/// [`SYSCALL_WORK`] bytes.
+///
+/// Why bytes on the wire: what the worker spends on a connection is in proportion to them
+/// once a response's generator writes many small pieces per step (a 1-byte chunk is 6 bytes
+/// on the wire, and costs about as much as 6 bytes of a copy, not as a step); and a syscall
+/// costs about as much as copying a few KiB. A count of rounds (what bounded a drive before)
+/// let one connection of 1-byte chunks spend 30 times what a plain download spent.
+pub const DRIVE_WORK: u64 = 256 * 1024;
+
+/// What one read, write or sendfile call counts for in [`DRIVE_WORK`].
+pub const SYSCALL_WORK: u64 = 4 * 1024;
+
 /// Most bytes of a file one `sendfile` call sends; after a slice the connection yields the
 /// loop to the others.
 const FILE_SLICE: u64 = 2 * 1024 * 1024;
@@ -285,13 +299,29 @@ impl Connection {
         pool: &mut BufPool,
         now: Instant,
     ) -> Drive {
+        let mut work = 0;
+        let outcome = self.drive_rounds(ctx, app, pool, now, &mut work);
+        ctx.work.set(ctx.work.get() + work);
+        outcome
+    }
+
+    /// The rounds of [`Connection::drive_open`], adding what they cost to `work`.
+    #[inline(always)]
+    fn drive_rounds(
+        &mut self,
+        ctx: &Env<'_>,
+        app: &mut dyn Handler,
+        pool: &mut BufPool,
+        now: Instant,
+        work: &mut u64,
+    ) -> Drive {
         for _ in 0..DRIVE_BUDGET {
             let mut progressed = false;
             let mut yielded = false;
             let can_read = self.readable && !self.closing && !self.peer_eof;
             let has_room = !self.out.has_tail() && self.out.len() < ctx.high_water;
             if can_read && has_room {
-                match self.fill(pool, ctx.stats) {
+                match self.fill(pool, ctx.stats, work) {
                     Some(moved) => {
                         if moved {
                             self.last_read = now;
@@ -320,7 +350,7 @@ impl Connection {
                 progressed |= before != (self.rbuf.len(), self.out.len()) || self.closing;
             }
             if self.writable && !self.out.is_empty() {
-                match self.flush(ctx) {
+                match self.flush(ctx, work) {
                     Some(moved) => {
                         if moved {
                             self.last_write = now;
@@ -335,6 +365,10 @@ impl Connection {
                 return self.begin_close(pool, true, now);
             }
             if yielded || std::mem::take(&mut self.file_slice_sent) {
+                return Drive::Again;
+            }
+            if *work >= DRIVE_WORK {
+                // Its share of this turn is spent: the others go first.
                 return Drive::Again;
             }
             // The peer is done sending and the protocol can make nothing more of what it sent.

@@ -91,14 +91,18 @@ pub fn listeners(config: &Config) -> Result<Listeners, Error> {
     Ok(listeners)
 }
 
-/// Options set on every listener, bound or inherited.
+/// Options set on every listener, bound or inherited; an accepted connection inherits them,
+/// so they cost no syscall per connection.
 ///
-/// TCP_DEFER_ACCEPT is set even when it is 0, so an inherited socket (an upgrade's, or
-/// systemd's with `DeferAcceptSec=`) ends up as the command line says.
+/// Each is set even when it is off, so an inherited socket (an upgrade's, or systemd's with
+/// `DeferAcceptSec=`) ends up as the command line says.
 pub fn apply_socket_options(fds: &[OwnedFd], config: &Config) {
     for fd in fds {
         if let Err(e) = net::set_defer_accept(fd, config.defer_accept) {
             warn!(error = %e, "could not set TCP_DEFER_ACCEPT");
+        }
+        if let Err(e) = net::set_notsent_lowat(fd, config.send_lowat) {
+            warn!(error = %e, "could not set TCP_NOTSENT_LOWAT");
         }
     }
 }

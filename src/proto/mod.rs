@@ -76,6 +76,10 @@ pub struct Env<'a> {
     pub stats: &'a WorkerStats,
     /// Requests answered by this worker, counted by the protocol.
     pub served: &'a Cell<u64>,
+    /// Work done this loop turn (see `conn::DRIVE_WORK`), added to by each drive: the worker
+    /// ends a turn once it passes a bound, so that new connections are admitted between
+    /// slices whatever the writable set.
+    pub work: &'a Cell<u64>,
     /// The access log, when `--access-log` is on: every connection the worker drives, one at
     /// a time, appends to the one buffer, so it is shared behind a `RefCell` (borrowed for the
     /// length of one line, never across a call).

@@ -305,13 +305,36 @@ pub fn dup_inheritable(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 /// If `setsockopt` fails.
 pub fn set_defer_accept(fd: &OwnedFd, secs: u32) -> io::Result<()> {
     let value = libc::c_int::try_from(secs).unwrap_or(libc::c_int::MAX);
+    set_tcp_option(fd, libc::TCP_DEFER_ACCEPT, value)
+}
+
+/// TCP_NOTSENT_LOWAT: the socket is writable (and takes more) only while it holds fewer than
+/// `bytes` unsent bytes, so a client that does not read pins at most that much of the
+/// kernel's send buffer, not an autotuned megabyte or more. 0 sets the kernel's own default
+/// (unlimited: `net.ipv4.tcp_notsent_lowat` is then what applies). Inherited by accepted
+/// sockets from their listener.
+///
+/// # Errors
+/// If `setsockopt` fails.
+pub fn set_notsent_lowat(fd: &OwnedFd, bytes: u32) -> io::Result<()> {
+    // The kernel's "unset" is UINT_MAX, which a c_int holds as -1.
+    let value = if bytes == 0 {
+        -1
+    } else {
+        libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX)
+    };
+    set_tcp_option(fd, libc::TCP_NOTSENT_LOWAT, value)
+}
+
+/// Sets an `IPPROTO_TCP` option that takes an int.
+fn set_tcp_option(fd: &OwnedFd, option: libc::c_int, value: libc::c_int) -> io::Result<()> {
     // SAFETY: the fd is a valid socket for the borrow; the option value is a c_int on the stack
     // whose size is passed alongside.
     let ret = unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
             libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
+            option,
             (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )

@@ -160,6 +160,7 @@ impl<'a> Worker<'a> {
                 stats: init.stats,
                 draining: false,
                 served: Cell::new(0),
+                work: Cell::new(0),
                 budget: Budget::new(cfg.memory_budget),
                 pid: std::process::id(),
             },

@@ -24,6 +24,8 @@ pub(super) struct Site<'a> {
     pub(super) draining: bool,
     /// Requests answered, counted by the protocol.
     pub(super) served: Cell<u64>,
+    /// Work done by the drives of this loop turn (see `conn::DRIVE_WORK`).
+    pub(super) work: Cell<u64>,
     /// What the worker may buffer on its clients' behalf beyond their buffers.
     pub(super) budget: Budget,
     pub(super) pid: u32,
@@ -64,6 +66,7 @@ impl Site<'_> {
             },
             stats: self.stats,
             served: &self.served,
+            work: &self.work,
             access_log: self.access_log.as_ref(),
         }
     }

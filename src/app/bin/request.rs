@@ -53,10 +53,20 @@ impl<'a> Request<'a> {
     }
 
     /// httpbin's `origin`: the whole `X-Forwarded-For` when there is one and it may be
-    /// believed, else the client's IP (an IPv4 client of an IPv6 socket shown as IPv4).
+    /// believed (every field line of it, joined with `, `: repeated lines are one list, RFC
+    /// 9110 §5.3), else the client's IP (an IPv4 client of an IPv6 socket shown as IPv4).
     pub(crate) fn origin(&self, out: &mut Vec<u8>) {
-        if let Some(xff) = self.forwarded_field(b"x-forwarded-for") {
-            out.extend_from_slice(xff);
+        let xff = self
+            .believe_forwarding
+            .then(|| self.head.fields.named(b"x-forwarded-for"))
+            .flatten();
+        if let Some(lines) = xff {
+            for (i, value) in lines.values().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend_from_slice(value);
+            }
             return;
         }
         if let Some(peer) = self.peer {
@@ -355,6 +365,24 @@ X-Forwarded-Proto: https\r\n\r\n";
         req.url(&mut url);
         assert_eq!(origin, b"192.0.2.7");
         assert_eq!(url, b"http://h/get");
+    }
+
+    #[test]
+    fn repeated_forwarded_for_lines_are_one_list() {
+        let raw = b"GET /get HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.9\r\n\
+x-forwarded-for: 10.0.0.1, 10.0.0.2\r\n\r\n";
+        let (head, _) = crate::proto::h1::parse::parse_head(raw, &Default::default())
+            .unwrap()
+            .unwrap();
+        let req = Request {
+            head: &head.request,
+            body: b"",
+            peer: None,
+            believe_forwarding: true,
+        };
+        let mut origin = Vec::new();
+        req.origin(&mut origin);
+        assert_eq!(origin, b"203.0.113.9, 10.0.0.1, 10.0.0.2");
     }
 
     #[test]

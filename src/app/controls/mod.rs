@@ -110,7 +110,8 @@ impl<'a> Controls<'a> {
             return Ok(None);
         }
         let mut c = Controls::default();
-        if let Some(defaults) = options.defaults.as_deref() {
+        // Test traffic's defaults are not the operators' endpoints' (see `Route::is_operator`).
+        if let Some(defaults) = options.defaults.as_deref().filter(|_| !route.is_operator()) {
             c.read_query(defaults, Route::Unknown, options)?;
         }
         if req.marked {
