@@ -27,7 +27,8 @@
 //! 6. **Foundations**: [`buffer`] and [`output`] (a connection's bytes), [`memory`] (each
 //!    worker's budget), [`stats`] and [`health`] (figures shared with the master), [`peer`]
 //!    and [`ids`] (who is connected, and names for connections), [`access_log`], [`cidr`],
-//!    [`rand`], and [`sys`], the only place with `unsafe` beside the one `fork`.
+//!    [`rand`], and [`sys`], where the `unsafe` code is, beside the one `fork` and the two
+//!    `unsafe impl ShmSafe` in [`stats`].
 #![deny(unsafe_code)]
 #![warn(
     unsafe_op_in_unsafe_fn,

@@ -1,6 +1,6 @@
-//! The operating-system layer: the only module (with `process::spawn`'s `fork`) where `unsafe`
-//! is allowed. Everything here returns `io::Result`, owns its fds, and imports nothing from the
-//! crate above it.
+//! The operating-system layer: where `unsafe` is allowed (elsewhere only `process::spawn`'s
+//! `fork` and `stats.rs`'s two `unsafe impl ShmSafe`). Everything here returns `io::Result`,
+//! owns its fds, and imports nothing from the crate above it.
 #![allow(unsafe_code)]
 
 pub mod alloc;

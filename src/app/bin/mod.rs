@@ -18,7 +18,7 @@
 //!
 //! Where httpbin (Python) and go-httpbin disagree, the shapes follow httpbin (what most client
 //! test suites were written against) and the limits go-httpbin (400 past them, not a silent
-//! clamp); the README lists each choice.
+//! clamp); docs/httpbin.md lists each choice.
 
 mod auth;
 mod data;
