@@ -9,7 +9,8 @@
 //! ```
 //!
 //! # Layers
-//! Each imports only the ones below it (`tests/layers.rs` checks that no cycle comes back):
+//! Imports go down these layers; the configuration and the foundations are used from all of
+//! them, and the module graph has no cycle (`tests/layers.rs` fails if one comes back):
 //!
 //! 1. **Process**: [`master`] (the supervisor's flat wait → reap → act cycle) over [`process`]
 //!    (the slot table, `fork`, `waitpid`); [`cli`] and [`config`] (the command line, as
