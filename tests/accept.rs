@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -14,15 +15,27 @@ use nix::sys::signal::Signal;
 
 /// Connections the workers hold open, from /status (the /status request itself counts as one).
 fn open_connections(server: &Server) -> u64 {
-    let body = get(server.addr, "/status").body_str().to_owned();
-    let totals = &body[body.find("\"totals\":{").expect("totals in /status")..];
-    let field = "\"connections\":";
-    let from = totals.find(field).expect("connections in totals") + field.len();
-    let digits: String = totals[from..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().expect("a count")
+    common::open_connections(server.addr)
+}
+
+/// The sockets `pid` holds ("socket:[inode]"), from /proc/PID/fd.
+fn sockets_of(pid: u32) -> HashSet<String> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return HashSet::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            std::fs::read_link(e.path())
+                .ok()?
+                .to_str()
+                .map(String::from)
+        })
+        .filter(|target| target.starts_with("socket:"))
+        .collect()
+}
+
+fn open_fds(pid: u32) -> usize {
+    prefork_server::sys::procfs::open_fds(u64::from(pid)).unwrap()
 }
 
 fn ask(stream: &mut TcpStream) -> u16 {
@@ -41,6 +54,8 @@ fn by_default_a_silent_connection_waits_in_the_kernel_then_is_served() {
     assert_eq!(open_connections(&server), 1);
     let connected = Instant::now();
     let mut silent = TcpStream::connect(server.addr).unwrap();
+    // This wait is the test: for 300 ms the connection must NOT reach a worker, so there is no
+    // event to wait for instead.
     std::thread::sleep(Duration::from_millis(300));
     // The kernel hands it over at its first SYN-ACK retransmission, about 1 s in: a reading
     // that came back before 800 ms is conclusive, a later one proves nothing.
@@ -87,6 +102,13 @@ fn with_defer_accept_off_a_connection_is_handed_over_at_once() {
 #[test]
 fn removing_a_worker_resets_no_connection_whose_accept_was_deferred() {
     let server = Server::start(&["--workers", "2"]);
+    // Each worker's sockets; its listening socket is one the other does not hold.
+    let sockets: Vec<(u32, HashSet<String>)> = server
+        .workers()
+        .into_iter()
+        .map(|w| (w, sockets_of(w)))
+        .collect();
+    assert_eq!(sockets.len(), 2);
     // Connections spread over both sockets by the reuseport hash; none has sent anything.
     let mut silent: Vec<TcpStream> = (0..64)
         .map(|_| TcpStream::connect(server.addr).unwrap())
@@ -98,7 +120,25 @@ fn removing_a_worker_resets_no_connection_whose_accept_was_deferred() {
             .is_some(),
         "SIGTTOU was not handled"
     );
-    std::thread::sleep(Duration::from_millis(100));
+    // The remaining worker has been handed the removed one's socket once it holds a socket that
+    // only the other worker held before.
+    let adopted = wait_until(Duration::from_secs(5), || {
+        sockets
+            .iter()
+            .any(|(w, mine)| {
+                let now = sockets_of(*w);
+                sockets
+                    .iter()
+                    .filter(|(other, _)| other != w)
+                    .any(|(_, theirs)| theirs.iter().any(|s| !mine.contains(s) && now.contains(s)))
+            })
+            .then_some(())
+    });
+    assert!(
+        adopted.is_some(),
+        "the remaining worker was not handed the removed worker's socket:\n{}",
+        server.log_text()
+    );
     for (i, stream) in silent.iter_mut().enumerate() {
         assert_eq!(ask(stream), 200, "connection {i}");
     }
@@ -123,6 +163,7 @@ fn connect_speaking(addr: std::net::SocketAddr, n: usize, start: &[u8]) -> Vec<T
 /// The worker uses under 5% of a core for 2 s: no spinning on a listener it cannot serve.
 fn assert_worker_idle(worker: u32) {
     let before = common::cpu_time(worker);
+    // The window the CPU time is measured over: the wait is the measurement.
     std::thread::sleep(Duration::from_secs(2));
     let used = common::cpu_time(worker) - before;
     assert!(
@@ -140,16 +181,30 @@ fn a_flood_on_the_metrics_port_is_capped_without_spinning() {
     let port = metrics_port.to_string();
     let server = Server::start(&["--workers", "1", "--metrics-port", &port]);
     let worker = server.workers()[0];
+    let idle_fds = open_fds(worker);
     let metrics = std::net::SocketAddr::new(server.addr.ip(), metrics_port);
     // Each sends a request, so deferred accept hands every one over at once.
     let flood = connect_speaking(metrics, 300, b"GET /metrics HTTP/1.1\r\nHost: t\r\n");
-    std::thread::sleep(Duration::from_millis(500));
-    let fds = prefork_server::sys::procfs::open_fds(u64::from(worker)).unwrap();
+    // The worker has taken the metrics port's 64 connections: it is at the cap.
+    let at_cap = wait_until(Duration::from_secs(5), || {
+        (open_fds(worker) >= idle_fds + 64).then_some(())
+    });
+    assert!(
+        at_cap.is_some(),
+        "the worker took {} of the flood's connections, not the cap's 64",
+        open_fds(worker).saturating_sub(idle_fds)
+    );
+    let fds = open_fds(worker);
     assert!(
         fds < 64 + 32,
         "{fds} descriptors: the metrics port took more than its cap"
     );
     assert_worker_idle(worker);
+    let fds = open_fds(worker);
+    assert!(
+        fds < 64 + 32,
+        "{fds} descriptors 2 s later: the metrics port took more than its cap"
+    );
     assert_eq!(
         get(server.addr, "/").status,
         200,
@@ -183,7 +238,13 @@ fn out_of_descriptors_the_metrics_port_pauses_instead_of_spinning() {
     let main = connect_speaking(server.addr, 260, b"GET / HTTP/1.1\r\nHost: t\r\n");
     let metrics = std::net::SocketAddr::new(server.addr.ip(), metrics_port);
     let flood = connect_speaking(metrics, 20, b"GET /metrics HTTP/1.1\r\nHost: t\r\n");
-    std::thread::sleep(Duration::from_millis(500));
+    // The worker has run out of descriptors (and so cannot take the metrics flood either).
+    let exhausted = server.wait_for_log("out of file descriptors", Duration::from_secs(5));
+    assert!(
+        exhausted.is_some(),
+        "the worker never ran out of descriptors:\n{}",
+        server.log_text()
+    );
     assert_worker_idle(worker);
     drop(main);
     drop(flood);

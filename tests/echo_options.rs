@@ -42,6 +42,7 @@ fn a_delayed_echo_comes_back_no_sooner_than_the_delay() {
     // Two chunks 150 ms apart come back 150 ms apart: each keeps its own delay.
     let start = Instant::now();
     s.write_all(b"a").unwrap();
+    // The gap between the two chunks is what the test times: the wait is the test.
     std::thread::sleep(150 * MS);
     s.write_all(b"b").unwrap();
     let mut one = [0u8; 1];

@@ -72,6 +72,7 @@ fn a_slow_reader_does_not_delay_others() {
         let mut got = 0;
         while Instant::now() < until {
             got += slow.read(&mut buf).unwrap();
+            // The slow reader's pace: this wait is what makes it slow.
             std::thread::sleep(Duration::from_millis(5));
         }
         got
@@ -81,6 +82,7 @@ fn a_slow_reader_does_not_delay_others() {
         let start = Instant::now();
         assert_eq!(get(server.addr, "/small.txt").status, 200);
         latencies.push(start.elapsed());
+        // The sampling pace of the others' latency while the slow reader reads.
         std::thread::sleep(Duration::from_millis(10));
     }
     let got = reader.join().unwrap();
@@ -104,8 +106,14 @@ fn clients_that_hang_up_mid_download_leave_the_worker_healthy() {
     warm.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     warm.read_exact(&mut [0u8; 4096]).unwrap();
+    let with_warm = fds();
     drop(warm);
-    std::thread::sleep(Duration::from_millis(200));
+    // Counted once the worker has closed the warm connection (and kept the file's descriptor).
+    let closed = common::wait_until(Duration::from_secs(5), || (fds() < with_warm).then_some(()));
+    assert!(
+        closed.is_some(),
+        "the worker did not close the warm connection: {with_warm} descriptors"
+    );
     let before = fds();
     for _ in 0..20 {
         let mut s = server.connect();
@@ -148,7 +156,12 @@ fn concurrent_downloads_hold_no_file_bytes_in_user_memory() {
             s
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    // Measured once the worker has filled every client's socket and waits: it writes no more.
+    let stalled =
+        common::wait_until_steady(Duration::from_secs(20), Duration::from_millis(200), || {
+            common::bytes_written(worker)
+        });
+    assert!(stalled.is_some(), "the worker never stopped sending");
     let during = common::pss_kib(worker);
     let per_connection = during.saturating_sub(before) * 1024 / CLIENTS as u64;
     eprintln!("{CLIENTS} downloads of 64 MiB in progress: {per_connection} bytes of Pss each");

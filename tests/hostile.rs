@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::Shutdown;
 use std::time::Duration;
 
-use common::{get, is_closed_by_peer, read_response, whoami_pid, Server};
+use common::{get, is_closed_by_peer, read_response, wait_until, whoami_pid, Server};
 
 /// Sends `raw`, expects one response with `status` and `Connection: close`, then the close,
 /// and then checks that the same worker still serves a fresh connection.
@@ -290,7 +290,12 @@ fn lingering_close_delivers_the_response_despite_unread_input() {
         let _ = writer.write_all(&raw);
         let _ = writer.shutdown(Shutdown::Write);
     });
-    std::thread::sleep(Duration::from_millis(200));
+    // Read only once the server has answered (and, were it to close with the input unread,
+    // reset the connection): the one worker counts the parse error, then answers /status.
+    let answered = wait_until(Duration::from_secs(5), || {
+        (common::status_total(server.addr, "parse_errors") >= 1).then_some(())
+    });
+    assert!(answered.is_some(), "the bad request was not answered");
     let resp = read_response(&mut s, &mut Vec::new(), false);
     assert_eq!(resp.status, 400);
     t.join().unwrap();

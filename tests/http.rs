@@ -62,6 +62,7 @@ fn request_delivered_one_byte_at_a_time() {
     let raw = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
     for b in raw {
         s.write_all(&[*b]).unwrap();
+        // Bytes apart in time, so the server reads them one at a time: the wait is the test.
         std::thread::sleep(Duration::from_millis(1));
     }
     let resp = read_response(&mut s, &mut Vec::new(), false);

@@ -252,7 +252,18 @@ fn clients_that_never_read_cost_only_their_output_mark() {
             c
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(800));
+    // Measured once the worker has every request and has written all it will: each client's
+    // socket is full and the rest waits in its output, up to the mark.
+    let fds = || prefork_server::sys::procfs::open_fds(u64::from(worker)).unwrap();
+    let accepted = common::wait_until(Duration::from_secs(10), || {
+        (fds() >= clients.len()).then_some(())
+    });
+    assert!(accepted.is_some(), "the worker holds {} descriptors", fds());
+    let stalled =
+        common::wait_until_steady(Duration::from_secs(20), Duration::from_millis(200), || {
+            common::bytes_written(worker)
+        });
+    assert!(stalled.is_some(), "the worker never stopped writing");
     let during = common::pss_kib(worker);
     let per_client = (during.saturating_sub(before)) * 1024 / clients.len() as u64;
     eprintln!("200 unread /bytes/1m: {per_client} bytes of worker Pss each");

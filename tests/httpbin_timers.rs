@@ -55,10 +55,23 @@ fn ten_thousand_delayed_clients_cost_memory_only_and_end_on_time() {
         last_sent - first_sent < Duration::from_secs(3),
         "sending took too long to time the delay"
     );
-    // Once every request has been read, the worker only waits: no polling, no spinning.
-    std::thread::sleep(Duration::from_millis(500));
+    // Once every request has been read, the worker only waits: no polling, no spinning. Read:
+    // every connection accepted (/status counts them and itself) and every request's bytes in.
+    let all_read = common::wait_until(Duration::from_secs(10), || {
+        let totals = common::status_totals(server.addr);
+        let open = totals["connections"].as_u64().unwrap() as usize;
+        let bytes_in = totals["bytes_in"].as_u64().unwrap() as usize;
+        (open > CLIENTS && bytes_in >= CLIENTS * request.len()).then_some(())
+    });
+    assert!(
+        all_read.is_some(),
+        "the worker did not read every request: {}",
+        common::status_totals(server.addr)
+    );
     let cpu_before = cpu_time(worker);
     let quiet_from = Instant::now();
+    // The window the worker's CPU is measured over and no answer may arrive in: up to shortly
+    // before the first answer is due. The wait is the measurement.
     std::thread::sleep(
         (first_sent + DELAY - Duration::from_millis(700)).saturating_duration_since(Instant::now()),
     );
@@ -83,6 +96,7 @@ fn ten_thousand_delayed_clients_cost_memory_only_and_end_on_time() {
                 last_answer = Instant::now();
             }
         }
+        // The polling interval of this bounded wait for the answers (it times each one).
         std::thread::sleep(Duration::from_millis(5));
     }
     let first_due = first_sent + DELAY;

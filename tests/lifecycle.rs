@@ -25,7 +25,7 @@ fn generation_of(addr: SocketAddr) -> String {
 fn reload_under_load_fails_no_request() {
     let server = Server::start(&["--workers", "2"]);
     let load = Load::start(server.addr);
-    thread::sleep(Duration::from_millis(300));
+    load.wait_answered(50, Duration::from_secs(10));
     for round in 2..=4 {
         server.signal(Signal::SIGHUP);
         let line = format!("generation={round}");
@@ -41,7 +41,17 @@ fn reload_under_load_fails_no_request() {
             "reload {round} did not complete:\n{}",
             server.log_text()
         );
-        thread::sleep(Duration::from_millis(400));
+        // Under load until the old generation has drained and exited, and a while after.
+        let drained = wait_until(Duration::from_secs(10), || {
+            (server.workers().len() == 2).then_some(())
+        });
+        assert!(
+            drained.is_some(),
+            "generation {} lingered after reload {round}: {:?}",
+            round - 1,
+            server.workers()
+        );
+        load.wait_answered(50, Duration::from_secs(10));
     }
     let (ok, failed) = load.finish();
     assert_eq!(
@@ -74,7 +84,12 @@ fn graceful_stop_finishes_the_request_in_flight_then_refuses() {
             b"GET /debug/sleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n",
         )
     });
-    thread::sleep(Duration::from_millis(300));
+    // In flight: accepted (with its request: deferred accept hands it over with its bytes) and
+    // waiting on its timer. /status counts it and itself.
+    let accepted = wait_until(Duration::from_secs(5), || {
+        (common::open_connections(addr) == 2).then_some(())
+    });
+    assert!(accepted.is_some(), "the request never reached the worker");
     let started = Instant::now();
     let pid = server.pid;
     kill(Pid::from_raw(pid as i32), Signal::SIGTERM).unwrap();
@@ -314,7 +329,7 @@ fn binary_upgrade_under_load_fails_no_request() {
     let server = Server::spawn(cmd);
     let old_pid = server.pid;
     let load = Load::start(server.addr);
-    thread::sleep(Duration::from_millis(300));
+    load.wait_answered(50, Duration::from_secs(10));
     server.signal(Signal::SIGUSR2);
     let new_pid = wait_until(Duration::from_secs(10), || {
         let pid: u32 = std::fs::read_to_string(&pid_file)
@@ -334,7 +349,8 @@ fn binary_upgrade_under_load_fails_no_request() {
         "the old master did not exit:\n{}",
         server.log_text()
     );
-    thread::sleep(Duration::from_millis(300));
+    // Under load on the new master alone for a while.
+    load.wait_answered(100, Duration::from_secs(10));
     let (ok, failed) = load.finish();
     assert_eq!(
         failed,
@@ -419,13 +435,14 @@ fn sigusr1_reopens_the_log_file() {
 fn removing_a_worker_under_load_fails_no_request() {
     let server = Server::start(&["--workers", "3"]);
     let load = Load::start(server.addr);
-    thread::sleep(Duration::from_millis(300));
+    load.wait_answered(50, Duration::from_secs(10));
     server.signal(Signal::SIGTTOU);
     let two = wait_until(Duration::from_secs(5), || {
         (server.workers().len() == 2).then_some(())
     });
     assert!(two.is_some(), "still {} workers", server.workers().len());
-    thread::sleep(Duration::from_millis(300));
+    // Under load on the two left for a while.
+    load.wait_answered(100, Duration::from_secs(10));
     let (ok, failed) = load.finish();
     assert_eq!(
         failed,

@@ -137,6 +137,7 @@ fn clients_that_send_and_never_read_stay_within_the_budget() {
         if moved {
             idle_since = Instant::now();
         } else {
+            // Polling interval of the bounded wait above: until nothing moved for 2 s.
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -207,6 +208,7 @@ fn uploads_larger_together_than_the_budget_are_each_echoed_intact() {
             while !done.load(Ordering::Relaxed) {
                 let paused = metric(addr, "prefork_memory_paused_connections");
                 most_paused.fetch_max(paused, Ordering::Relaxed);
+                // The sampling interval of the gauge while the uploads run.
                 std::thread::sleep(Duration::from_millis(50));
             }
         })

@@ -119,6 +119,7 @@ fn v2_in_pieces_then_inspect_shows_both_ends() {
         &header[60..],
     ] {
         conn.write_all(piece).unwrap();
+        // Pieces apart in time, so each arrives in a read of its own: the wait is the test.
         std::thread::sleep(Duration::from_millis(30));
     }
     conn.write_all(&get("/inspect", "")).unwrap();

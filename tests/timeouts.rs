@@ -18,6 +18,7 @@ fn slow_head_gets_408_at_the_header_timeout() {
     let mut writer = s.try_clone().unwrap();
     let trickle = std::thread::spawn(move || {
         for i in 0..20 {
+            // The trickle's pace (a line every 200 ms, never idle 1 s): the wait is the test.
             std::thread::sleep(Duration::from_millis(200));
             if writer
                 .write_all(format!("X-Slow-{i}: y\r\n").as_bytes())

@@ -68,9 +68,13 @@ fn pid_in(line: &str) -> u32 {
 fn an_upgrade_from_more_slots_than_workers_resets_nothing() {
     let exe = binary_copy("slots");
     let (server, pid_file) = start(&exe, &["--workers", "2"]);
-    for _ in 0..3 {
+    for more in 3..=5 {
+        // One at a time: a SIGTTIN sent before the last was handled would merge with it.
         server.signal(Signal::SIGTTIN);
-        std::thread::sleep(Duration::from_millis(100));
+        let added = wait_until(Duration::from_secs(10), || {
+            (server.workers().len() == more).then_some(())
+        });
+        assert!(added.is_some(), "{more} workers:\n{}", server.log_text());
     }
     let five = wait_until(Duration::from_secs(10), || {
         (server.workers().len() == 5).then_some(())
@@ -79,7 +83,7 @@ fn an_upgrade_from_more_slots_than_workers_resets_nothing() {
     // Many clients on a new connection per request: the kernel spreads them over all five
     // sockets, three of them beyond the new master's --workers 2.
     let load = Load::with_clients(server.addr, 32);
-    std::thread::sleep(Duration::from_millis(300));
+    load.wait_answered(100, Duration::from_secs(10));
     let old_pid = server.pid;
     server.signal(Signal::SIGUSR2);
     let new_pid = new_master(&pid_file, old_pid, &server);
@@ -93,8 +97,10 @@ fn an_upgrade_from_more_slots_than_workers_resets_nothing() {
         server.log_text()
     );
     // Served by the new master's two workers alone for a while: the three adopted sockets
-    // keep receiving connections, and the workers accept from them.
-    std::thread::sleep(Duration::from_millis(700));
+    // keep receiving connections, and the workers accept from them. 300 new connections
+    // spread by the kernel's hash over five sockets leave none of them out (a socket that
+    // nobody polled would leave its clients waiting, and count as failures at `finish`).
+    load.wait_answered(300, Duration::from_secs(20));
     let (ok, failed) = load.finish();
     assert_eq!(
         common::children_of(new_pid).len(),

@@ -47,14 +47,20 @@ fn exec_upgrade_keeps_the_pid_finishes_requests_and_reaps_the_old_workers() {
     let addr = server.addr;
     let old_workers = server.workers();
     assert_eq!(old_workers.len(), 2);
-    let load = Load::start(addr);
     let in_flight = thread::spawn(move || {
         request(
             addr,
             b"GET /delay/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
     });
-    thread::sleep(Duration::from_millis(300));
+    // In flight: accepted (with its request) and waiting on its timer; /status counts it and
+    // itself. Then the load, before the upgrade.
+    let accepted = wait_until(Duration::from_secs(5), || {
+        (common::open_connections(addr) == 2).then_some(())
+    });
+    assert!(accepted.is_some(), "the request never reached a worker");
+    let load = Load::start(addr);
+    load.wait_answered(50, Duration::from_secs(10));
     server.signal(Signal::SIGUSR2);
     wait_for_generation(&server, 2);
     assert!(server.log_text().contains("--check passed"));
@@ -73,7 +79,8 @@ fn exec_upgrade_keeps_the_pid_finishes_requests_and_reaps_the_old_workers() {
     );
     let answer = in_flight.join().unwrap();
     assert_eq!(answer.status, 200, "the request in flight across the exec");
-    thread::sleep(Duration::from_millis(200));
+    // Under load on the new workers alone for a while.
+    load.wait_answered(50, Duration::from_secs(10));
     let (ok, failed) = load.finish();
     assert_eq!(failed, 0, "{failed} of {} requests failed", ok + failed);
     let new_workers = server.workers();

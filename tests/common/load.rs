@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -57,6 +57,23 @@ impl Load {
             failed,
             threads,
         }
+    }
+
+    /// Waits (bounded) until the clients have had `n` more answers than they have now: the load
+    /// is running against the server as it is now. Panics with the counts if it takes `timeout`.
+    pub fn wait_answered(&self, n: usize, timeout: Duration) {
+        let from = self.ok.load(Ordering::Relaxed);
+        let start = Instant::now();
+        let reached = wait_until(timeout, || {
+            (self.ok.load(Ordering::Relaxed) >= from + n).then_some(())
+        });
+        assert!(
+            reached.is_some(),
+            "the load had {} of {n} more answers in {:?} ({} failed so far)",
+            self.ok.load(Ordering::Relaxed) - from,
+            start.elapsed(),
+            self.failed.load(Ordering::Relaxed)
+        );
     }
 
     /// Stops the clients; returns (answered, failed).

@@ -194,6 +194,65 @@ pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
     }
 }
 
+/// Polls `figure` every 10 ms until it has stayed the same for `quiet` (what it measures has
+/// settled: a worker blocked on full sockets writes nothing more); the settled value, or `None`
+/// if it is still changing after `timeout`.
+pub fn wait_until_steady(
+    timeout: Duration,
+    quiet: Duration,
+    mut figure: impl FnMut() -> u64,
+) -> Option<u64> {
+    let deadline = Instant::now() + timeout;
+    let mut last = figure();
+    let mut since = Instant::now();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = figure();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() >= quiet {
+            return Some(now);
+        }
+    }
+    None
+}
+
+/// The bytes a process has handed to write-like calls (`write`, `writev`, `sendfile`, ...) so
+/// far: `wchar` in /proc/PID/io.
+pub fn bytes_written(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .expect("/proc/PID/io")
+        .lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("wchar in /proc/PID/io")
+}
+
+/// The `totals` object of `/status`, summed over the workers.
+pub fn status_totals(addr: SocketAddr) -> serde_json::Value {
+    let body = get(addr, "/status").body;
+    let status: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "/status is not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    status["totals"].clone()
+}
+
+/// One figure of `/status`'s totals.
+pub fn status_total(addr: SocketAddr, field: &str) -> u64 {
+    let totals = status_totals(addr);
+    totals[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {field} in the /status totals: {totals}"))
+}
+
+/// Connections the workers hold open, from /status (the /status request itself counts as one).
+pub fn open_connections(addr: SocketAddr) -> u64 {
+    status_total(addr, "connections")
+}
+
 /// Live direct children of `pid`, from /proc.
 pub fn children_of(pid: u32) -> Vec<u32> {
     prefork_server::sys::procfs::children_of(pid).expect("/proc is readable")
