@@ -1,0 +1,40 @@
+//! The integration tests, one module per file, in one crate: one binary to link instead of one
+//! per file (`cargo test --test it`; one file: `cargo test --test it accept::`).
+//! `tests/alloc.rs` (its own global allocator) and `tests/layers.rs` stay crates of their own.
+
+mod common;
+
+mod accept;
+mod access_log_full_disk;
+mod balancer;
+mod check;
+mod churn;
+mod conformance;
+mod controls;
+mod echo;
+mod echo_options;
+mod files;
+mod files_large;
+mod files_ranges;
+mod health;
+mod hostile;
+mod http;
+mod httpbin_auth;
+mod httpbin_data;
+mod httpbin_inspect;
+mod httpbin_shape;
+mod httpbin_status;
+mod httpbin_timers;
+mod inspect;
+mod lifecycle;
+mod memory;
+mod metrics;
+mod notify_upgrade;
+mod pacing;
+mod proxy_protocol;
+mod scale;
+mod supervise;
+mod timeouts;
+mod upgrade;
+mod upgrade_in_place;
+mod whole_requests;
