@@ -13,6 +13,7 @@ mod conformance;
 mod controls;
 mod echo;
 mod echo_options;
+mod fairness;
 mod files;
 mod files_large;
 mod files_ranges;

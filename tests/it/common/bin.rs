@@ -10,7 +10,7 @@ use serde_json::Value;
 /// One answer: status, head fields in order (names lower-cased), body (de-chunked), and the
 /// chunk sizes when it was chunked.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub fields: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -18,14 +18,14 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn field(&self, name: &str) -> Option<&str> {
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
         self.fields
             .iter()
             .filter(|(n, _)| n == name)
@@ -33,19 +33,19 @@ impl Answer {
             .collect()
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// Sends `raw` on a new connection and reads the whole answer (the request should ask for
 /// `Connection: close`, or be the only one).
-pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Answer {
+pub(crate) fn exchange(addr: SocketAddr, raw: &[u8]) -> Answer {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(raw).unwrap();
@@ -61,7 +61,7 @@ pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Answer {
 }
 
 /// Reads one answer (interim 1xx answers skipped) from `s`.
-pub fn read_answer(s: &mut impl Read, head_only: bool) -> Answer {
+pub(crate) fn read_answer(s: &mut impl Read, head_only: bool) -> Answer {
     let mut buf = Vec::new();
     loop {
         let head_end = loop {
@@ -137,7 +137,7 @@ fn fill(s: &mut impl Read, buf: &mut Vec<u8>) {
 
 /// A request with `Host: bin.test`, `Connection: close` and the given extra header lines and
 /// body (a Content-Length is added when there is one).
-pub fn raw(method: &str, target: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
+pub(crate) fn raw(method: &str, target: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
     let mut out = format!("{method} {target} HTTP/1.1\r\nHost: bin.test\r\nConnection: close\r\n");
     for h in headers {
         out.push_str(h);
@@ -153,6 +153,6 @@ pub fn raw(method: &str, target: &str, headers: &[&str], body: &[u8]) -> Vec<u8>
 }
 
 /// `GET target` with extra header lines.
-pub fn get(addr: SocketAddr, target: &str, headers: &[&str]) -> Answer {
+pub(crate) fn get(addr: SocketAddr, target: &str, headers: &[&str]) -> Answer {
     exchange(addr, &raw("GET", target, headers, b""))
 }

@@ -14,7 +14,7 @@ use super::{get, process_exists, read_response, wait_until};
 
 /// Clients that keep requesting, on new connections and on one keep-alive connection, until
 /// stopped; every failure is counted.
-pub struct Load {
+pub(crate) struct Load {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
@@ -23,12 +23,12 @@ pub struct Load {
 
 impl Load {
     /// One client on new connections and one on a keep-alive connection.
-    pub fn start(addr: SocketAddr) -> Load {
+    pub(crate) fn start(addr: SocketAddr) -> Load {
         Load::with_clients(addr, 1)
     }
 
     /// `closing` clients on a new connection per request, and one on a keep-alive connection.
-    pub fn with_clients(addr: SocketAddr, closing: usize) -> Load {
+    pub(crate) fn with_clients(addr: SocketAddr, closing: usize) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicUsize::new(0));
         let failed = Arc::new(AtomicUsize::new(0));
@@ -61,7 +61,7 @@ impl Load {
 
     /// Waits (bounded) until the clients have had `n` more answers than they have now: the load
     /// is running against the server as it is now. Panics with the counts if it takes `timeout`.
-    pub fn wait_answered(&self, n: usize, timeout: Duration) {
+    pub(crate) fn wait_answered(&self, n: usize, timeout: Duration) {
         let from = self.ok.load(Ordering::Relaxed);
         let start = Instant::now();
         let reached = wait_until(timeout, || {
@@ -77,7 +77,7 @@ impl Load {
     }
 
     /// Stops the clients; returns (answered, failed).
-    pub fn finish(self) -> (usize, usize) {
+    pub(crate) fn finish(self) -> (usize, usize) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             t.join().unwrap();
@@ -113,7 +113,7 @@ fn keep_alive_request(
 }
 
 /// Kills a process we started indirectly (the new master of an upgrade) when the test ends.
-pub struct KillOnDrop(pub u32);
+pub(crate) struct KillOnDrop(pub u32);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -128,7 +128,7 @@ impl Drop for KillOnDrop {
 }
 
 /// A private copy of the binary, so a test can replace "the file on disk".
-pub fn binary_copy(name: &str) -> std::path::PathBuf {
+pub(crate) fn binary_copy(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("prefork-upgrade-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("prefork-server");
@@ -137,7 +137,7 @@ pub fn binary_copy(name: &str) -> std::path::PathBuf {
 }
 
 /// Replaces the file on disk (not the running process) with a script.
-pub fn replace_with_script(exe: &std::path::Path, script: &str) {
+pub(crate) fn replace_with_script(exe: &std::path::Path, script: &str) {
     let tmp = exe.with_file_name("replacement");
     std::fs::write(&tmp, script).unwrap();
     let mut perms = std::fs::metadata(&tmp).unwrap().permissions();

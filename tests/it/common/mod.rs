@@ -2,9 +2,9 @@
 //! HTTP over raw sockets, and always clean up the process by its PID.
 #![allow(dead_code)]
 
-pub mod bin;
-pub mod load;
-pub mod tree;
+pub(crate) mod bin;
+pub(crate) mod load;
+pub(crate) mod tree;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_prefork-server");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_prefork-server");
 
 /// How long a server may take to print its readiness line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
     pub pid: u32,
     pub addr: SocketAddr,
@@ -29,14 +29,14 @@ pub struct Server {
 
 impl Server {
     /// Starts `prefork-server --bind 127.0.0.1 --port 0 ARGS` and waits for "listening on".
-    pub fn start(args: &[&str]) -> Server {
+    pub(crate) fn start(args: &[&str]) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["--bind", "127.0.0.1", "--port", "0"]).args(args);
         Server::spawn(cmd)
     }
 
     /// Starts a prepared command (its stderr is captured) and waits for "listening on".
-    pub fn spawn(mut cmd: Command) -> Server {
+    pub(crate) fn spawn(mut cmd: Command) -> Server {
         cmd.env("RUST_LOG", "info")
             .env_remove("PREFORK_WORKERS")
             .stdin(Stdio::null())
@@ -65,12 +65,12 @@ impl Server {
         server
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
     /// Waits for a log line containing `needle`; `None` after `timeout`.
-    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+    pub(crate) fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
         wait_until(timeout, || {
             self.log
                 .lock()
@@ -81,21 +81,21 @@ impl Server {
         })
     }
 
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
     /// The master's children (its workers), from /proc.
-    pub fn workers(&self) -> Vec<u32> {
+    pub(crate) fn workers(&self) -> Vec<u32> {
         children_of(self.pid)
     }
 
-    pub fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.pid as i32), signal).expect("signal the master");
     }
 
     /// Sends SIGTERM and waits (bounded) for the master to exit.
-    pub fn stop(mut self, timeout: Duration) -> Option<ExitStatus> {
+    pub(crate) fn stop(mut self, timeout: Duration) -> Option<ExitStatus> {
         self.signal(Signal::SIGTERM);
         let mut child = self.child.take().unwrap();
         let status = wait_until(timeout, || child.try_wait().ok().flatten());
@@ -106,7 +106,7 @@ impl Server {
         status
     }
 
-    pub fn connect(&self) -> TcpStream {
+    pub(crate) fn connect(&self) -> TcpStream {
         let s = TcpStream::connect(self.addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -163,7 +163,7 @@ fn capture(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<String>>> {
 /// descriptors share this process (one test crate): they take turns, holding the guard this
 /// returns until they end, so that two of them never need more than the limit together.
 #[must_use = "the guard keeps other descriptor-hungry tests out until the test ends"]
-pub fn raise_nofile(need: u64) -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn raise_nofile(need: u64) -> std::sync::MutexGuard<'static, ()> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     static MANY_FDS: Mutex<()> = Mutex::new(());
     // A test that failed while holding it leaves it poisoned; the next one may still go.
@@ -178,7 +178,7 @@ pub fn raise_nofile(need: u64) -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// A process's proportional set size in KiB, from /proc/PID/smaps_rollup.
-pub fn pss_kib(pid: u32) -> u64 {
+pub(crate) fn pss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         .expect("smaps_rollup")
         .lines()
@@ -188,7 +188,7 @@ pub fn pss_kib(pid: u32) -> u64 {
 }
 
 /// Polls `f` every 10 ms until it returns `Some` or `timeout` passes.
-pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
@@ -204,7 +204,7 @@ pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
 /// Polls `figure` every 10 ms until it has stayed the same for `quiet` (what it measures has
 /// settled: a worker blocked on full sockets writes nothing more); the settled value, or `None`
 /// if it is still changing after `timeout`.
-pub fn wait_until_steady(
+pub(crate) fn wait_until_steady(
     timeout: Duration,
     quiet: Duration,
     mut figure: impl FnMut() -> u64,
@@ -226,7 +226,7 @@ pub fn wait_until_steady(
 
 /// The bytes a process has handed to write-like calls (`write`, `writev`, `sendfile`, ...) so
 /// far: `wchar` in /proc/PID/io.
-pub fn bytes_written(pid: u32) -> u64 {
+pub(crate) fn bytes_written(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/io"))
         .expect("/proc/PID/io")
         .lines()
@@ -236,7 +236,7 @@ pub fn bytes_written(pid: u32) -> u64 {
 }
 
 /// The `totals` object of `/status`, summed over the workers.
-pub fn status_totals(addr: SocketAddr) -> serde_json::Value {
+pub(crate) fn status_totals(addr: SocketAddr) -> serde_json::Value {
     let body = get(addr, "/status").body;
     let status: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
         panic!(
@@ -248,7 +248,7 @@ pub fn status_totals(addr: SocketAddr) -> serde_json::Value {
 }
 
 /// One figure of `/status`'s totals.
-pub fn status_total(addr: SocketAddr, field: &str) -> u64 {
+pub(crate) fn status_total(addr: SocketAddr, field: &str) -> u64 {
     let totals = status_totals(addr);
     totals[field]
         .as_u64()
@@ -256,16 +256,16 @@ pub fn status_total(addr: SocketAddr, field: &str) -> u64 {
 }
 
 /// Connections the workers hold open, from /status (the /status request itself counts as one).
-pub fn open_connections(addr: SocketAddr) -> u64 {
+pub(crate) fn open_connections(addr: SocketAddr) -> u64 {
     status_total(addr, "connections")
 }
 
 /// Live direct children of `pid`, from /proc.
-pub fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     prefork_server::sys::procfs::children_of(pid).expect("/proc is readable")
 }
 
-pub fn process_exists(pid: u32) -> bool {
+pub(crate) fn process_exists(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| !s.contains(") Z "))
         .unwrap_or(false)
@@ -273,28 +273,28 @@ pub fn process_exists(pid: u32) -> bool {
 
 /// One parsed HTTP response.
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub head: String,
     pub body: Vec<u8>,
 }
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|l| {
             let (n, v) = l.split_once(':')?;
             n.eq_ignore_ascii_case(name).then(|| v.trim())
         })
     }
 
-    pub fn body_str(&self) -> &str {
+    pub(crate) fn body_str(&self) -> &str {
         std::str::from_utf8(&self.body).unwrap()
     }
 }
 
 /// Reads one response from `stream`, keeping extra bytes in `pending` for the next call.
 /// `head_only` is for responses to HEAD, which carry Content-Length but no body.
-pub fn read_response(stream: &mut impl Read, pending: &mut Vec<u8>, head_only: bool) -> Response {
+pub(crate) fn read_response(stream: &mut impl Read, pending: &mut Vec<u8>, head_only: bool) -> Response {
     let head_end = loop {
         if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
@@ -334,7 +334,7 @@ fn fill(stream: &mut impl Read, pending: &mut Vec<u8>) {
 }
 
 /// Sends one request on a fresh connection and reads one response.
-pub fn request(addr: SocketAddr, raw: &[u8]) -> Response {
+pub(crate) fn request(addr: SocketAddr, raw: &[u8]) -> Response {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(raw).unwrap();
@@ -342,7 +342,7 @@ pub fn request(addr: SocketAddr, raw: &[u8]) -> Response {
 }
 
 /// `GET path` with `Connection: close`.
-pub fn get(addr: SocketAddr, path: &str) -> Response {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> Response {
     request(
         addr,
         format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
@@ -350,7 +350,7 @@ pub fn get(addr: SocketAddr, path: &str) -> Response {
 }
 
 /// The pid in a `/whoami` body.
-pub fn whoami_pid(resp: &Response) -> u32 {
+pub(crate) fn whoami_pid(resp: &Response) -> u32 {
     let body = resp.body_str();
     body.strip_prefix("pid=")
         .and_then(|r| r.split_whitespace().next())
@@ -359,7 +359,7 @@ pub fn whoami_pid(resp: &Response) -> u32 {
 }
 
 /// True once the peer has closed: reads return 0 (or a reset) within `timeout`.
-pub fn is_closed_by_peer(stream: &mut TcpStream, timeout: Duration) -> bool {
+pub(crate) fn is_closed_by_peer(stream: &mut TcpStream, timeout: Duration) -> bool {
     stream.set_read_timeout(Some(timeout)).unwrap();
     let mut buf = [0u8; 1024];
     loop {
@@ -373,7 +373,7 @@ pub fn is_closed_by_peer(stream: &mut TcpStream, timeout: Duration) -> bool {
 }
 
 /// True if nothing at all arrives on `stream` for `quiet` (no byte, no close).
-pub fn stays_silent(stream: &mut TcpStream, quiet: Duration) -> bool {
+pub(crate) fn stays_silent(stream: &mut TcpStream, quiet: Duration) -> bool {
     stream.set_read_timeout(Some(quiet)).unwrap();
     let mut buf = [0u8; 1];
     let silent = matches!(
@@ -387,7 +387,7 @@ pub fn stays_silent(stream: &mut TcpStream, quiet: Duration) -> bool {
 }
 
 /// CPU time a process has used (user + system), from /proc/PID/stat.
-pub fn cpu_time(pid: u32) -> Duration {
+pub(crate) fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process exists");
     let rest = &stat[stat.rfind(')').expect("comm ends") + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -399,7 +399,7 @@ pub fn cpu_time(pid: u32) -> Duration {
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -409,7 +409,7 @@ pub fn free_port() -> u16 {
 
 /// Sends `n` copies of `request` pipelined on one connection (written from a second thread, so
 /// neither side's buffers can stall the other) and asserts that every answer is a 200.
-pub fn pipeline_ok(addr: SocketAddr, request: &[u8], n: usize) {
+pub(crate) fn pipeline_ok(addr: SocketAddr, request: &[u8], n: usize) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut writer = s.try_clone().unwrap();
@@ -425,7 +425,7 @@ pub fn pipeline_ok(addr: SocketAddr, request: &[u8], n: usize) {
 
 /// Sends `data` on `s` from another thread while reading the echo back, and checks it is the
 /// same bytes (a large echo must be read while it is written, or both sides fill up).
-pub fn echo_round_trip(s: &mut TcpStream, data: &[u8]) {
+pub(crate) fn echo_round_trip(s: &mut TcpStream, data: &[u8]) {
     let mut writer = s.try_clone().unwrap();
     let sent = data.to_vec();
     let t = std::thread::spawn(move || writer.write_all(&sent).unwrap());
@@ -436,7 +436,7 @@ pub fn echo_round_trip(s: &mut TcpStream, data: &[u8]) {
 }
 
 /// Reads until EOF (or reset) and returns what arrived; panics if it takes longer than `within`.
-pub fn read_until_closed(s: &mut TcpStream, within: Duration) -> Vec<u8> {
+pub(crate) fn read_until_closed(s: &mut TcpStream, within: Duration) -> Vec<u8> {
     s.set_read_timeout(Some(within)).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];

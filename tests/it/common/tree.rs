@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub struct Tree(PathBuf);
+pub(crate) struct Tree(PathBuf);
 
 impl Tree {
     /// An empty tree.
-    pub fn new() -> Tree {
+    pub(crate) fn new() -> Tree {
         static N: AtomicUsize = AtomicUsize::new(0);
         let path = std::env::temp_dir().join(format!(
             "prefork-www-{}-{}",
@@ -21,7 +21,7 @@ impl Tree {
 
     /// The usual tree: an index, text and binary files, a folder with and one without an
     /// index, a dotfile folder, a gzip and a brotli sibling, a symlink in and one out, a FIFO.
-    pub fn standard() -> Tree {
+    pub(crate) fn standard() -> Tree {
         let t = Tree::new();
         t.file("index.html", b"<h1>home</h1>\n");
         t.file("a.txt", b"0123456789abcdefghijklmnopqrstuvwxyz");
@@ -39,17 +39,17 @@ impl Tree {
         t
     }
 
-    pub fn file(&self, rel: &str, bytes: &[u8]) {
+    pub(crate) fn file(&self, rel: &str, bytes: &[u8]) {
         let path = self.0.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
-    pub fn arg(&self) -> &str {
+    pub(crate) fn arg(&self) -> &str {
         self.0.to_str().unwrap()
     }
 }

@@ -3,13 +3,11 @@
 //! a bounded amount for each of those clients (`--send-lowat`). And the operators' endpoints
 //! do not take the test traffic's `--default-params`.
 
-mod common;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{get, Server};
+use crate::common::{self, get, Server};
 
 /// What a fresh `GET /` takes, `count` times, sorted.
 fn probe(server: &Server, count: usize) -> Vec<Duration> {
