@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Clients that send and never read, against a running server: how much does it hold?
 
-The flood of tests/memory.rs, for any server (ours, an older binary, nginx): FULL uploads
+The flood of tests/it/memory.rs, for any server (ours, an older binary, nginx): FULL uploads
 that send all of a declared 8 MB body, POSTS that declare 8 MB and push 2 MiB, PIPELINES that
 pipeline `GET /` for 2 MiB; none ever reads. Prints the server's Pss (summed over PIDS) before,
 under the flood and after it, and the p99 of `GET /` on fresh connections meanwhile.
