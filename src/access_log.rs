@@ -5,6 +5,11 @@
 //! a second (or at 64 KiB), so the event loop never waits on the log per request. SIGUSR1
 //! reopens the file.
 //!
+//! Over TLS a line says so: in JSON, `tls_version`, `tls_cipher`, `sni` and `tls_resumed`; in
+//! the combined format, one more quoted field after the user agent (`"TLSv1.3
+//! TLS13_AES_128_GCM_SHA256 sni=example.com resumed"`), as nginx logs `$ssl_protocol` and
+//! `$ssl_cipher` there; plaintext lines are unchanged.
+//!
 //! Whole lines or nothing: what a write does not take (a full disk, a stalled stdout reader)
 //! stays in the buffer and is retried from the exact byte where it stopped, so the file never
 //! holds half a line followed by another line. Beyond a 1 MiB backlog, new lines are dropped
@@ -23,6 +28,7 @@ use tracing::{info, warn};
 use crate::http::date::civil_from_days;
 use crate::http::Request;
 use crate::ids::ConnectionId;
+use crate::peer::TlsFacts;
 use crate::sys::net::{self, IoOutcome};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -106,7 +112,7 @@ impl AccessLog {
     }
 
     /// Appends one line. `request` is `None` when the request could not be parsed; `bytes` is
-    /// the response body's length.
+    /// the response body's length; `tls`, what the connection's handshake settled.
     pub fn record(
         &mut self,
         peer: Option<SocketAddr>,
@@ -114,6 +120,7 @@ impl AccessLog {
         status: u16,
         bytes: u64,
         exchange: ExchangeId,
+        tls: Option<&TlsFacts>,
     ) {
         if self.buf.len() >= MAX_BACKLOG {
             self.dropped += 1;
@@ -152,11 +159,21 @@ impl AccessLog {
             escape_into(out, referer, Escape::Json);
             out.extend_from_slice(b"\",\"user_agent\":\"");
             escape_into(out, agent, Escape::Json);
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "\",\"connection\":\"{}\",\"request_index\":{}}}",
+                "\",\"connection\":\"{}\",\"request_index\":{}",
                 exchange.connection, exchange.request_index
             );
+            if let Some(tls) = tls {
+                let _ = write!(
+                    out,
+                    ",\"tls_version\":\"{}\",\"tls_cipher\":\"{}\",\"sni\":\"",
+                    tls.version, tls.cipher
+                );
+                escape_into(out, tls.server_name.as_deref().unwrap_or(""), Escape::Json);
+                let _ = write!(out, "\",\"tls_resumed\":{}", tls.resumed);
+            }
+            out.extend_from_slice(b"}\n");
         } else {
             write_remote(out, peer);
             let _ = write!(out, " - - {time} \"");
@@ -165,7 +182,19 @@ impl AccessLog {
             escape_into(out, referer, Escape::Clf);
             out.extend_from_slice(b"\" \"");
             escape_into(out, agent, Escape::Clf);
-            out.extend_from_slice(b"\"\n");
+            out.push(b'"');
+            if let Some(tls) = tls {
+                let _ = write!(out, " \"{} {}", tls.version, tls.cipher);
+                if let Some(name) = tls.server_name.as_deref() {
+                    out.extend_from_slice(b" sni=");
+                    escape_into(out, name, Escape::Clf);
+                }
+                if tls.resumed {
+                    out.extend_from_slice(b" resumed");
+                }
+                out.push(b'"');
+            }
+            out.push(b'\n');
         }
     }
 
@@ -378,8 +407,18 @@ mod tests {
             200,
             13,
             exchange,
+            None,
         );
-        log.record(None, None, 400, 12, exchange);
+        log.record(None, None, 400, 12, exchange, None);
+        let tls = TlsFacts {
+            version: "TLSv1.3",
+            cipher: "TLS13_AES_128_GCM_SHA256",
+            server_name: Some("a.example".into()),
+            alpn: None,
+            resumed: true,
+            client_cert: None,
+        };
+        log.record(None, request, 200, 1, exchange, Some(&tls));
         log.flush();
         let text = std::fs::read_to_string(&path).unwrap();
         let mut lines = text.lines();
@@ -390,8 +429,13 @@ mod tests {
             "{first}"
         );
         assert!(lines.next().unwrap().contains("\"-\" 400 12 \"-\" \"-\""));
+        let over_tls = lines.next().unwrap();
+        assert!(
+            over_tls.ends_with("\" \"TLSv1.3 TLS13_AES_128_GCM_SHA256 sni=a.example resumed\""),
+            "{over_tls}"
+        );
         let mut json = AccessLog::open(path.to_str().unwrap(), true).unwrap();
-        json.record(None, request, 404, 10, exchange);
+        json.record(None, request, 404, 10, exchange, Some(&tls));
         json.flush();
         let last = std::fs::read_to_string(&path)
             .unwrap()

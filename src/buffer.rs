@@ -174,6 +174,11 @@ impl BufPool {
         }
     }
 
+    /// The size of every pooled buffer.
+    pub fn buffer_size(&self) -> usize {
+        self.size
+    }
+
     /// Gives `buf` storage of the pool's size if it has none.
     pub fn fill(&mut self, buf: &mut Buf) {
         if buf.capacity() == 0 {

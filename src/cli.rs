@@ -3,6 +3,7 @@
 mod admin;
 mod echo;
 mod proxy;
+mod tls;
 mod upgrade;
 mod values;
 
@@ -153,6 +154,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub proxy: proxy::ProxyArgs,
+
+    #[command(flatten)]
+    pub tls: tls::TlsArgs,
 
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
@@ -380,6 +384,7 @@ impl Cli {
         let echo = self.echo.options(self.protocol == ProtocolArg::Echo)?;
         let admin_token = self.admin.token()?;
         let proxy = self.proxy.options()?;
+        let tls = self.tls.options(self.port)?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -439,6 +444,7 @@ impl Cli {
             admin_token,
             echo,
             proxy,
+            tls,
         })
     }
 }

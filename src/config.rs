@@ -82,6 +82,40 @@ pub struct Config {
     pub echo: EchoOptions,
     /// `--proxy-protocol`: every connection on the main port starts with a PROXY header.
     pub proxy: Option<ProxyOptions>,
+    /// `--tls-cert` and its companions: HTTPS, on the main port or on `--tls-port`.
+    pub tls: Option<TlsOptions>,
+}
+
+/// What `--tls-cert`, `--tls-key`, `--tls-port` and the client options say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Certificate chain and key files, in pairs: the first the default, the others chosen by
+    /// the name the client asks for (SNI).
+    pub pairs: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--tls-port`: HTTPS there, plain HTTP on the main port. `None`: the main port speaks
+    /// TLS. Port 0 picks a free port; the master writes the real one here before it forks.
+    pub port: Option<u16>,
+    /// `--tls-client-ca`: the CAs client certificates are checked against.
+    pub client_ca: Option<std::path::PathBuf>,
+    pub client_auth: ClientAuth,
+}
+
+impl TlsOptions {
+    /// Whether the listeners of the main port speak TLS (no `--tls-port`).
+    pub fn on_main_port(&self) -> bool {
+        self.port.is_none()
+    }
+}
+
+/// `--tls-client-auth`: whether a client must present a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No certificate is asked for.
+    Off,
+    /// Asked for; a client without one is served, one with a bad one is refused.
+    Optional,
+    /// A client without a certificate the CAs vouch for is refused in the handshake.
+    Required,
 }
 
 /// What `--root` and its companions say.

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0  | clean stop |
 //! | 1  | unexpected runtime failure |
-//! | 2  | bad command line (clap's usage error, or options that contradict each other) |
+//! | 2  | bad command line (clap's usage error, or options that contradict each other), or a TLS certificate or key that cannot serve (unreadable, mismatched, expired, no name) |
 //! | 69 | every worker slot was given up after crash loops (`EX_UNAVAILABLE`) |
 //! | 70 | a worker caught a panic (`EX_SOFTWARE`) |
 //! | 71 | fork, epoll, socketpair or signal setup failed (`EX_OSERR`) |
@@ -36,6 +36,8 @@ pub enum Error {
     Usage(String),
     /// An option names something unusable (a root that is not a directory).
     Config(String),
+    /// A TLS certificate or key cannot serve: the message names the file and the problem.
+    Tls(String),
     /// Binding or listening on the address failed.
     Bind { addr: SocketAddr, source: io::Error },
     /// Setting up signal handling failed.
@@ -57,7 +59,7 @@ impl Error {
     /// The documented exit code for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) => exit::USAGE,
+            Error::Usage(_) | Error::Tls(_) => exit::USAGE,
             Error::Config(_) => exit::CONFIG,
             Error::Bind { source, .. } => match source.kind() {
                 io::ErrorKind::AddrInUse => exit::TEMPFAIL,
@@ -75,6 +77,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(message) | Error::Config(message) => write!(f, "{message}"),
+            Error::Tls(message) => write!(f, "TLS: {message}"),
             Error::Bind { addr, source } => write!(f, "could not listen on {addr}: {source}"),
             Error::Signals(e) => write!(f, "could not set up signal handling: {e}"),
             Error::Setup { what, source } => write!(f, "could not create {what}: {source}"),
@@ -94,7 +97,11 @@ impl std::error::Error for Error {
         match self {
             Error::Bind { source, .. } | Error::Setup { source, .. } => Some(source),
             Error::Signals(e) | Error::Fork(e) => Some(e),
-            Error::Usage(_) | Error::Config(_) | Error::WorkerFatal { .. } | Error::GaveUp => None,
+            Error::Usage(_)
+            | Error::Config(_)
+            | Error::Tls(_)
+            | Error::WorkerFatal { .. }
+            | Error::GaveUp => None,
         }
     }
 }

@@ -20,12 +20,14 @@
 //! 3. **Application**: [`app`], the one [`http::Handler`]: the routes, httpbin, request
 //!    controls, files, `/healthz`, `/metrics`. It sees requests and answers them; it never sees
 //!    a wire format.
-//! 4. **Protocols**, sans-IO: [`proto`] (HTTP/1.1, echo, the PROXY header). They see bytes
+//! 4. **Transports**: [`transport`], what carries a protocol's bytes: TLS (rustls, sans-IO,
+//!    driven by the connection's reads and writes), with the PROXY header that may precede it.
+//! 5. **Protocols**, sans-IO: [`proto`] (HTTP/1.1, echo, the PROXY header). They see bytes
 //!    and the [`proto::Env`] the worker builds; HTTP/1.1 hands each whole request to the
 //!    handler and names no route.
-//! 5. **HTTP semantics**: [`http`], what both of the layers above share: requests, responses,
+//! 6. **HTTP semantics**: [`http`], what both of the layers above share: requests, responses,
 //!    the handler interface, dates, targets, ranges, conditionals.
-//! 6. **Foundations**: [`buffer`] and [`output`] (a connection's bytes), [`memory`] (each
+//! 7. **Foundations**: [`buffer`] and [`output`] (a connection's bytes), [`memory`] (each
 //!    worker's budget), [`stats`] and [`health`] (figures shared with the master), [`peer`]
 //!    and [`ids`] (who is connected, and names for connections), [`access_log`], [`cidr`],
 //!    [`rand`], and [`sys`], where the `unsafe` code is, beside the one `fork` and the two
@@ -64,4 +66,5 @@ pub mod stats;
 pub mod status_cmd;
 pub mod sys;
 pub mod testing;
+pub mod transport;
 pub(crate) mod worker;

@@ -34,6 +34,10 @@ fn main() {
     if check_only {
         // Like `nginx -t`: validate, try the bind (or the passed sockets), say so, exit with the
         // code a start would.
+        if let Err(e) = master::tls::check(&config) {
+            eprintln!("prefork-server: {e}");
+            std::process::exit(e.exit_code());
+        }
         match master::startup::check(&config) {
             Ok(checked) => {
                 eprintln!("prefork-server: configuration ok; {checked}");

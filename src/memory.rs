@@ -25,6 +25,8 @@ pub enum Use {
     Body,
     /// A response body waiting to be sent.
     Output,
+    /// A TLS session, and the record buffers of one that is reading or writing.
+    Tls,
 }
 
 /// The answer to [`Budget::reserve`].
@@ -52,6 +54,7 @@ pub struct Budget {
     limit: u64,
     bodies: Cell<u64>,
     output: Cell<u64>,
+    tls: Cell<u64>,
     /// Waiting connections in arrival order; an entry whose token left `waiting` (its
     /// connection closed) is dropped when it reaches the front.
     queue: RefCell<VecDeque<Waiter>>,
@@ -67,6 +70,7 @@ impl Budget {
             limit,
             bodies: Cell::new(0),
             output: Cell::new(0),
+            tls: Cell::new(0),
             queue: RefCell::new(VecDeque::new()),
             waiting: RefCell::new(HashSet::new()),
             changes: Cell::new(0),
@@ -89,7 +93,7 @@ impl Budget {
 
     /// Bytes reserved for anything.
     pub fn used(&self) -> u64 {
-        self.bodies.get() + self.output.get()
+        self.bodies.get() + self.output.get() + self.tls.get()
     }
 
     /// Connections waiting for memory.
@@ -101,6 +105,7 @@ impl Budget {
         match what {
             Use::Body => &self.bodies,
             Use::Output => &self.output,
+            Use::Tls => &self.tls,
         }
     }
 
@@ -133,6 +138,18 @@ impl Budget {
             queue.push_back(Waiter { token, need });
         }
         Grant::Queued
+    }
+
+    /// Reserves `need` bytes at once if they fit and nobody waits, without joining the queue:
+    /// for what is refused rather than waited for (a new TLS session when the budget is spent).
+    pub fn try_reserve(&self, need: u64, what: Use) -> bool {
+        self.prune();
+        if !self.queue.borrow().is_empty() || need > self.limit || !self.fits(need) {
+            return false;
+        }
+        let gauge = self.gauge(what);
+        gauge.set(gauge.get() + need);
+        true
     }
 
     /// Gives `bytes` reserved for `what` back.
@@ -229,6 +246,18 @@ mod tests {
         assert_eq!(b.reserve(3, 10, Use::Body), Grant::Granted);
         assert_eq!(b.waiting(), 0);
         assert_eq!(b.used(), 60);
+    }
+
+    #[test]
+    fn try_reserve_takes_what_fits_and_never_overtakes() {
+        let b = Budget::new(100);
+        assert!(b.try_reserve(60, Use::Tls));
+        assert!(!b.try_reserve(50, Use::Tls), "does not fit");
+        assert_eq!(b.waiting(), 0, "and is not queued");
+        assert_eq!(b.reserve(1, 50, Use::Body), Grant::Queued);
+        assert!(!b.try_reserve(10, Use::Tls), "someone waits");
+        b.release(60, Use::Tls);
+        assert_eq!(b.held(Use::Tls), 0);
     }
 
     #[test]

@@ -148,3 +148,30 @@ pub struct TcpFigures {
     /// a prefix, and a field past it is unknown, not zero.
     pub filled: usize,
 }
+
+/// What a connection's TLS handshake settled, for `/inspect`, the access log and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// `TLSv1.3` or `TLSv1.2`.
+    pub version: &'static str,
+    /// The cipher suite's IANA name, e.g. `TLS13_AES_128_GCM_SHA256`.
+    pub cipher: &'static str,
+    /// The name the client asked for (SNI), if it sent one.
+    pub server_name: Option<Box<str>>,
+    /// The application protocol agreed (ALPN), if any.
+    pub alpn: Option<Box<[u8]>>,
+    /// The session was resumed (a ticket or a session id), not a full handshake.
+    pub resumed: bool,
+    /// The client's certificate, under `--tls-client-auth`.
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A client certificate, as `/inspect` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// The subject's distinguished name (`CN=client,O=Example`).
+    pub subject: Box<str>,
+    pub issuer: Box<str>,
+    /// SHA-256 of the certificate's DER bytes, lower-case hex.
+    pub sha256: Box<str>,
+}

@@ -4,11 +4,13 @@
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::Instant;
 
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, getppid, ForkResult, Pid};
+use rustls::ServerConfig;
 
 use crate::config::Config;
 use crate::error::{exit, Error};
@@ -48,6 +50,8 @@ pub(crate) struct WorkerSlot {
     pub index: usize,
     /// `None` once the master let go of it (a stop, or the slot being removed).
     pub listener: Option<OwnedFd>,
+    /// Its `--tls-port` socket, when that port is on (held and let go with `listener`).
+    pub tls_listener: Option<OwnedFd>,
     /// The worker serving this slot now.
     pub current: Option<WorkerProc>,
     /// The worker `current` replaces (reload, recycling); told to drain once `current` is ready.
@@ -63,10 +67,15 @@ pub(crate) struct WorkerSlot {
 }
 
 impl WorkerSlot {
-    pub(crate) fn new(index: usize, listener: OwnedFd) -> WorkerSlot {
+    pub(crate) fn new(
+        index: usize,
+        listener: OwnedFd,
+        tls_listener: Option<OwnedFd>,
+    ) -> WorkerSlot {
         WorkerSlot {
             index,
             listener: Some(listener),
+            tls_listener,
             current: None,
             replacing: None,
             crash_streak: 0,
@@ -148,6 +157,10 @@ pub(crate) struct SharedListeners<'a> {
     pub metrics: Option<&'a OwnedFd>,
     /// Sockets adopted from an upgrade (see `master::startup::Listeners::adopted`).
     pub adopted: &'a [OwnedFd],
+    /// The same for `--tls-port`'s sockets.
+    pub tls_adopted: &'a [OwnedFd],
+    /// What the TLS sockets serve with (certificates, ticket keys), made by the master.
+    pub tls: Option<&'a Arc<ServerConfig>>,
 }
 
 /// Forks the worker for `slot`. Returns its pid and the master's end of its channel.
@@ -204,7 +217,7 @@ pub(crate) fn spawn(
         Ok(ForkResult::Child) => {
             drop(master_end);
             let code = child_main(
-                slot.index,
+                slot,
                 listener,
                 stats,
                 generation,
@@ -225,7 +238,7 @@ pub(crate) fn spawn(
 /// The child's side of `spawn`: undo what the master's state means here, then run the worker.
 #[allow(clippy::too_many_arguments)]
 fn child_main(
-    slot: usize,
+    slot: &WorkerSlot,
     slot_listener: &OwnedFd,
     stats: SharedStats<'_>,
     generation: u64,
@@ -240,6 +253,8 @@ fn child_main(
     let SharedListeners {
         metrics: metrics_listener,
         adopted,
+        tls_adopted,
+        tls,
     } = shared;
     // Our own handlers first, then drop the master's, so no stop signal falls in between.
     let signals = match Signals::register(signals::WORKER) {
@@ -263,6 +278,7 @@ fn child_main(
     // And of the adopted sockets every worker polls.
     let adopted = match adopted
         .iter()
+        .chain(tls_adopted)
         .map(|fd| fd.as_fd().try_clone_to_owned())
         .collect::<Result<Vec<_>, _>>()
     {
@@ -283,6 +299,18 @@ fn child_main(
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != master_pid {
         return exit::OK;
     }
+    let tls_listener = match slot
+        .tls_listener
+        .as_ref()
+        .map(|fd| fd.as_fd().try_clone_to_owned())
+    {
+        Some(Ok(fd)) => Some(fd),
+        Some(Err(e)) => {
+            eprintln!("prefork-server worker: could not take the TLS listener: {e}");
+            return exit::OSERR;
+        }
+        None => None,
+    };
     let listener = match slot_listener.as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(e) => {
@@ -293,13 +321,18 @@ fn child_main(
     // The slot's own copy stays in the master's memory image, never dropped here; close it so
     // the worker holds exactly one descriptor for its listener.
     crate::sys::close_inherited(&[slot_listener.as_raw_fd()]);
+    if let Some(fd) = &slot.tls_listener {
+        crate::sys::close_inherited(&[fd.as_raw_fd()]);
+    }
     let init = WorkerInit {
+        tls_listener,
+        tls: tls.cloned(),
         metrics_listener,
         adopted,
         stats: &stats.all[stats.own],
         all_stats: stats.all,
         master_stats: stats.master,
-        slot,
+        slot: slot.index,
         generation,
         listener,
         channel,

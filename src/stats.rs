@@ -50,6 +50,36 @@ pub enum ProxyOutcome {
     TimedOut,
 }
 
+/// What became of TLS handshakes, in this order: done in full, done by resuming a session,
+/// failed (an alert: a bad ClientHello, no common version or suite, a refused client
+/// certificate), plaintext HTTP sent to the TLS port (answered 400), not done in time, the
+/// client went away first, refused at accept because the memory budget was spent.
+pub const TLS_OUTCOMES: [&str; 7] = [
+    "full",
+    "resumed",
+    "failed",
+    "plain_http",
+    "timeout",
+    "closed",
+    "no_memory",
+];
+
+/// An outcome of a TLS handshake: the index into `WorkerStats::tls_handshakes`, named as in
+/// `TLS_OUTCOMES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsOutcome {
+    Full,
+    Resumed,
+    Failed,
+    PlainHttp,
+    TimedOut,
+    Closed,
+    NoMemory,
+}
+
+/// Established TLS sessions by protocol version, in this order.
+pub const TLS_VERSIONS: [&str; 2] = ["TLSv1.3", "TLSv1.2"];
+
 /// Injected faults by kind, in this order (request controls).
 pub const FAULT_KINDS: [&str; 4] = ["close", "rst", "truncate", "stall"];
 
@@ -105,6 +135,11 @@ pub struct WorkerStats {
     pub injected_statuses: AtomicU64,
     /// PROXY protocol headers by outcome (`PROXY_OUTCOMES`).
     pub proxy_headers: [AtomicU64; 4],
+    /// TLS handshakes by outcome (`TLS_OUTCOMES`), and sessions by version (`TLS_VERSIONS`).
+    pub tls_handshakes: [AtomicU64; 7],
+    pub tls_versions: [AtomicU64; 2],
+    /// Gauge of the memory budget: bytes reserved for TLS sessions and their record buffers.
+    pub buffered_tls_bytes: AtomicU64,
 }
 
 // SAFETY: every field is an AtomicU64 (all-zero bytes are 0) and is only accessed atomically.
@@ -144,6 +179,9 @@ impl WorkerStats {
             injected_faults: zeros(),
             injected_statuses: AtomicU64::new(0),
             proxy_headers: zeros(),
+            tls_handshakes: zeros(),
+            tls_versions: zeros(),
+            buffered_tls_bytes: AtomicU64::new(0),
         }
     }
 
@@ -189,6 +227,9 @@ impl WorkerStats {
         .chain(&self.injected_delay_buckets)
         .chain(&self.injected_faults)
         .chain(&self.proxy_headers)
+        .chain(&self.tls_handshakes)
+        .chain(&self.tls_versions)
+        .chain(std::iter::once(&self.buffered_tls_bytes))
     }
 
     /// Adds to a counter of this worker's own slot. A slot has one writer (its worker; the
@@ -224,6 +265,14 @@ impl WorkerStats {
     /// A timeout fired.
     pub fn on_timeout(&self, kind: TimeoutKind) {
         Self::add(&self.timeouts[kind as usize], 1);
+    }
+
+    /// A TLS handshake ended (`version`: the index into `TLS_VERSIONS` of a session made).
+    pub fn on_tls(&self, outcome: TlsOutcome, version: Option<usize>) {
+        Self::add(&self.tls_handshakes[outcome as usize], 1);
+        if let Some(v) = version.and_then(|v| self.tls_versions.get(v)) {
+            Self::add(v, 1);
+        }
     }
 
     /// A PROXY header was read, refused, malformed or late.

@@ -115,6 +115,7 @@ impl TestSite {
             token: 1,
             pid: 1,
             peer: Peer::Direct(None),
+            tls: None,
             socket: None,
             port: PortRole::Main,
             stats: &DETACHED_STATS,

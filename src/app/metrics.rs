@@ -7,7 +7,7 @@ use super::{text, App};
 use crate::http::{Body, Length, Reply, Respond, ResponseHead, StatusCode};
 use crate::stats::{
     MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, DELAY_BUCKETS, FAULT_KINDS, LOOP_BUCKETS,
-    PROXY_OUTCOMES, RESTART_REASONS, TIMEOUT_KINDS, TOO_LARGE_CAUSES,
+    PROXY_OUTCOMES, RESTART_REASONS, TIMEOUT_KINDS, TLS_OUTCOMES, TLS_VERSIONS, TOO_LARGE_CAUSES,
 };
 
 /// A per-worker series: name, type, help, and how to read it from a slot.
@@ -103,7 +103,7 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
     );
     let _ = writeln!(out, "prefork_open_files_limit {nofile}");
     render_health(&mut out, master);
-    let simple: [Gauge; 15] = [
+    let simple: [Gauge; 16] = [
         (
             "prefork_worker_start_time_seconds",
             "gauge",
@@ -171,6 +171,12 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
             |s| g(&s.buffered_output_bytes),
         ),
         (
+            "prefork_buffered_tls_bytes",
+            "gauge",
+            "Budget reserved for TLS sessions and the record buffers of active ones.",
+            |s| g(&s.buffered_tls_bytes),
+        ),
+        (
             "prefork_memory_paused_connections",
             "gauge",
             "Connections not read from while they wait for memory.",
@@ -201,7 +207,7 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
             let _ = writeln!(out, "{name}{{{}}} {}", labels(s), value(s));
         }
     }
-    let labelled: [Labelled; 5] = [
+    let labelled: [Labelled; 7] = [
         (
             "prefork_responses_total",
             "class",
@@ -236,6 +242,21 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
             "PROXY protocol headers: read, refused (untrusted source), malformed, timed out.",
             &PROXY_OUTCOMES,
             |s| &s.proxy_headers,
+        ),
+        (
+            "prefork_tls_handshakes_total",
+            "outcome",
+            "TLS handshakes: full, resumed, failed (alert), plain HTTP to the TLS port, timed \
+             out, closed by the client, refused for memory.",
+            &TLS_OUTCOMES,
+            |s| &s.tls_handshakes,
+        ),
+        (
+            "prefork_tls_sessions_total",
+            "version",
+            "TLS sessions established, by protocol version.",
+            &TLS_VERSIONS,
+            |s| &s.tls_versions,
         ),
     ];
     for (name, label, help, values, counters) in labelled {

@@ -1,5 +1,6 @@
 //! A connection's two syscall paths: reading into its buffer, and writing its output (bytes,
-//! and file ranges with `sendfile`), each sorting the outcome at the boundary.
+//! and file ranges with `sendfile`), each sorting the outcome at the boundary. Over TLS both
+//! go through the connection's `TlsStream`, whose outcomes are sorted here the same way.
 
 use std::os::fd::AsFd;
 
@@ -13,15 +14,20 @@ use crate::proto::Env;
 use crate::stats::WorkerStats;
 use crate::sys::file;
 use crate::sys::net::{self, IoOutcome};
+use crate::transport::tls::{Lent, ReadOutcome};
 
 impl Connection {
     /// Reads once into the read buffer. `Some(true)` if bytes or EOF arrived, `None` to close.
     pub(super) fn fill(
         &mut self,
         pool: &mut BufPool,
-        stats: &WorkerStats,
+        env: &Env<'_>,
         work: &mut u64,
     ) -> Option<bool> {
+        if self.tls.is_some() {
+            return self.fill_tls(pool, env, work);
+        }
+        let stats = env.stats;
         pool.fill(&mut self.rbuf);
         let spare = self.rbuf.spare_mut();
         let room = spare.len();
@@ -62,11 +68,58 @@ impl Connection {
         }
     }
 
+    /// Reads through TLS: records decrypted into the read buffer, the handshake moved on.
+    fn fill_tls(&mut self, pool: &mut BufPool, env: &Env<'_>, work: &mut u64) -> Option<bool> {
+        let tls = self.tls.as_deref_mut()?;
+        let mut lent = Lent {
+            pool,
+            budget: env.budget,
+            token: env.token,
+            stats: env.stats,
+            work,
+        };
+        lent.pool.fill(&mut self.rbuf);
+        let read = tls.read(
+            self.fd.as_fd(),
+            &mut self.rbuf,
+            self.read_closed,
+            self.peer,
+            &mut lent,
+        );
+        match read {
+            ReadOutcome::Read { moved, drained } => {
+                if drained {
+                    self.readable = false;
+                }
+                if moved {
+                    self.needs_input = false;
+                }
+                Some(moved)
+            }
+            ReadOutcome::Eof => {
+                self.readable = false;
+                self.peer_eof = true;
+                Some(true)
+            }
+            ReadOutcome::Closed => None,
+            ReadOutcome::Fatal => {
+                // The alert (or the 400 to plaintext HTTP) goes out, then the close.
+                self.closing = true;
+                Some(true)
+            }
+        }
+    }
+
     /// Writes until the output is empty, the socket is full, or one slice of a file has gone
     /// out (so one download cannot hold the loop). `Some(true)` if bytes moved, `None` to
     /// close. A response head and the large body behind it leave in one `sendmsg`; the head of
     /// a file answer goes with MSG_MORE, so the kernel sends it with the file's first bytes.
-    pub(super) fn flush(&mut self, ctx: &Env<'_>, work: &mut u64) -> Option<bool> {
+    pub(super) fn flush(
+        &mut self,
+        ctx: &Env<'_>,
+        pool: &mut BufPool,
+        work: &mut u64,
+    ) -> Option<bool> {
         if self.nodelay_pending && !self.closing {
             // Only a connection that stays open needs Nagle off (its next response must not wait
             // for an ACK); a one-response connection saves the syscall.
@@ -74,6 +127,9 @@ impl Connection {
             if let Err(e) = net::set_nodelay(&self.fd) {
                 debug!(error = %e, "could not set TCP_NODELAY");
             }
+        }
+        if self.tls.is_some() {
+            return self.flush_tls(ctx, pool, work);
         }
         let mut moved = false;
         loop {
@@ -153,5 +209,31 @@ impl Connection {
             }
         }
         Some(moved)
+    }
+}
+
+impl Connection {
+    /// Writes through TLS: records waiting go out, then the output is encrypted a record at a
+    /// time (files read through a bounded buffer: no `sendfile` without kTLS).
+    fn flush_tls(&mut self, env: &Env<'_>, pool: &mut BufPool, work: &mut u64) -> Option<bool> {
+        let tls = self.tls.as_deref_mut()?;
+        let mut lent = Lent {
+            pool,
+            budget: env.budget,
+            token: env.token,
+            stats: env.stats,
+            work,
+        };
+        let written = tls.write(self.fd.as_fd(), &mut self.out, &mut self.rbuf, &mut lent)?;
+        if written.freed > 0 {
+            env.budget.release(written.freed, Use::Output);
+        }
+        if written.full {
+            self.writable = false;
+        }
+        if written.decrypted {
+            self.needs_input = false;
+        }
+        Some(written.sent > 0 || written.taken > 0 || written.decrypted)
     }
 }

@@ -3,7 +3,8 @@
 //! Registered once, edge-triggered, for both directions: readiness is remembered here and
 //! cleared only by a short read/write or `EAGAIN`, so anything stopped early (backpressure, the
 //! budget) is resumed by the loop, not by a new edge that would never come. The reads and
-//! writes themselves are in `io.rs`.
+//! writes themselves are in `io.rs`; over TLS they go through the connection's
+//! [`TlsStream`], and the protocol sees plaintext either way.
 
 mod io;
 
@@ -17,10 +18,12 @@ use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
 use crate::http::Handler;
 use crate::memory::{Budget, Use};
 use crate::output::Output;
-use crate::peer::{Socket, SocketFacts, TcpFigures};
+use crate::peer::{Peer, Socket, SocketFacts, TcpFigures};
 use crate::proto::{Env, Next, Phase, Protocol};
-use crate::stats::TimeoutKind;
+use crate::stats::{TimeoutKind, WorkerStats};
 use crate::sys::net::{self, IoOutcome};
+use crate::transport::tls::{Lent, TlsStream};
+pub use crate::transport::SYSCALL_WORK;
 
 /// Rounds of read → process → write one `drive` call may do before yielding to other
 /// connections (sozu's MAX_LOOP_ITERATIONS); a connection that still has work is re-queued.
@@ -36,9 +39,6 @@ const DRIVE_BUDGET: usize = 16;
 /// costs about as much as copying a few KiB. A count of rounds (what bounded a drive before)
 /// let one connection of 1-byte chunks spend 30 times what a plain download spent.
 pub const DRIVE_WORK: u64 = 256 * 1024;
-
-/// What one read, write or sendfile call counts for in [`DRIVE_WORK`].
-pub const SYSCALL_WORK: u64 = 4 * 1024;
 
 /// Most bytes of a file one `sendfile` call sends; after a slice the connection yields the
 /// loop to the others.
@@ -63,6 +63,8 @@ pub struct Connection {
     rbuf: Buf,
     out: Output,
     proto: Protocol,
+    /// The TLS session, on a TLS port (boxed: a plaintext connection pays a pointer).
+    tls: Option<Box<TlsStream>>,
     readable: bool,
     writable: bool,
     /// EPOLLRDHUP (or HUP/ERR) arrived: keep reading past a short read until the 0.
@@ -114,6 +116,7 @@ impl Connection {
             rbuf: Buf::new(),
             out: Output::new(),
             proto,
+            tls: None,
             readable: false,
             writable: false,
             read_closed: false,
@@ -135,6 +138,11 @@ impl Connection {
             send_since: None,
             linger_since: None,
         }
+    }
+
+    /// Speaks TLS through `stream` (set before its first drive).
+    pub fn set_tls(&mut self, stream: TlsStream) {
+        self.tls = Some(Box::new(stream));
     }
 
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
@@ -167,32 +175,59 @@ impl Connection {
     ) -> Drive {
         let outcome = if self.is_lingering() {
             self.drain_lingering(pool)
+        } else if let Some(tls) = &self.tls {
+            // The protocol sees what the handshake settled, and whom a PROXY header before
+            // it named: one copy of the environment per drive, on TLS connections only.
+            let (facts, proxied) = (tls.facts(), tls.proxied());
+            let env = Env {
+                tls: Some(&facts),
+                peer: proxied.as_deref().map_or(env.peer, Peer::Proxied),
+                ..*env
+            };
+            self.drive_open(&env, app, pool, now)
         } else {
             self.drive_open(env, app, pool, now)
         };
-        self.settle(outcome, pool, now);
+        self.settle(outcome, pool, env.budget, now);
         outcome
+    }
+
+    /// Output is waiting to be sent: the protocol's, or TLS records (the handshake's, an
+    /// alert, close_notify, or what was encrypted and not sent yet).
+    #[inline(always)]
+    fn unsent(&self) -> bool {
+        !self.out.is_empty() || self.tls.as_ref().is_some_and(|t| t.has_output())
+    }
+
+    /// Input is waiting that the socket will not announce again: TLS records decrypted once
+    /// the read buffer has room.
+    #[inline(always)]
+    fn has_buffered_input(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.has_input())
     }
 
     /// Bookkeeping after a drive: buffers back to the pool when idle, and the instants the
     /// timeouts count from. Inlined always (as `wake_at`): once per drive, and LLVM's own choice
     /// flipped with the size of `Protocol`'s dispatch (see `proto::proxy::BehindProxy`).
     #[inline(always)]
-    fn settle(&mut self, outcome: Drive, pool: &mut BufPool, now: Instant) {
+    fn settle(&mut self, outcome: Drive, pool: &mut BufPool, budget: &Budget, now: Instant) {
         if outcome == Drive::Wait || outcome == Drive::Lingering {
             // An idle connection keeps no buffers: 10k idle connections cost little.
             pool.reclaim(&mut self.rbuf);
             pool.reclaim(self.out.buffer());
+            if let Some(tls) = &mut self.tls {
+                tls.settle(pool, budget);
+            }
         }
         if self.proto.phase(self.rbuf.len()) == Phase::Head {
             self.head_started.get_or_insert(now);
         } else {
             self.head_started = None;
         }
-        if self.out.is_empty() {
-            self.send_since = None;
-        } else {
+        if self.unsent() {
             self.send_since.get_or_insert(now);
+        } else {
+            self.send_since = None;
         }
     }
 
@@ -243,7 +278,7 @@ impl Connection {
         if self.is_lingering() {
             return Some(TimeoutKind::Linger);
         }
-        if !self.out.is_empty() {
+        if self.unsent() {
             return Some(TimeoutKind::Send);
         }
         Some(match self.proto.phase(self.rbuf.len()) {
@@ -267,7 +302,12 @@ impl Connection {
         if self.proto.wake_at().is_some_and(|at| at <= now) {
             return self.drive(env, app, pool, now);
         }
-        if self.is_lingering() || !self.out.is_empty() {
+        if self.is_lingering() || self.unsent() {
+            return Drive::Close;
+        }
+        if let Some(tls) = self.tls.as_mut().filter(|t| t.is_handshaking()) {
+            // No handshake in time: nothing can be said to a client that has no session.
+            tls.timed_out(env.stats);
             return Drive::Close;
         }
         match self.proto.phase(self.rbuf.len()) {
@@ -281,9 +321,14 @@ impl Connection {
                 self.drive(env, app, pool, now)
             }
             Phase::Idle { .. } | Phase::Stream => {
-                // FIN first: a request racing this close is drained, not met with an RST.
+                // close_notify (TLS) and FIN first: a request racing this close is drained,
+                // not met with an RST.
+                let mut work = 0;
+                if self.queue_close_notify(env, pool, &mut work) && self.writable {
+                    let _ = self.flush(env, pool, &mut work);
+                }
                 let outcome = self.begin_close(pool, false, now);
-                self.settle(outcome, pool, now);
+                self.settle(outcome, pool, env.budget, now);
                 outcome
             }
             Phase::Waiting => Drive::Close,
@@ -318,10 +363,11 @@ impl Connection {
         for _ in 0..DRIVE_BUDGET {
             let mut progressed = false;
             let mut yielded = false;
-            let can_read = self.readable && !self.closing && !self.peer_eof;
+            let ready = self.readable || self.has_buffered_input();
+            let can_read = ready && !self.closing && !self.peer_eof;
             let has_room = !self.out.has_tail() && self.out.len() < ctx.high_water;
             if can_read && has_room {
-                match self.fill(pool, ctx.stats, work) {
+                match self.fill(pool, ctx, work) {
                     Some(moved) => {
                         if moved {
                             self.last_read = now;
@@ -349,8 +395,8 @@ impl Connection {
                 self.closing |= next == Next::Close;
                 progressed |= before != (self.rbuf.len(), self.out.len()) || self.closing;
             }
-            if self.writable && !self.out.is_empty() {
-                match self.flush(ctx, work) {
+            if self.writable && self.unsent() {
+                match self.flush(ctx, pool, work) {
                     Some(moved) => {
                         if moved {
                             self.last_write = now;
@@ -361,7 +407,10 @@ impl Connection {
                     None => return Drive::Close,
                 }
             }
-            if self.closing && self.out.is_empty() {
+            if self.closing && !self.unsent() {
+                if self.queue_close_notify(ctx, pool, work) {
+                    continue; // the next round sends it
+                }
                 return self.begin_close(pool, true, now);
             }
             if yielded || std::mem::take(&mut self.file_slice_sent) {
@@ -387,9 +436,12 @@ impl Connection {
     /// Hands the buffers back to the pool and what the connection holds back to the budget,
     /// before it is dropped, so the next connection reuses the buffers instead of allocating
     /// and zeroing new ones.
-    pub fn release(mut self, pool: &mut BufPool, budget: &Budget, token: u64) {
+    pub fn release(mut self, pool: &mut BufPool, budget: &Budget, stats: &WorkerStats, token: u64) {
         budget.cancel(token);
         self.proto.release(budget);
+        if let Some(tls) = &mut self.tls {
+            tls.release(pool, budget, stats);
+        }
         let unsent = self.out.discard();
         if unsent > 0 {
             budget.release(unsent, Use::Output);
@@ -406,6 +458,23 @@ impl Connection {
     /// With `fast_if_clean`, a connection whose request ended cleanly (no error, nothing left
     /// unread in the buffer or the socket) is closed at once, as nginx does: the linger would
     /// cost a shutdown, a wake-up and a read for nothing.
+    /// On an established TLS session that has not said so yet, queues close_notify; `true`
+    /// if it did (it is then to be sent before the FIN).
+    fn queue_close_notify(&mut self, env: &Env<'_>, pool: &mut BufPool, work: &mut u64) -> bool {
+        let Some(tls) = self.tls.as_deref_mut() else {
+            return false;
+        };
+        let mut lent = Lent {
+            pool,
+            budget: env.budget,
+            token: env.token,
+            stats: env.stats,
+            work,
+        };
+        tls.close_notify(&mut self.rbuf, &mut lent);
+        tls.has_output()
+    }
+
     fn begin_close(&mut self, pool: &mut BufPool, fast_if_clean: bool, now: Instant) -> Drive {
         let clean = !self.proto.needs_linger() && self.rbuf.is_empty() && !self.readable;
         if self.peer_eof || (fast_if_clean && clean) {

@@ -10,7 +10,7 @@ use super::request::Request;
 use super::response::Respond;
 use super::stream::Producer;
 use crate::ids::ConnectionId;
-use crate::peer::{Peer, Socket};
+use crate::peer::{Peer, Socket, TlsFacts};
 
 /// What a handler keeps of a request it does not answer yet (a request control's draw), handed
 /// back with the request when the protocol calls again.
@@ -42,6 +42,8 @@ pub struct Exchange<'a> {
     /// there is none (tests, benchmarks, the fuzzer).
     pub socket: Option<Socket>,
     pub port: PortRole,
+    /// What the connection's TLS handshake settled; `None` over plaintext.
+    pub tls: Option<&'a TlsFacts>,
     /// What the handler kept when it last put this request off ([`Reply::Later`],
     /// [`Reply::NeedMemory`]).
     pub memo: Option<&'a Memo>,

@@ -21,13 +21,34 @@ impl Master {
         let status = self.status();
         if !self.announced {
             self.announced = true;
-            info!(
-                workers = self.slots.len(),
-                protocol = self.config.protocol.name(),
-                generation = self.generation,
-                "listening on {}",
-                self.addr
-            );
+            let tls = self.config.tls.as_ref();
+            if let Some(https) = self.tls_addr {
+                info!(
+                    workers = self.slots.len(),
+                    protocol = self.config.protocol.name(),
+                    generation = self.generation,
+                    %https,
+                    "listening on {}",
+                    self.addr
+                );
+            } else if tls.is_some() {
+                info!(
+                    workers = self.slots.len(),
+                    protocol = self.config.protocol.name(),
+                    generation = self.generation,
+                    tls = true,
+                    "listening on {}",
+                    self.addr
+                );
+            } else {
+                info!(
+                    workers = self.slots.len(),
+                    protocol = self.config.protocol.name(),
+                    generation = self.generation,
+                    "listening on {}",
+                    self.addr
+                );
+            }
             self.notify(&format!("READY=1\n{status}"));
             self.write_pid_file();
             if let Some(fd) = self.upgrade_ready.take() {

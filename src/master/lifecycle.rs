@@ -140,15 +140,18 @@ impl Master {
     fn release_listeners(&mut self) {
         for slot in &mut self.slots {
             slot.listener = None;
+            slot.tls_listener = None;
         }
         self.adopted.clear();
+        self.tls_adopted.clear();
         self.metrics_listener = None;
     }
 
     /// SIGHUP: a new generation of workers on the same sockets; each old worker drains once
-    /// its replacement is ready. Parked and given-up slots start again too.
+    /// its replacement is ready. Parked and given-up slots start again too. The certificates
+    /// are read again first: if they cannot serve, nothing changes.
     pub(super) fn reload(&mut self) {
-        if self.stop.is_some() {
+        if self.stop.is_some() || !self.reload_tls() {
             return;
         }
         self.generation += 1;
@@ -246,29 +249,55 @@ impl Master {
         if self.stop.is_some() {
             return;
         }
-        let fd = match self.adopted.pop() {
-            Some(fd) => fd,
-            None => match net::bind_reuseport(self.addr, self.config.backlog) {
-                Ok(fd) => {
-                    super::startup::apply_socket_options(std::slice::from_ref(&fd), &self.config);
-                    fd
-                }
-                Err(e) => {
-                    return error!(addr = %self.addr, error = %e, "could not add a worker: bind failed")
+        let Some(fd) = self.socket_for_new_slot(false) else {
+            return;
+        };
+        let tls_fd = match self.tls_addr {
+            Some(_) => match self.socket_for_new_slot(true) {
+                Some(fd) => Some(fd),
+                None => {
+                    self.adopted.push(fd);
+                    return;
                 }
             },
+            None => None,
         };
         let index = self.slots.len();
-        self.slots.push(WorkerSlot::new(index, fd));
+        self.slots.push(WorkerSlot::new(index, fd, tls_fd));
         self.config.workers = self.slots.len();
         match self.spawn(index) {
             Ok(()) => info!(workers = self.slots.len(), "added a worker"),
             Err(e) => {
                 error!(error = %e, "could not add a worker");
                 // Keep the socket: closing it could reset connections already queued on it.
-                let slot = self.slots.pop();
-                self.adopted.extend(slot.and_then(|s| s.listener));
+                if let Some(slot) = self.slots.pop() {
+                    self.adopted.extend(slot.listener);
+                    self.tls_adopted.extend(slot.tls_listener);
+                }
                 self.config.workers = self.slots.len();
+            }
+        }
+    }
+
+    /// A socket for a new slot, of the main port or (`tls`) the TLS port: one a SIGTTOU left
+    /// behind, else a new one bound beside the others. `None` (logged) if the bind fails.
+    fn socket_for_new_slot(&mut self, tls: bool) -> Option<std::os::fd::OwnedFd> {
+        let (left, addr) = if tls {
+            (&mut self.tls_adopted, self.tls_addr?)
+        } else {
+            (&mut self.adopted, self.addr)
+        };
+        if let Some(fd) = left.pop() {
+            return Some(fd);
+        }
+        match net::bind_reuseport(addr, self.config.backlog) {
+            Ok(fd) => {
+                super::startup::apply_socket_options(std::slice::from_ref(&fd), &self.config);
+                Some(fd)
+            }
+            Err(e) => {
+                error!(%addr, error = %e, "could not add a worker: bind failed");
+                None
             }
         }
     }
@@ -283,7 +312,13 @@ impl Master {
         }
         let mut slot = self.slots.pop().expect("more than one slot");
         self.config.workers = self.slots.len();
-        if let Some(fd) = slot.listener.take() {
+        for (fd, tls) in [
+            (slot.listener.take(), false),
+            (slot.tls_listener.take(), true),
+        ] {
+            let Some(fd) = fd else {
+                continue;
+            };
             for w in self
                 .slots
                 .iter()
@@ -293,7 +328,11 @@ impl Master {
                     warn!(pid = w.pid.as_raw(), "could not hand a socket to a worker");
                 }
             }
-            self.adopted.push(fd);
+            if tls {
+                self.tls_adopted.push(fd);
+            } else {
+                self.adopted.push(fd);
+            }
         }
         for w in [slot.current.take(), slot.replacing.take()]
             .into_iter()

@@ -10,6 +10,7 @@ mod lifecycle;
 mod reexec;
 pub mod startup;
 mod supervise;
+pub mod tls;
 mod upgrade;
 
 use std::ffi::OsString;
@@ -52,7 +53,14 @@ const STATS_SLOTS: usize = 4096;
 pub fn run(mut config: Config) -> Result<(), Error> {
     startup::raise_nofile_limit(&config);
     startup::warn_if_backlog_capped(config.backlog);
-    let listeners = startup::listeners(&config)?;
+    let tls = tls::start(&config)?;
+    let sockets = startup::listeners(&config)?;
+    let listeners = sockets.main;
+    let mut tls_listeners = sockets.tls;
+    if let (Some(options), Some(bound)) = (&mut config.tls, &tls_listeners) {
+        // Port 0 is now the port bound: the workers tell their TLS sockets by it.
+        options.port = Some(bound.addr.port());
+    }
     let metrics_listener = startup::metrics_listener(&config, listeners.addr)?;
     let inherited = reexec::inherited();
     let notifier = Notifier::from_env();
@@ -75,16 +83,22 @@ pub fn run(mut config: Config) -> Result<(), Error> {
     signals::unblock(signals::MASTER).map_err(Error::Signals)?;
     let stats = Shared::new(STATS_SLOTS).map_err(setup("the stats mapping"))?;
     let master_stats = Shared::new(1).map_err(setup("the stats mapping"))?;
+    let mut tls_fds = tls_listeners
+        .as_mut()
+        .map(|t| std::mem::take(&mut t.fds))
+        .unwrap_or_default()
+        .into_iter();
     let slots = listeners
         .fds
         .into_iter()
         .enumerate()
-        .map(|(i, fd)| WorkerSlot::new(i, fd))
+        .map(|(i, fd)| WorkerSlot::new(i, fd, tls_fds.next()))
         .collect();
     let mut master = Master {
         config,
         addr: listeners.addr,
-        shared_listeners: listeners.shared,
+        tls_addr: tls_listeners.as_ref().map(|t| t.addr),
+        shared_listeners: listeners.shared || tls_listeners.as_ref().is_some_and(|t| t.shared),
         metrics_listener,
         poller,
         signals,
@@ -105,6 +119,8 @@ pub fn run(mut config: Config) -> Result<(), Error> {
         notify_held: upgrade_ready.is_some() && notifier.is_some(),
         upgrade_ready,
         adopted: listeners.adopted,
+        tls_adopted: tls_listeners.map(|t| t.adopted).unwrap_or_default(),
+        tls,
         notifier,
         next_watchdog: None,
         exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
@@ -134,6 +150,8 @@ struct Stop {
 struct Master {
     config: Config,
     addr: SocketAddr,
+    /// `--tls-port`'s address, when it is on.
+    tls_addr: Option<SocketAddr>,
     shared_listeners: bool,
     /// `--metrics-port`'s socket, shared by every worker.
     metrics_listener: Option<OwnedFd>,
@@ -167,6 +185,10 @@ struct Master {
     /// Sockets an upgrade passed beyond one per slot, polled by every worker (see
     /// `startup::Listeners::adopted`); passed on again by our own upgrade.
     adopted: Vec<OwnedFd>,
+    /// The same for `--tls-port`'s sockets.
+    tls_adopted: Vec<OwnedFd>,
+    /// The TLS configuration and ticket keys, when TLS is on.
+    tls: Option<tls::MasterTls>,
     notifier: Option<Notifier>,
     next_watchdog: Option<Instant>,
     /// The binary and arguments to start on SIGUSR2 (the file on disk then).
@@ -198,6 +220,7 @@ impl Master {
             }
             self.reap();
             let now = Instant::now();
+            self.rotate_ticket_key(now);
             self.check_heartbeats(now);
             self.check_upgrade_deadline(now);
             self.send_watchdog(now);
@@ -236,6 +259,9 @@ impl Master {
         }
         if let Some(c) = &self.check {
             at = at.min(c.deadline);
+        }
+        if let Some(t) = &self.tls {
+            at = at.min(t.rotate_at);
         }
         at
     }

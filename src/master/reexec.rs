@@ -36,7 +36,7 @@ use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
 use super::lifecycle::retire;
-use super::startup::UPGRADE_FDS;
+use super::startup::{UPGRADE_FDS, UPGRADE_TLS_FDS};
 use super::Master;
 use crate::process::{ExitHow, WorkerProc};
 use crate::signals;
@@ -142,15 +142,24 @@ impl Master {
     /// SIGUSR2 in exec mode, step 1: run the new binary's `--check` on our sockets.
     pub(super) fn start_check(&mut self) {
         let started = (|| {
-            let passed = self
-                .listeners()
-                .map(|fd| net::dup_inheritable(fd.as_fd()))
-                .collect::<io::Result<Vec<OwnedFd>>>()?;
-            let numbers: Vec<String> = passed.iter().map(|fd| fd.as_raw_fd().to_string()).collect();
-            let child = Command::new(&self.exe)
+            let dup_all = |tls| {
+                self.listeners(tls)
+                    .map(|fd| net::dup_inheritable(fd.as_fd()))
+                    .collect::<io::Result<Vec<OwnedFd>>>()
+            };
+            let (passed, tls_passed) = (dup_all(false)?, dup_all(true)?);
+            let numbers = |fds: &[OwnedFd]| {
+                let list: Vec<String> = fds.iter().map(|fd| fd.as_raw_fd().to_string()).collect();
+                list.join(",")
+            };
+            let mut command = Command::new(&self.exe);
+            if !tls_passed.is_empty() {
+                command.env(UPGRADE_TLS_FDS, numbers(&tls_passed));
+            }
+            let child = command
                 .args(&self.args)
                 .arg("--check")
-                .env(UPGRADE_FDS, numbers.join(","))
+                .env(UPGRADE_FDS, numbers(&passed))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .spawn()?;
@@ -228,12 +237,27 @@ impl Master {
         let _ = kill(check.pid, Signal::SIGKILL);
     }
 
-    /// Every listening socket we hold, in slot order, then the adopted ones.
-    pub(super) fn listeners(&self) -> impl Iterator<Item = &OwnedFd> {
-        self.slots
-            .iter()
-            .filter_map(|s| s.listener.as_ref())
-            .chain(&self.adopted)
+    /// Every listening socket we hold, in slot order, then the adopted ones: the main port's,
+    /// or (`tls`) `--tls-port`'s.
+    pub(super) fn listeners(&self, tls: bool) -> impl Iterator<Item = &OwnedFd> {
+        let (slots, adopted) = if tls {
+            (
+                self.slots
+                    .iter()
+                    .filter_map(|s| s.tls_listener.as_ref())
+                    .collect::<Vec<_>>(),
+                &self.tls_adopted,
+            )
+        } else {
+            (
+                self.slots
+                    .iter()
+                    .filter_map(|s| s.listener.as_ref())
+                    .collect::<Vec<_>>(),
+                &self.adopted,
+            )
+        };
+        slots.into_iter().chain(adopted)
     }
 
     /// `execve` of our own binary with everything that must cross it; returns only on failure
@@ -247,9 +271,16 @@ impl Master {
             Ok(raw)
         };
         let mut listeners = Vec::new();
-        for fd in self.listeners() {
+        for fd in self.listeners(false) {
             match dup(fd) {
                 Ok(raw) => listeners.push(raw.to_string()),
+                Err(e) => return e,
+            }
+        }
+        let mut tls_listeners = Vec::new();
+        for fd in self.listeners(true) {
+            match dup(fd) {
+                Ok(raw) => tls_listeners.push(raw.to_string()),
                 Err(e) => return e,
             }
         }
@@ -265,11 +296,19 @@ impl Master {
                 Err(e) => return e,
             }
         }
-        let ours = [UPGRADE_FDS, REEXEC_WORKERS, REEXEC_GENERATION];
+        let ours = [
+            UPGRADE_FDS,
+            UPGRADE_TLS_FDS,
+            REEXEC_WORKERS,
+            REEXEC_GENERATION,
+        ];
         let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
             .filter(|(k, _)| !ours.iter().any(|o| k == o))
             .collect();
         env.push((UPGRADE_FDS.into(), listeners.join(",").into()));
+        if !tls_listeners.is_empty() {
+            env.push((UPGRADE_TLS_FDS.into(), tls_listeners.join(",").into()));
+        }
         env.push((REEXEC_WORKERS.into(), encode(&workers).into()));
         env.push((REEXEC_GENERATION.into(), self.generation.to_string().into()));
         if let Some(n) = &self.notifier {

@@ -1,5 +1,8 @@
 //! Before the first fork: the open-file limit, and the listening sockets — bound here, inherited
-//! from an upgrading master, or passed by systemd (`LISTEN_FDS`).
+//! from an upgrading master, or passed by systemd (`LISTEN_FDS`). With `--tls-port` there are
+//! two sets, one per port: a passed socket belongs to the TLS set when systemd names it `tls`
+//! or `https` (`FileDescriptorName=`), listens on `--tls-port`, or an upgrading master passed
+//! it as one (`PREFORK_UPGRADE_TLS_FDS`).
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
@@ -21,8 +24,19 @@ pub struct Listeners {
     pub adopted: Vec<OwnedFd>,
 }
 
+/// The sockets of both ports: the main one's, and `--tls-port`'s when it is on.
+pub struct Sockets {
+    pub main: Listeners,
+    pub tls: Option<Listeners>,
+}
+
 /// Environment of a binary upgrade: the listening fds in slot order, comma-separated.
 pub const UPGRADE_FDS: &str = "PREFORK_UPGRADE_FDS";
+/// Environment of a binary upgrade: `--tls-port`'s listening fds, in slot order.
+pub const UPGRADE_TLS_FDS: &str = "PREFORK_UPGRADE_TLS_FDS";
+
+/// The names systemd's `FileDescriptorName=` gives a socket that speaks TLS.
+const TLS_FD_NAMES: [&str; 2] = ["tls", "https"];
 /// Environment of a binary upgrade: the fd on which the new master says it is ready.
 pub const UPGRADE_READY_FD: &str = "PREFORK_UPGRADE_READY_FD";
 
@@ -63,32 +77,90 @@ pub fn warn_if_backlog_capped(backlog: i32) {
     }
 }
 
-/// The sockets to serve: inherited (upgrade, then systemd) if any were passed, else bound.
+/// The sockets to serve: inherited (upgrade, then systemd) if any were passed, else bound;
+/// `--tls-port`'s as well when it is on (what was not passed for it is bound).
 ///
 /// # Errors
 /// A bind failure (naming the address), or passed fds that are not listening sockets.
-pub fn listeners(config: &Config) -> Result<Listeners, Error> {
-    let Some((source, raw)) = passed_fds() else {
-        let listeners = bind_all(config)?;
-        apply_socket_options(&listeners.fds, config);
-        return Ok(listeners);
+pub fn listeners(config: &Config) -> Result<Sockets, Error> {
+    let tls_port = config.tls.as_ref().and_then(|t| t.port);
+    let (source, main, tls) = match passed_fds() {
+        Some(passed) => {
+            let (main, tls) = sort_passed(passed.fds, tls_port)?;
+            (Some(passed.source), main, tls)
+        }
+        None => (None, Vec::new(), Vec::new()),
     };
-    let mut fds = Vec::with_capacity(raw.len());
-    for fd in raw {
-        let owned = net::adopt_listener(fd).map_err(|source| Error::Setup {
-            what: "a listener from an inherited descriptor",
-            source,
-        })?;
-        fds.push(owned);
-    }
-    let addr = net::local_addr(&fds[0]).map_err(|source| Error::Setup {
+    let main = adopt_or_bind(main, config.addr, source, config)?;
+    apply_socket_options(&main.fds, config);
+    let tls = match tls_port {
+        Some(port) => {
+            let addr = SocketAddr::new(main.addr.ip(), port);
+            let tls = adopt_or_bind(tls, addr, source, config)?;
+            apply_socket_options(&tls.fds, config);
+            Some(tls)
+        }
+        None if !tls.is_empty() => {
+            warn!(
+                count = tls.len(),
+                "sockets for TLS were passed but --tls-port is not given; closing them"
+            );
+            None
+        }
+        None => None,
+    };
+    Ok(Sockets { main, tls })
+}
+
+/// One port's sockets: the passed ones fitted to the workers, or all bound on `addr`.
+fn adopt_or_bind(
+    fds: Vec<OwnedFd>,
+    addr: SocketAddr,
+    source: Option<&'static str>,
+    config: &Config,
+) -> Result<Listeners, Error> {
+    let Some(first) = fds.first() else {
+        return bind_all(addr, config);
+    };
+    let addr = net::local_addr(first).map_err(|source| Error::Setup {
         what: "the inherited listener's address",
         source,
     })?;
+    let source = source.unwrap_or("systemd");
     info!(count = fds.len(), source, %addr, "using inherited listening sockets");
-    let listeners = fit_to_workers(fds, addr, config, source == "upgrade")?;
-    apply_socket_options(&listeners.fds, config);
-    Ok(listeners)
+    fit_to_workers(fds, addr, config, source == "upgrade")
+}
+
+/// Descriptors passed at exec, each with whether it is known to speak TLS (`Some(true)`: an
+/// upgrading master said so, or systemd named it so).
+struct Passed {
+    source: &'static str,
+    fds: Vec<(RawFd, Option<bool>)>,
+}
+
+/// Takes ownership of the passed descriptors, and sorts them into the main port's and the TLS
+/// port's: by what the passer said, else by the port they listen on.
+fn sort_passed(
+    passed: Vec<(RawFd, Option<bool>)>,
+    tls_port: Option<u16>,
+) -> Result<(Vec<OwnedFd>, Vec<OwnedFd>), Error> {
+    let (mut main, mut tls) = (Vec::new(), Vec::new());
+    for (raw, said) in passed {
+        let fd = net::adopt_listener(raw).map_err(|source| Error::Setup {
+            what: "a listener from an inherited descriptor",
+            source,
+        })?;
+        let speaks_tls = said.unwrap_or_else(|| {
+            let port = net::local_addr(&fd).map(|a| a.port()).ok();
+            tls_port.is_some_and(|p| p != 0 && port == Some(p))
+        });
+        if speaks_tls {
+            tls.push(fd);
+        } else {
+            main.push(fd);
+        }
+    }
+    Ok((main, tls))
 }
 
 /// Options set on every listener, bound or inherited; an accepted connection inherits them,
@@ -108,19 +180,43 @@ pub fn apply_socket_options(fds: &[OwnedFd], config: &Config) {
 }
 
 /// Descriptors passed at exec: an upgrading master's, or systemd's socket activation.
-fn passed_fds() -> Option<(&'static str, Vec<RawFd>)> {
-    if let Ok(list) = std::env::var(UPGRADE_FDS) {
-        std::env::remove_var(UPGRADE_FDS);
-        let fds: Vec<RawFd> = list.split(',').filter_map(|s| s.parse().ok()).collect();
-        return (!fds.is_empty()).then_some(("upgrade", fds));
+fn passed_fds() -> Option<Passed> {
+    let list = |var| -> Vec<RawFd> {
+        let value = std::env::var(var).unwrap_or_default();
+        std::env::remove_var(var);
+        value.split(',').filter_map(|s| s.parse().ok()).collect()
+    };
+    if std::env::var_os(UPGRADE_FDS).is_some() || std::env::var_os(UPGRADE_TLS_FDS).is_some() {
+        let main = list(UPGRADE_FDS).into_iter().map(|fd| (fd, Some(false)));
+        let tls = list(UPGRADE_TLS_FDS).into_iter().map(|fd| (fd, Some(true)));
+        let fds: Vec<_> = main.chain(tls).collect();
+        return (!fds.is_empty()).then_some(Passed {
+            source: "upgrade",
+            fds,
+        });
     }
     let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
     let count: RawFd = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
     for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
         std::env::remove_var(var);
     }
-    // sd_listen_fds(3): the variables are for this process only, and fds start at 3.
-    (pid == std::process::id() && count > 0).then(|| ("systemd", (3..3 + count).collect()))
+    // sd_listen_fds(3): the variables are for this process only, and fds start at 3; the
+    // names (sd_listen_fds_with_names) are colon-separated, in the same order.
+    if pid != std::process::id() || count <= 0 {
+        return None;
+    }
+    let mut names = names.split(':');
+    let fds = (3..3 + count)
+        .map(|fd| {
+            let name = names.next().unwrap_or("");
+            (fd, TLS_FD_NAMES.contains(&name).then_some(true))
+        })
+        .collect();
+    Some(Passed {
+        source: "systemd",
+        fds,
+    })
 }
 
 /// One socket per worker: missing ones are bound on the same address (SO_REUSEPORT), or, if
@@ -186,10 +282,10 @@ fn fit_to_workers(
     })
 }
 
-/// Binds one SO_REUSEPORT socket per worker. Port 0 binds the first to a free port and the rest
-/// to the same one. Nothing is forked yet, so a failure here leaves nothing behind.
-fn bind_all(config: &Config) -> Result<Listeners, Error> {
-    let mut addr = config.addr;
+/// Binds one SO_REUSEPORT socket per worker on `addr`. Port 0 binds the first to a free port
+/// and the rest to the same one. Nothing is forked yet, so a failure here leaves nothing behind.
+fn bind_all(addr: SocketAddr, config: &Config) -> Result<Listeners, Error> {
+    let mut addr = addr;
     let bind_error = |addr, source| Error::Bind { addr, source };
     if addr.port() != 0 {
         net::ensure_port_free(addr).map_err(|e| bind_error(addr, e))?;
@@ -232,8 +328,12 @@ pub fn metrics_listener(config: &Config, main: SocketAddr) -> Result<Option<Owne
 /// What `--check` found usable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checked {
-    /// The address can be bound (a socket was bound and closed again).
-    Bindable(SocketAddr),
+    /// The addresses can be bound (a socket was bound and closed again): the main port's, and
+    /// `--tls-port`'s.
+    Bindable {
+        main: SocketAddr,
+        tls: Option<SocketAddr>,
+    },
     /// Listening sockets were passed (systemd's `LISTEN_FDS`, or an upgrading master's), and
     /// every one is a listening TCP socket; the first listens on `addr`.
     Inherited {
@@ -246,7 +346,11 @@ pub enum Checked {
 impl std::fmt::Display for Checked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Checked::Bindable(addr) => write!(f, "{addr} can be bound"),
+            Checked::Bindable { main, tls: None } => write!(f, "{main} can be bound"),
+            Checked::Bindable {
+                main,
+                tls: Some(tls),
+            } => write!(f, "{main} and {tls} (TLS) can be bound"),
             Checked::Inherited {
                 count,
                 source,
@@ -267,7 +371,9 @@ impl std::fmt::Display for Checked {
 /// # Errors
 /// The bind failure, with its exit code, or a passed descriptor that is no listening socket.
 pub fn check(config: &Config) -> Result<Checked, Error> {
-    if let Some((from, raw)) = passed_fds() {
+    if let Some(passed) = passed_fds() {
+        let (from, raw): (_, Vec<RawFd>) =
+            (passed.source, passed.fds.iter().map(|f| f.0).collect());
         let mut first = None;
         for fd in &raw {
             let owned = net::adopt_listener(*fd).map_err(|source| Error::Setup {
@@ -288,14 +394,22 @@ pub fn check(config: &Config) -> Result<Checked, Error> {
             });
         }
     }
-    let addr = config.addr;
+    let bound = check_bind(config.addr, config)?;
+    let tls_port = config.tls.as_ref().and_then(|t| t.port);
+    let tls = tls_port
+        .map(|port| check_bind(SocketAddr::new(config.addr.ip(), port), config))
+        .transpose()?;
+    Ok(Checked::Bindable { main: bound, tls })
+}
+
+/// Binds `addr` (and closes the socket again): what it was bound to.
+fn check_bind(addr: SocketAddr, config: &Config) -> Result<SocketAddr, Error> {
     if addr.port() != 0 {
         net::ensure_port_free(addr).map_err(|source| Error::Bind { addr, source })?;
     }
     let fd =
         net::bind_reuseport(addr, config.backlog).map_err(|source| Error::Bind { addr, source })?;
-    let bound = net::local_addr(&fd).map_err(|source| Error::Bind { addr, source })?;
-    Ok(Checked::Bindable(bound))
+    net::local_addr(&fd).map_err(|source| Error::Bind { addr, source })
 }
 
 /// The pid file is written once the workers serve; its folder must exist now.

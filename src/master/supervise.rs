@@ -189,10 +189,12 @@ impl Master {
         fds.extend(self.upgrade.as_ref().map(|u| u.ready.as_raw_fd()));
         fds.extend(self.upgrade_ready.as_ref().map(|fd| fd.as_raw_fd()));
         fds.extend(self.adopted.iter().map(|fd| fd.as_raw_fd()));
+        fds.extend(self.tls_adopted.iter().map(|fd| fd.as_raw_fd()));
         fds.extend(self.metrics_listener.as_ref().map(|fd| fd.as_raw_fd()));
         for s in &self.slots {
             if s.index != except_slot {
                 fds.extend(s.listener.as_ref().map(|l| l.as_raw_fd()));
+                fds.extend(s.tls_listener.as_ref().map(|l| l.as_raw_fd()));
             }
             for w in s.current.iter().chain(&s.replacing) {
                 fds.push(w.channel.as_raw_fd());
@@ -226,6 +228,8 @@ impl Master {
             process::SharedListeners {
                 metrics: self.metrics_listener.as_ref(),
                 adopted: &self.adopted,
+                tls_adopted: &self.tls_adopted,
+                tls: self.tls.as_ref().map(|t| &t.config),
             },
         );
         let (pid, channel) = match spawned {

@@ -18,7 +18,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
-use super::startup::{UPGRADE_FDS, UPGRADE_READY_FD};
+use super::startup::{UPGRADE_FDS, UPGRADE_READY_FD, UPGRADE_TLS_FDS};
 use super::{Master, HANDOVER, UPGRADE};
 use crate::channel;
 use crate::config::UpgradeMode;
@@ -44,6 +44,7 @@ fn start<'a>(
     exe: &Path,
     args: &[OsString],
     listeners: impl Iterator<Item = &'a OwnedFd>,
+    tls_listeners: impl Iterator<Item = &'a OwnedFd>,
     env: &[(&str, OsString)],
     deadline: Instant,
 ) -> io::Result<Upgrade> {
@@ -51,14 +52,26 @@ fn start<'a>(
     ours.set_nonblocking(true)?;
     // Inheritable copies, closed again in this process as soon as the child is started.
     let mut passed = Vec::new();
-    for fd in listeners {
-        passed.push(net::dup_inheritable(fd.as_fd())?);
-    }
+    let mut numbers = |fds: &mut dyn Iterator<Item = &'a OwnedFd>| -> io::Result<String> {
+        let mut list = Vec::new();
+        for fd in fds {
+            let copy = net::dup_inheritable(fd.as_fd())?;
+            list.push(copy.as_raw_fd().to_string());
+            passed.push(copy);
+        }
+        Ok(list.join(","))
+    };
+    let (mut main, mut tls) = (listeners, tls_listeners);
+    let main = numbers(&mut main)?;
+    let tls = numbers(&mut tls)?;
     let ready = net::dup_inheritable(theirs.as_fd())?;
-    let numbers: Vec<String> = passed.iter().map(|fd| fd.as_raw_fd().to_string()).collect();
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if !tls.is_empty() {
+        command.env(UPGRADE_TLS_FDS, tls);
+    }
+    let child = command
         .args(args)
-        .env(UPGRADE_FDS, numbers.join(","))
+        .env(UPGRADE_FDS, main)
         .env(UPGRADE_READY_FD, ready.as_raw_fd().to_string())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .spawn()?;
@@ -83,14 +96,21 @@ impl Master {
         }
         // Every socket we hold, adopted ones too: a new master with fewer workers adopts the
         // rest in turn (see `startup::Listeners::adopted`).
-        let listeners = self.listeners();
+        let (listeners, tls_listeners) = (self.listeners(false), self.listeners(true));
         // The new master takes over as systemd's main process: it must keep notifying.
         let env = self
             .notifier
             .as_ref()
             .map_or(Vec::new(), |n| n.inherit.clone());
         let deadline = Instant::now() + self.config.lifecycle.upgrade_timeout;
-        match start(&self.exe, &self.args, listeners, &env, deadline) {
+        match start(
+            &self.exe,
+            &self.args,
+            listeners,
+            tls_listeners,
+            &env,
+            deadline,
+        ) {
             Ok(u) => {
                 info!(pid = u.pid.as_raw(), exe = %self.exe.display(), "binary upgrade: new master started");
                 if let Err(e) = self

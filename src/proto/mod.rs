@@ -14,7 +14,7 @@ pub(crate) mod echo;
 pub mod h1;
 pub mod proxy;
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::time::Instant;
 
 use crate::access_log::AccessLog;
@@ -23,7 +23,7 @@ use crate::config::{EchoOptions, ProtocolKind};
 use crate::http::{Handler, PortRole};
 use crate::memory::Budget;
 use crate::output::Output;
-use crate::peer::{Peer, Socket};
+use crate::peer::{Peer, Socket, TlsFacts};
 use crate::stats::WorkerStats;
 
 /// What a protocol wants after [`Protocol::on_data`].
@@ -67,6 +67,10 @@ pub struct Env<'a> {
     pub pid: u32,
     /// The client: the socket's peer, or whom a PROXY header named (see [`Peer`]).
     pub peer: Peer<'a>,
+    /// A TLS connection's handshake facts, filled the moment it is done (often within the
+    /// drive that reads its first request, so not a value copied before it); `None` on a
+    /// plaintext connection. See [`Env::tls_facts`].
+    pub tls: Option<&'a OnceCell<TlsFacts>>,
     /// The connection's socket, for the routes that ask the kernel about it (`/inspect`);
     /// `None` where there is no socket (tests, benchmarks, the fuzzer).
     pub socket: Option<Socket>,
@@ -90,6 +94,11 @@ impl Env<'_> {
     /// The current `Date` value, e.g. `Mon, 23 Nov 2026 11:04:17 GMT`.
     pub fn date(&self) -> &[u8] {
         self.http.prerendered.date()
+    }
+
+    /// What the connection's TLS handshake settled, once it has; `None` over plaintext.
+    pub fn tls_facts(&self) -> Option<&TlsFacts> {
+        self.tls.and_then(OnceCell::get)
     }
 }
 

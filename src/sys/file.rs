@@ -124,6 +124,20 @@ pub fn read_whole(fd: BorrowedFd<'_>, len: usize) -> io::Result<Vec<u8>> {
     read_range(fd, 0, len as u64)
 }
 
+/// One `pread(2)` of up to `buf.len()` bytes of a file from `offset`, retrying EINTR: a file
+/// sent over TLS goes through a bounded buffer, read and encrypted a record at a time.
+/// `Eof` means the file ended before `offset`.
+pub fn read_at(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> IoOutcome {
+    loop {
+        return match nix::sys::uio::pread(fd, buf, offset as libc::off_t) {
+            Ok(0) => IoOutcome::Eof,
+            Ok(n) => IoOutcome::Done(n),
+            Err(Errno::EINTR) => continue,
+            Err(e) => IoOutcome::Failed(e),
+        };
+    }
+}
+
 /// Reads `len` bytes of a file from `offset` (for tools and tests; serving uses `sendfile`).
 ///
 /// # Errors

@@ -10,18 +10,22 @@ use tracing::{debug, warn};
 
 use super::accept::AcceptStop;
 use super::slab::Slab;
-use super::{AcceptPause, Worker, ADOPTED, LISTENER, METRICS};
+use super::{AcceptPause, TlsSite, Worker, ADOPTED, LISTENER, METRICS, TLS_LISTENER};
 use crate::config::{self, ProtocolKind, ProxyOptions};
 use crate::conn::Connection;
+use crate::memory::{Budget, Use};
 use crate::proto::Protocol;
-use crate::stats::{ProxyOutcome, WorkerStats};
+use crate::stats::{ProxyOutcome, TlsOutcome, WorkerStats};
 use crate::sys::epoll::Interest;
+use crate::transport::tls::{self, TlsStream};
 
 /// Where a connection is accepted from: the worker's own socket, or the i-th socket adopted
 /// from an upgrade that passed more sockets than workers (polled by every worker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Source {
     Own,
+    /// The worker's own `--tls-port` socket.
+    OwnTls,
     Adopted(usize),
 }
 
@@ -40,8 +44,9 @@ impl Worker<'_> {
     /// Accepts until every queue is empty (or descriptors run out), past the budget and the
     /// cap: for a drain, which must leave nothing queued on a socket about to close.
     pub(super) fn accept_all(&mut self, now: Instant, driving: &mut Vec<u64>) {
-        let sources =
-            std::iter::once(Source::Own).chain((0..self.adopted.len()).map(Source::Adopted));
+        let sources = [Source::Own, Source::OwnTls]
+            .into_iter()
+            .chain((0..self.adopted.len()).map(Source::Adopted));
         for source in sources.collect::<Vec<_>>() {
             loop {
                 let before = self.conns.len();
@@ -107,22 +112,29 @@ impl Worker<'_> {
         source: Source,
         now: Instant,
         driving: &mut Vec<u64>,
-        budget: usize,
+        count: usize,
     ) -> AcceptStop {
-        let listener = match source {
-            Source::Own => self.listener.as_ref(),
-            Source::Adopted(i) => self.adopted.get(i),
+        let main_tls = self.tls.as_ref().is_some_and(|t| t.on_main_port);
+        let (listener, speaks_tls) = match source {
+            Source::Own => (self.listener.as_ref(), main_tls),
+            Source::OwnTls => (self.tls_listener.as_ref(), true),
+            Source::Adopted(i) => (
+                self.adopted.get(i),
+                self.adopted_tls.get(i).copied().unwrap_or(false),
+            ),
         };
         let Some(listener) = listener else {
             return AcceptStop::Drained;
         };
+        let tls = self.tls.as_ref().filter(|_| speaks_tls);
         let (protocol, echo) = (self.protocol, self.echo);
         let proxy = self.proxy.as_ref();
         let conns = &mut self.conns;
         let stats = self.stats;
+        let budget = &self.site.budget;
         let read_now = !self.defer_accept.is_zero();
         self.acceptor
-            .accept_batch(listener, budget, now, stats, |fd, peer| {
+            .accept_batch(listener, count, now, stats, |fd, peer| {
                 let mut proto = Protocol::accepted(protocol, &echo, now);
                 if let Some(proxy) = proxy {
                     if !is_trusted(proxy, peer) {
@@ -132,9 +144,19 @@ impl Worker<'_> {
                         drop(fd);
                         return;
                     }
-                    proto = Protocol::behind_proxy(proxy.accept, proto);
+                    if tls.is_none() {
+                        proto = Protocol::behind_proxy(proxy.accept, proto);
+                    }
                 }
-                let conn = Connection::new(fd, peer, proto, now);
+                let mut conn = Connection::new(fd, peer, proto, now);
+                if let Some(tls) = tls {
+                    // Over TLS the header comes before the handshake: the session reads it.
+                    let Some(stream) = start_tls(tls, proxy.map(|p| p.accept), budget, stats)
+                    else {
+                        return; // refused: closed unread
+                    };
+                    conn.set_tls(stream);
+                }
                 admit(conns, conn, read_now, stats, driving);
             })
     }
@@ -144,7 +166,12 @@ impl Worker<'_> {
         let own = self
             .listener
             .iter()
-            .map(|fd| (fd, LISTENER, self.listen_interest));
+            .map(|fd| (fd, LISTENER, self.listen_interest))
+            .chain(
+                self.tls_listener
+                    .iter()
+                    .map(|fd| (fd, TLS_LISTENER, self.listen_interest)),
+            );
         let adopted = self
             .adopted
             .iter()
@@ -257,6 +284,7 @@ impl Worker<'_> {
                 return warn!(error = %e, "could not poll an adopted socket");
             }
         }
+        self.adopted_tls.push(speaks_tls(self.tls.as_ref(), &fd));
         self.adopted.push(fd);
         debug!(adopted = self.adopted.len(), "adopted a listening socket");
     }
@@ -275,8 +303,46 @@ impl Worker<'_> {
             }
         }
         self.listener = None;
+        self.tls_listener = None;
         self.adopted.clear();
+        self.adopted_tls.clear();
         self.paused = None;
+    }
+}
+
+/// Whether a listening socket speaks TLS: every one does when the main port does; else those
+/// on `--tls-port`.
+pub(super) fn speaks_tls(tls: Option<&TlsSite>, fd: &OwnedFd) -> bool {
+    let Some(tls) = tls else {
+        return false;
+    };
+    tls.on_main_port
+        || tls.port.is_some_and(|port| {
+            crate::sys::net::local_addr(fd).is_ok_and(|addr| addr.port() == port)
+        })
+}
+
+/// A TLS session for a connection just accepted, behind a PROXY header if `preamble` says so,
+/// with its charge taken from the budget; `None` (the connection is closed unread) when the
+/// budget cannot take one more session: refusing a handshake is better than a worker over
+/// its memory.
+fn start_tls(
+    tls: &TlsSite,
+    preamble: Option<crate::proto::proxy::Accept>,
+    budget: &Budget,
+    stats: &WorkerStats,
+) -> Option<TlsStream> {
+    if !budget.try_reserve(tls::SESSION_CHARGE, Use::Tls) {
+        stats.on_tls(TlsOutcome::NoMemory, None);
+        return None;
+    }
+    match TlsStream::new(tls.config.clone(), preamble) {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            budget.release(tls::SESSION_CHARGE, Use::Tls);
+            warn!(error = %e, "could not start a TLS session");
+            None
+        }
     }
 }
 

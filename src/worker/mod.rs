@@ -19,8 +19,10 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::ServerConfig;
 use tracing::{debug, error, info, info_span, warn};
 
 use self::accept::Acceptor;
@@ -42,6 +44,7 @@ const LISTENER: u64 = u64::MAX;
 const SIGNAL: u64 = u64::MAX - 1;
 const CHANNEL: u64 = u64::MAX - 2;
 const METRICS: u64 = u64::MAX - 3;
+const TLS_LISTENER: u64 = u64::MAX - 4;
 /// The first socket adopted from an upgrade; the i-th is `ADOPTED - i` (see `listen.rs`).
 const ADOPTED: u64 = u64::MAX - 64;
 
@@ -59,6 +62,10 @@ pub(crate) struct WorkerInit<'a> {
     pub slot: usize,
     pub generation: u64,
     pub listener: OwnedFd,
+    /// The slot's `--tls-port` socket, when that port is on.
+    pub tls_listener: Option<OwnedFd>,
+    /// What TLS connections are served with (made by the master before the fork).
+    pub tls: Option<Arc<ServerConfig>>,
     /// Sockets an upgrade passed beyond one per worker, polled by every worker (EPOLLEXCLUSIVE).
     pub adopted: Vec<OwnedFd>,
     /// `--metrics-port`'s socket, shared by every worker (EPOLLEXCLUSIVE).
@@ -72,6 +79,15 @@ pub(crate) struct WorkerInit<'a> {
     /// Every worker's slot, for `/metrics` and `/status`.
     pub all_stats: &'a [WorkerStats],
     pub master_stats: &'a MasterStats,
+}
+
+/// How this worker serves TLS.
+pub(super) struct TlsSite {
+    pub(super) config: Arc<ServerConfig>,
+    /// The main port speaks TLS (no `--tls-port`).
+    pub(super) on_main_port: bool,
+    /// `--tls-port`, resolved by the master (so port 0 is the port bound).
+    pub(super) port: Option<u16>,
 }
 
 /// Why the listener is out of the poll set.
@@ -93,8 +109,14 @@ struct Worker<'a> {
     poller: Poller,
     /// `None` once draining: the worker no longer accepts.
     listener: Option<OwnedFd>,
+    /// `--tls-port`'s socket of this worker's slot; `None` without it, or once draining.
+    tls_listener: Option<OwnedFd>,
     /// Sockets adopted from an upgrade (see `WorkerInit::adopted`); emptied when draining.
     adopted: Vec<OwnedFd>,
+    /// Whether each adopted socket speaks TLS (it listens on the TLS port).
+    adopted_tls: Vec<bool>,
+    /// How TLS is served: the configuration, and which sockets speak it.
+    tls: Option<TlsSite>,
     /// Adopted sockets that were readable this turn (reused, so a turn allocates nothing).
     ready_adopted: Vec<usize>,
     /// `--metrics-port`'s socket; dropped when draining.
@@ -199,9 +221,11 @@ impl Worker<'_> {
                 self.once_a_second();
             }
             let mut accept_ready = false;
+            let mut tls_accept_ready = false;
             for ev in events.iter() {
                 match ev.token {
                     LISTENER => accept_ready = true,
+                    TLS_LISTENER => tls_accept_ready = true,
                     METRICS => self.accept_metrics(now, &mut driving),
                     token if listen::adopted_index(token, self.adopted.len()).is_some() => {
                         self.ready_adopted
@@ -231,6 +255,9 @@ impl Worker<'_> {
             if accept_ready && self.paused.is_none() {
                 self.accept(listen::Source::Own, now, &mut driving);
             }
+            if tls_accept_ready && self.paused.is_none() {
+                self.accept(listen::Source::OwnTls, now, &mut driving);
+            }
             let mut ready = std::mem::take(&mut self.ready_adopted);
             for i in ready.drain(..) {
                 if self.paused.is_none() {
@@ -253,7 +280,8 @@ impl Worker<'_> {
             turn_end = Instant::now();
             self.stats
                 .on_loop_turn(turn_end.duration_since(now).as_nanos() as u64);
-            let listening = self.listener.is_some() || !self.adopted.is_empty();
+            let listening =
+                self.listener.is_some() || self.tls_listener.is_some() || !self.adopted.is_empty();
             if self.site.draining && self.conns.is_empty() && !listening {
                 return self.exit(Exit::Drained);
             }
@@ -417,7 +445,7 @@ impl Worker<'_> {
             return;
         };
         let metrics_only = conn.metrics_only;
-        conn.release(&mut self.pool, &self.site.budget, token);
+        conn.release(&mut self.pool, &self.site.budget, self.stats, token);
         self.stats.on_close();
         self.on_conn_closed(metrics_only);
     }
@@ -432,6 +460,9 @@ impl Worker<'_> {
         self.stats
             .buffered_output_bytes
             .store(budget.held(Use::Output), Ordering::Relaxed);
+        self.stats
+            .buffered_tls_bytes
+            .store(budget.held(Use::Tls), Ordering::Relaxed);
         self.stats
             .memory_waiting
             .store(budget.waiting() as u64, Ordering::Relaxed);

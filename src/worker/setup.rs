@@ -10,10 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 use tracing::debug;
 
 use super::accept::Acceptor;
+use super::listen::speaks_tls;
 use super::slab::Slab;
 use super::timer::TimerWheel;
 use super::wakeups::Wakeups;
-use super::{Site, Worker, WorkerInit, CHANNEL, LISTENER, METRICS, SIGNAL};
+use super::{Site, TlsSite, Worker, WorkerInit, CHANNEL, LISTENER, METRICS, SIGNAL, TLS_LISTENER};
 use crate::access_log::AccessLog;
 use crate::app::{self, App};
 use crate::buffer::BufPool;
@@ -72,6 +73,9 @@ impl<'a> Worker<'a> {
             Interest::READABLE
         };
         poller.add(init.listener.as_fd(), LISTENER, listen_interest)?;
+        if let Some(fd) = &init.tls_listener {
+            poller.add(fd.as_fd(), TLS_LISTENER, listen_interest)?;
+        }
         if let Some(fd) = &init.metrics_listener {
             poller.add(fd.as_fd(), METRICS, Interest::EXCLUSIVE_READABLE)?;
         }
@@ -99,8 +103,22 @@ impl<'a> Worker<'a> {
         let max_conns = cfg.max_conns.unwrap_or_else(|| {
             default_max_conns(cfg.workers, cfg.metrics_port.is_some(), cfg.files.is_some())
         });
-        // The read buffer must hold a whole head of the largest size allowed.
-        let buf_size = config::read_buffer_bytes(cfg.limits.max_head_bytes);
+        // The read buffer must hold a whole head of the largest size allowed; with TLS, every
+        // buffer a whole record.
+        let mut buf_size = config::read_buffer_bytes(cfg.limits.max_head_bytes);
+        let tls = init.tls.map(|config| TlsSite {
+            config,
+            on_main_port: cfg.tls.as_ref().is_some_and(|t| t.on_main_port()),
+            port: cfg.tls.as_ref().and_then(|t| t.port),
+        });
+        if tls.is_some() {
+            buf_size = buf_size.max(crate::transport::tls::MIN_BUFFER);
+        }
+        let adopted_tls = init
+            .adopted
+            .iter()
+            .map(|fd| speaks_tls(tls.as_ref(), fd))
+            .collect();
         init.stats
             .memory_budget_bytes
             .store(cfg.memory_budget, Ordering::Relaxed);
@@ -129,6 +147,9 @@ impl<'a> Worker<'a> {
         Ok(Worker {
             poller,
             listener: Some(init.listener),
+            tls_listener: init.tls_listener,
+            adopted_tls,
+            tls,
             ready_adopted: Vec::with_capacity(init.adopted.len()),
             adopted: init.adopted,
             metrics_listener: init.metrics_listener,

@@ -58,6 +58,7 @@ impl Site<'_> {
             token,
             pid: self.pid,
             peer: Peer::Direct(peer),
+            tls: None,
             socket: Some(socket),
             port: if admin {
                 PortRole::Admin

@@ -36,6 +36,7 @@ mod proxy_protocol;
 mod scale;
 mod supervise;
 mod timeouts;
+mod tls;
 mod upgrade;
 mod upgrade_in_place;
 mod whole_requests;

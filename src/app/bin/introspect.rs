@@ -12,6 +12,9 @@
 //!   `version` (1 or 2), `command` (`PROXY` or `LOCAL`), `source` and `destination` (`null`
 //!   where the header names none: v1 `UNKNOWN`, v2 `LOCAL` or `UNSPEC`), `tlvs` (how many v2
 //!   TLVs it carried) and `client` (the address every other place shows); `null` without one;
+//! - `tls`: what the connection's handshake settled: `version`, `cipher`, `sni`, `alpn`,
+//!   `resumed`, and `client_certificate` (`subject`, `issuer`, `sha256` of its DER bytes)
+//!   under mutual TLS; `null` over plaintext;
 //! - `x_forwarded_for` and `forwarded`: those fields parsed ([`super::forwarded`]), `null`
 //!   when the request has none;
 //! - `connection`: `id` ([`ConnectionId`](crate::ids::ConnectionId): the same on every request of a connection, and
@@ -34,7 +37,7 @@ use super::reply::{Resp, Work};
 use super::request::Request;
 use crate::http::{Reply, StatusCode};
 use crate::ids::WorkerId;
-use crate::peer::{Endpoint, Proxied, TcpFigures};
+use crate::peer::{Endpoint, Proxied, TcpFigures, TlsFacts};
 
 pub(super) fn respond(r: &mut Resp<'_, '_>) -> Reply {
     let req = r.req;
@@ -56,6 +59,7 @@ pub(super) fn respond(r: &mut Resp<'_, '_>) -> Reply {
         j.key(b"local");
         optional_string(j, local.as_deref());
         write_proxy(j, proxy);
+        write_tls(j, ex.tls);
         write_forwarding(j, &req);
         j.key(b"connection").open();
         j.key(b"id").string(id.as_bytes());
@@ -151,6 +155,40 @@ fn write_proxy(j: &mut Json<'_>, proxy: Option<&Proxied>) {
     j.key(b"tlvs").number(p.tlvs as u64);
     j.key(b"client");
     optional_string(j, p.client.map(|c| c.to_string()).as_deref());
+    j.close();
+}
+
+fn write_tls(j: &mut Json<'_>, tls: Option<&TlsFacts>) {
+    j.key(b"tls");
+    let Some(t) = tls else {
+        j.raw(b"null");
+        return;
+    };
+    j.open();
+    j.key(b"version").string(t.version.as_bytes());
+    j.key(b"cipher").string(t.cipher.as_bytes());
+    j.key(b"sni");
+    optional_string(j, t.server_name.as_deref());
+    j.key(b"alpn");
+    match t.alpn.as_deref() {
+        Some(p) => j.string(p),
+        None => j.raw(b"null"),
+    };
+    j.key(b"resumed")
+        .raw(if t.resumed { b"true" } else { b"false" });
+    j.key(b"client_certificate");
+    match &t.client_cert {
+        Some(c) => {
+            j.open();
+            j.key(b"subject").string(c.subject.as_bytes());
+            j.key(b"issuer").string(c.issuer.as_bytes());
+            j.key(b"sha256").string(c.sha256.as_bytes());
+            j.close();
+        }
+        None => {
+            j.raw(b"null");
+        }
+    }
     j.close();
 }
 

@@ -239,6 +239,7 @@ pub(in crate::app) fn respond(
         body: head.body,
         peer,
         believe_forwarding: bin.options.believes_forwarding_from(peer),
+        tls: ex.tls.is_some(),
     };
     let mut r = Resp::new(req, ex, res, bin);
     if head.method == Method::Options {

@@ -32,6 +32,8 @@ pub(crate) struct Request<'a> {
     /// Whether `X-Forwarded-*` may be believed: always without `--trusted-proxies`, else only
     /// from a client in the list ([`crate::config::HttpbinOptions::believes_forwarding_from`]).
     pub believe_forwarding: bool,
+    /// The request came over TLS: its scheme is `https` unless a believed proxy says.
+    pub tls: bool,
 }
 
 impl<'a> Request<'a> {
@@ -80,7 +82,7 @@ impl<'a> Request<'a> {
     }
 
     /// The URL the client asked for: the scheme (`X-Forwarded-Proto`, `X-Forwarded-Protocol`,
-    /// `X-Forwarded-Ssl: on`, else `http`), the host, the target's path and query as sent.
+    /// `X-Forwarded-Ssl: on`, else `https` over TLS and `http` without), the host, the target's path and query as sent.
     pub(crate) fn url(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.scheme());
         out.extend_from_slice(b"://");
@@ -106,6 +108,7 @@ impl<'a> Request<'a> {
         }
         match self.forwarded_field(b"x-forwarded-ssl") {
             Some(ssl) if ssl.eq_ignore_ascii_case(b"on") => b"https",
+            _ if self.tls => b"https",
             _ => b"http",
         }
     }
@@ -336,6 +339,7 @@ mod tests {
             body: b"",
             peer: None,
             believe_forwarding: true,
+            tls: false,
         };
         let fields: Vec<_> = req.fields().collect();
         assert_eq!(fields, [(&b"Host"[..], &b"a:1"[..]), (b"X-Y", b"z")]);
@@ -353,6 +357,7 @@ X-Forwarded-Proto: https\r\n\r\n";
             body: b"",
             peer: Some("[::ffff:192.0.2.7]:5".parse().unwrap()),
             believe_forwarding: true,
+            tls: false,
         };
         let (mut origin, mut url) = (Vec::new(), Vec::new());
         req.origin(&mut origin);
@@ -379,6 +384,7 @@ x-forwarded-for: 10.0.0.1, 10.0.0.2\r\n\r\n";
             body: b"",
             peer: None,
             believe_forwarding: true,
+            tls: false,
         };
         let mut origin = Vec::new();
         req.origin(&mut origin);

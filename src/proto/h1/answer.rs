@@ -44,6 +44,7 @@ impl Http1 {
             index: self.served,
             socket: env.socket,
             port: env.port,
+            tls: env.tls_facts(),
             memo,
         }
     }
@@ -218,7 +219,13 @@ fn write_log(
             },
             request_index,
         };
-        log.borrow_mut()
-            .record(env.peer.addr(), request, status, length, id);
+        log.borrow_mut().record(
+            env.peer.addr(),
+            request,
+            status,
+            length,
+            id,
+            env.tls_facts(),
+        );
     }
 }

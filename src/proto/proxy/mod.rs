@@ -34,7 +34,7 @@ use crate::stats::ProxyOutcome;
 
 /// What `header`, parsed from `bytes`, says about a connection whose socket peer is
 /// `socket_peer`.
-fn proxied(header: &Header, bytes: &[u8], socket_peer: Option<SocketAddr>) -> Proxied {
+pub fn proxied(header: &Header, bytes: &[u8], socket_peer: Option<SocketAddr>) -> Proxied {
     let path = |r: &std::ops::Range<usize>| Endpoint::Unix(bytes[r.clone()].into());
     let (source, destination, client) = match &header.addresses {
         Addresses::Unspecified => (None, None, socket_peer),

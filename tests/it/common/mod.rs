@@ -4,6 +4,7 @@
 
 pub(crate) mod bin;
 pub(crate) mod load;
+pub(crate) mod tls;
 pub(crate) mod tree;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -67,6 +68,19 @@ impl Server {
 
     pub(crate) fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// `--tls-port`'s address, from the readiness line's `https=` field.
+    pub(crate) fn https_addr(&self) -> SocketAddr {
+        let line = self
+            .wait_for_log("https=", Duration::from_secs(1))
+            .expect("an https= address in the readiness line");
+        let after = &line[line.find("https=").unwrap() + "https=".len()..];
+        let addr: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+            .collect();
+        addr.parse().expect("the https address")
     }
 
     /// Waits for a log line containing `needle`; `None` after `timeout`.
@@ -294,7 +308,11 @@ impl Response {
 
 /// Reads one response from `stream`, keeping extra bytes in `pending` for the next call.
 /// `head_only` is for responses to HEAD, which carry Content-Length but no body.
-pub(crate) fn read_response(stream: &mut impl Read, pending: &mut Vec<u8>, head_only: bool) -> Response {
+pub(crate) fn read_response(
+    stream: &mut impl Read,
+    pending: &mut Vec<u8>,
+    head_only: bool,
+) -> Response {
     let head_end = loop {
         if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;

@@ -1,0 +1,690 @@
+//! One TLS connection, driven sans-IO through rustls's unbuffered API from the worker's loop:
+//! ciphertext comes in through `incoming`, plaintext goes to the connection's read buffer;
+//! plaintext from the connection's output is encrypted a record at a time into `outgoing`
+//! and sent from there. No thread, no runtime.
+//!
+//! Both ciphertext buffers come from the worker's pool and go back to it when empty, like the
+//! connection's read and write buffers, and are charged to the memory budget while held (both
+//! at once, so a connection never holds one while it waits for the other): an idle session
+//! holds none. A partial record left when a drive ends (a ClientHello sent a byte at a time)
+//! is kept in a few bytes of its own, not in a pooled buffer.
+//!
+//! rustls's unbuffered API still copies each decrypted record into a `Vec` of its own (and
+//! encodes handshake messages through one): a TLS request costs one allocation per record
+//! read. What it would take to avoid it is in-place decryption, which rustls marks as future
+//! work (`ReadTraffic`'s `_incoming_tls`).
+
+use std::cell::OnceCell;
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
+use rustls::{ProtocolVersion, ServerConfig};
+use tracing::debug;
+
+use super::facts::facts_of;
+use super::hello;
+use super::{Lent, SESSION_CHARGE};
+use crate::buffer::{Buf, BufPool};
+use crate::memory::{Budget, Grant, Use};
+use crate::output::{Output, Write};
+use crate::peer::{Proxied, TlsFacts};
+use crate::proto::proxy::{self, Accept};
+use crate::stats::{ProxyOutcome, TlsOutcome, WorkerStats};
+use crate::sys::file;
+use crate::sys::net::{self, IoOutcome};
+use crate::transport::SYSCALL_WORK;
+
+/// The most plaintext one record carries (RFC 8446 §5.1): what is encrypted at a time, and the
+/// room the read buffer needs before a record is decrypted into it.
+pub const MAX_PLAINTEXT: usize = 16 * 1024;
+
+/// Room for one record's ciphertext beyond its plaintext: header, content type, padding,
+/// explicit nonce and tag, for any suite we offer.
+const RECORD_OVERHEAD: usize = 256;
+
+/// What is kept of a partial record at the end of a drive without a pooled buffer (and so
+/// without a charge for one): a ClientHello is 250 bytes to 2 KiB.
+const STASH_AT_MOST: usize = 2048;
+
+/// What a TLS port answers to a plaintext HTTP request (nginx's words), then closes.
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nServer: prefork-server\r\n\
+Content-Type: text/plain\r\nContent-Length: 49\r\nConnection: close\r\n\r\n\
+The plain HTTP request was sent to an HTTPS port\n";
+
+/// What a read came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// `moved`: ciphertext came in or plaintext went to the read buffer. `drained`: the socket
+    /// has nothing more now (a short read or EAGAIN); otherwise readiness is still there (the
+    /// read buffer had no room for a record, or the budget no room for the record buffers).
+    Read { moved: bool, drained: bool },
+    /// The peer finished: close_notify, or its FIN (then the stream ends without one).
+    Eof,
+    /// The connection is gone (reset), or it must close without a word (a bad PROXY header).
+    Closed,
+    /// The session failed; an alert (or the 400 for plaintext HTTP) is queued: flush, then
+    /// close.
+    Fatal,
+}
+
+/// What a write came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Ciphertext bytes the socket took.
+    pub sent: usize,
+    /// Plaintext bytes taken from the output.
+    pub taken: usize,
+    /// What the output gave back of its budget charge (a large body sent).
+    pub freed: u64,
+    /// The socket is full: wait for it to be writable.
+    pub full: bool,
+    /// Records that arrived were decrypted into the read buffer on the way.
+    pub decrypted: bool,
+}
+
+/// Where the session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// A PROXY header comes first, in the clear (`--proxy-protocol` on a TLS port).
+    Preamble(Accept),
+    Handshaking,
+    Established,
+    /// It failed, timed out, or plaintext HTTP arrived: what is queued goes out, then the
+    /// close. Its outcome is counted.
+    Failed,
+}
+
+/// What one run of rustls is for.
+#[derive(Debug, Clone, Copy)]
+enum Intent<'a> {
+    /// Decrypt what came in, while the read buffer has room.
+    Read { limit: usize },
+    /// Encrypt these bytes as one record.
+    Encrypt(&'a [u8]),
+    /// Queue close_notify.
+    CloseNotify,
+}
+
+/// Where one run of rustls stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// More ciphertext is needed (or, to encrypt, the session is not ready).
+    NeedInput,
+    /// The read buffer has no room for the next record.
+    NoRoom,
+    /// The intent is done (a record encrypted, close_notify queued).
+    Done,
+    /// The peer sent close_notify.
+    PeerClosed,
+    Fatal,
+}
+
+pub struct TlsStream {
+    conn: UnbufferedServerConnection,
+    incoming: Buf,
+    outgoing: Buf,
+    /// A partial record kept between drives without a pooled buffer (see the module's doc).
+    stash: Vec<u8>,
+    stage: Stage,
+    /// Whole records wait in `incoming` for room in the read buffer.
+    pending: bool,
+    /// The two record buffers are charged to the budget.
+    charged: bool,
+    /// The first byte was looked at (plaintext HTTP is told apart by it).
+    sniffed: bool,
+    /// close_notify received.
+    peer_closed: bool,
+    /// close_notify queued.
+    notified: bool,
+    /// What the handshake settled, once it has; shared with each drive's `Env`.
+    facts: Rc<OnceCell<TlsFacts>>,
+    /// Whom the PROXY header named, if one came first.
+    proxied: Option<Rc<Proxied>>,
+    /// The name the ClientHello asked for (see `hello.rs`), until the facts take it.
+    server_name: Option<Box<str>>,
+}
+
+impl std::fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("stage", &self.stage)
+            .field("incoming", &self.incoming.len())
+            .field("outgoing", &self.outgoing.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsStream {
+    /// A server session under `config`, behind a PROXY header of a version `preamble` allows
+    /// if it is given. The caller has charged [`SESSION_CHARGE`] for it.
+    ///
+    /// # Errors
+    /// If rustls refuses the configuration (it was checked when it was built).
+    pub fn new(
+        config: Arc<ServerConfig>,
+        preamble: Option<Accept>,
+    ) -> Result<TlsStream, rustls::Error> {
+        Ok(TlsStream {
+            conn: UnbufferedServerConnection::new(config)?,
+            incoming: Buf::new(),
+            outgoing: Buf::new(),
+            stash: Vec::new(),
+            stage: preamble.map_or(Stage::Handshaking, Stage::Preamble),
+            pending: false,
+            charged: false,
+            sniffed: false,
+            peer_closed: false,
+            notified: false,
+            facts: Rc::new(OnceCell::new()),
+            proxied: None,
+            server_name: None,
+        })
+    }
+
+    /// What the handshake settled (version, suite, name, ALPN, resumption, client
+    /// certificate), once it has.
+    pub fn facts(&self) -> Rc<OnceCell<TlsFacts>> {
+        self.facts.clone()
+    }
+
+    /// Whom a PROXY header before the TLS stream named.
+    pub fn proxied(&self) -> Option<Rc<Proxied>> {
+        self.proxied.clone()
+    }
+
+    /// Still before the first byte of application data: the PROXY header or the handshake.
+    /// The header timeout applies.
+    pub fn is_handshaking(&self) -> bool {
+        matches!(self.stage, Stage::Preamble(_) | Stage::Handshaking)
+    }
+
+    /// Whole records are buffered that were not decrypted yet (the read buffer had no room).
+    pub fn has_input(&self) -> bool {
+        self.pending && self.stage != Stage::Failed
+    }
+
+    /// Ciphertext (or the answer to plaintext HTTP) is waiting to be sent.
+    pub fn has_output(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+
+    /// The session failed: once what is queued is sent, the connection closes.
+    pub fn has_failed(&self) -> bool {
+        self.stage == Stage::Failed
+    }
+
+    /// Reads what the socket has and decrypts what fits into `plain`; handshake messages to
+    /// send go to `outgoing` (see [`TlsStream::write`]). `read_closed`: the peer's FIN is
+    /// known to be coming, so a short read does not mean the socket is drained. `peer`: the
+    /// socket's peer, for a PROXY header.
+    pub fn read(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        plain: &mut Buf,
+        read_closed: bool,
+        peer: Option<SocketAddr>,
+        lent: &mut Lent<'_>,
+    ) -> ReadOutcome {
+        if self.stage == Stage::Failed {
+            return ReadOutcome::Fatal;
+        }
+        if !self.take_buffers(lent) {
+            return ReadOutcome::Read {
+                moved: false,
+                drained: false,
+            };
+        }
+        if !self.stash.is_empty() {
+            self.incoming.extend_from_slice(&self.stash);
+            self.stash = Vec::new();
+        }
+        let (mut moved, mut drained) = (false, false);
+        loop {
+            match self.take_input(plain, peer, lent) {
+                Ran::NeedInput => {}
+                Ran::Done => moved = true,
+                Ran::NoRoom => return ReadOutcome::Read { moved, drained },
+                Ran::PeerClosed => return ReadOutcome::Eof,
+                Ran::Fatal if matches!(self.stage, Stage::Preamble(_)) => {
+                    return ReadOutcome::Closed
+                }
+                Ran::Fatal => return ReadOutcome::Fatal,
+            }
+            if drained {
+                return ReadOutcome::Read { moved, drained };
+            }
+            if self.incoming.room() == 0 {
+                // A whole record (or PROXY header) always fits a pooled buffer: this one
+                // claims to be larger than any allowed.
+                return if let Stage::Preamble(_) = self.stage {
+                    lent.stats.on_proxy(ProxyOutcome::Malformed);
+                    self.stage = Stage::Failed;
+                    ReadOutcome::Closed
+                } else {
+                    self.fail(lent.stats, TlsOutcome::Failed);
+                    ReadOutcome::Fatal
+                };
+            }
+            *lent.work += SYSCALL_WORK;
+            let spare = self.incoming.spare_mut();
+            let room = spare.len();
+            match net::recv_some(fd, spare) {
+                IoOutcome::Done(n) => {
+                    *lent.work += n as u64;
+                    self.incoming.commit(n);
+                    WorkerStats::add(&lent.stats.bytes_in, n as u64);
+                    moved = true;
+                    drained = n < room && !read_closed;
+                }
+                IoOutcome::WouldBlock => {
+                    return ReadOutcome::Read {
+                        moved,
+                        drained: true,
+                    }
+                }
+                IoOutcome::Eof => return ReadOutcome::Eof,
+                IoOutcome::Closed => return ReadOutcome::Closed,
+                IoOutcome::Failed(errno) => {
+                    debug!(%errno, "TLS read failed");
+                    return ReadOutcome::Closed;
+                }
+            }
+        }
+    }
+
+    /// Makes what it can of the buffered input: the PROXY header, then records. `Done` if
+    /// plaintext or the session moved on.
+    fn take_input(
+        &mut self,
+        plain: &mut Buf,
+        peer: Option<SocketAddr>,
+        lent: &mut Lent<'_>,
+    ) -> Ran {
+        if let Stage::Preamble(accept) = self.stage {
+            match proxy::parse(self.incoming.filled(), accept) {
+                Ok(None) => return Ran::NeedInput,
+                Ok(Some((header, used))) => {
+                    let read = proxy::proxied(&header, self.incoming.filled(), peer);
+                    debug!(peer = ?read.socket_peer, client = ?read.client, "PROXY header read");
+                    lent.stats.on_proxy(ProxyOutcome::Accepted);
+                    self.proxied = Some(Rc::new(read));
+                    self.incoming.consume(used);
+                    self.stage = Stage::Handshaking;
+                }
+                Err(why) => {
+                    debug!(?peer, %why, "not a valid PROXY header; closing");
+                    lent.stats.on_proxy(ProxyOutcome::Malformed);
+                    return Ran::Fatal;
+                }
+            }
+        }
+        if self.incoming.is_empty() {
+            self.pending = false;
+            return Ran::NeedInput;
+        }
+        if !self.sniffed {
+            // No TLS record starts with a letter (content types are 20 to 24); an HTTP
+            // method does. nginx answers that with a 400 in the clear; so do we.
+            if self.incoming.filled()[0].is_ascii_uppercase() {
+                self.sniffed = true;
+                self.incoming.consume(self.incoming.len());
+                self.outgoing.extend_from_slice(PLAIN_HTTP_ANSWER);
+                self.fail(lent.stats, TlsOutcome::PlainHttp);
+                return Ran::Fatal;
+            }
+            // The first record, once it is whole, is the ClientHello: its name is read here.
+            let first = self.incoming.filled();
+            match hello::record_len(first) {
+                Some(len) if len <= first.len() => {
+                    self.sniffed = true;
+                    self.server_name = hello::server_name(&first[..len]).map(Box::from);
+                }
+                Some(_) => {}
+                None => return Ran::NeedInput,
+            }
+        }
+        let limit = lent.pool.buffer_size();
+        let before = plain.len();
+        let ran = self.run(plain, Intent::Read { limit }, lent.stats);
+        self.pending = ran == Ran::NoRoom;
+        match ran {
+            Ran::NeedInput | Ran::NoRoom if plain.len() != before => Ran::Done,
+            other => other,
+        }
+    }
+
+    /// Runs rustls over the buffered ciphertext for `intent`: records it decrypts go to
+    /// `plain`, messages it encodes (handshake, alerts, tickets) to `outgoing`.
+    ///
+    /// Every run hands rustls the whole of `incoming`, never an empty slice: a handshake
+    /// message split over records is kept there (rustls's deframer counts offsets into it), so
+    /// an encryption may meet a record to decrypt too; it goes to `plain` past the read
+    /// limit, by at most what `incoming` holds.
+    fn run(&mut self, plain: &mut Buf, intent: Intent<'_>, stats: &WorkerStats) -> Ran {
+        loop {
+            if let Intent::Read { limit } = intent {
+                if !room_for_a_record(plain, limit) {
+                    return Ran::NoRoom;
+                }
+            }
+            let status = self.conn.process_tls_records(self.incoming.filled_mut());
+            let discard = status.discard;
+            let next = match status.state {
+                Err(e) => {
+                    debug!(error = %e, "TLS session failed");
+                    Some(Ran::Fatal)
+                }
+                Ok(ConnectionState::ReadTraffic(mut records)) => {
+                    // Every record is taken: encrypting asks rustls for its state, and would
+                    // find this one first otherwise.
+                    while let Some(Ok(record)) = records.next_record() {
+                        plain.extend_from_slice(record.payload);
+                    }
+                    None
+                }
+                Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                    encode(&mut self.outgoing, |out| data.encode(out));
+                    None
+                }
+                Ok(ConnectionState::TransmitTlsData(data)) => {
+                    // What was encoded stays in `outgoing` until the socket takes it, in order.
+                    data.done();
+                    None
+                }
+                Ok(ConnectionState::WriteTraffic(mut traffic)) => match intent {
+                    Intent::Read { .. } => Some(Ran::NeedInput),
+                    Intent::Encrypt(piece) => {
+                        self.outgoing.reserve(piece.len() + RECORD_OVERHEAD);
+                        match traffic.encrypt(piece, self.outgoing.spare_mut()) {
+                            Ok(n) => {
+                                self.outgoing.commit(n);
+                                Some(Ran::Done)
+                            }
+                            Err(EncryptError::InsufficientSize(InsufficientSizeError {
+                                required_size,
+                            })) => {
+                                self.outgoing.reserve(required_size);
+                                None
+                            }
+                            Err(EncryptError::EncryptExhausted) => Some(Ran::Fatal),
+                        }
+                    }
+                    Intent::CloseNotify => {
+                        self.outgoing.reserve(RECORD_OVERHEAD);
+                        if let Ok(n) = traffic.queue_close_notify(self.outgoing.spare_mut()) {
+                            self.outgoing.commit(n);
+                        }
+                        Some(Ran::Done)
+                    }
+                },
+                Ok(ConnectionState::BlockedHandshake) => Some(Ran::NeedInput),
+                Ok(ConnectionState::PeerClosed) => {
+                    // Reported once: remembered here for the reads to come.
+                    self.peer_closed = true;
+                    None
+                }
+                Ok(ConnectionState::Closed) => Some(Ran::PeerClosed),
+                Ok(ConnectionState::ReadEarlyData(mut records)) => {
+                    // 0-RTT is not offered (max_early_data_size is 0): none should come.
+                    while records.next_record().is_some() {}
+                    None
+                }
+                Ok(_) => Some(Ran::NeedInput),
+            };
+            self.incoming.consume(discard);
+            if self.stage == Stage::Handshaking && !self.conn.is_handshaking() {
+                self.established(stats);
+            }
+            match next {
+                None => continue,
+                Some(Ran::Fatal) => {
+                    self.fail(stats, TlsOutcome::Failed);
+                    self.queue_alert();
+                    return Ran::Fatal;
+                }
+                Some(Ran::NeedInput) if self.peer_closed => return Ran::PeerClosed,
+                Some(ran) => return ran,
+            }
+        }
+    }
+
+    /// The handshake is done: its facts are read and counted.
+    fn established(&mut self, stats: &WorkerStats) {
+        self.stage = Stage::Established;
+        let facts = facts_of(&self.conn, self.server_name.take());
+        let outcome = if facts.resumed {
+            TlsOutcome::Resumed
+        } else {
+            TlsOutcome::Full
+        };
+        let version = match self.conn.protocol_version() {
+            Some(ProtocolVersion::TLSv1_3) => Some(0),
+            Some(ProtocolVersion::TLSv1_2) => Some(1),
+            _ => None,
+        };
+        stats.on_tls(outcome, version);
+        let _ = self.facts.set(facts);
+    }
+
+    /// The session ends unsuccessfully for `why` (counted once, if it never got established).
+    fn fail(&mut self, stats: &WorkerStats, why: TlsOutcome) {
+        if self.is_handshaking() {
+            stats.on_tls(why, None);
+        }
+        self.stage = Stage::Failed;
+    }
+
+    /// After a failure, the alert rustls owes the peer (if any) into `outgoing`.
+    ///
+    /// One call, and only one: rustls hands out what it queued to send before it deframes
+    /// anything, and the alert is the one thing queued after a failure (everything before was
+    /// encoded as it came). A second call would deframe the bytes that failed again, and on a
+    /// record that failed to deframe rustls would then try to send a second fatal alert,
+    /// which it asserts never happens: a panic a client could cause at will.
+    fn queue_alert(&mut self) {
+        let status = self.conn.process_tls_records(self.incoming.filled_mut());
+        if let Ok(ConnectionState::EncodeTlsData(mut data)) = status.state {
+            encode(&mut self.outgoing, |out| data.encode(out));
+        }
+    }
+
+    /// Sends the ciphertext waiting, then encrypts and sends what `out` holds (bytes, and file
+    /// ranges read a record at a time), until the socket is full or nothing is left. Records
+    /// that arrive meanwhile are decrypted into `plain`. `None` to close the connection.
+    pub fn write(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        out: &mut Output,
+        plain: &mut Buf,
+        lent: &mut Lent<'_>,
+    ) -> Option<Written> {
+        let mut written = Written::default();
+        if !self.take_buffers(lent) {
+            return Some(written);
+        }
+        loop {
+            if !self.outgoing.is_empty() {
+                *lent.work += SYSCALL_WORK;
+                match net::send_some(fd, self.outgoing.filled()) {
+                    IoOutcome::Done(n) => {
+                        *lent.work += n as u64;
+                        WorkerStats::add(&lent.stats.bytes_out, n as u64);
+                        written.sent += n;
+                        let short = n < self.outgoing.len();
+                        self.outgoing.consume(n);
+                        if short {
+                            written.full = true;
+                            return Some(written);
+                        }
+                    }
+                    IoOutcome::WouldBlock | IoOutcome::Eof => {
+                        written.full = true;
+                        return Some(written);
+                    }
+                    IoOutcome::Closed => return None,
+                    IoOutcome::Failed(errno) => {
+                        debug!(%errno, "TLS write failed");
+                        return None;
+                    }
+                }
+            }
+            if self.stage != Stage::Established || out.is_empty() {
+                return Some(written);
+            }
+            let before = plain.len();
+            let (taken, freed) = self.encrypt_next(out, plain, lent.stats)?;
+            written.decrypted |= plain.len() != before;
+            if taken == 0 {
+                return Some(written);
+            }
+            written.taken += taken;
+            written.freed += freed;
+        }
+    }
+
+    /// Encrypts the next piece of `out` (at most a record) into `outgoing`: the bytes taken,
+    /// and the budget's charge `out` gave back; `None` to close.
+    fn encrypt_next(
+        &mut self,
+        out: &mut Output,
+        plain: &mut Buf,
+        stats: &WorkerStats,
+    ) -> Option<(usize, u64)> {
+        let mut bounce = [0u8; MAX_PLAINTEXT];
+        let piece: &[u8] = match out.next_write() {
+            Write::Nothing => return Some((0, 0)),
+            Write::Bytes { first, second, .. } => {
+                let bytes = if first.is_empty() { second } else { first };
+                &bytes[..bytes.len().min(MAX_PLAINTEXT)]
+            }
+            Write::File { fd, offset, len } => {
+                let want = usize::try_from(len)
+                    .unwrap_or(usize::MAX)
+                    .min(MAX_PLAINTEXT);
+                match file::read_at(fd, &mut bounce[..want], offset) {
+                    IoOutcome::Done(n) => &bounce[..n],
+                    _ => {
+                        debug!("a file shrank or failed while it was sent over TLS; closing");
+                        return None;
+                    }
+                }
+            }
+        };
+        match self.run(plain, Intent::Encrypt(piece), stats) {
+            Ran::Done => {
+                let taken = piece.len();
+                Some((taken, out.advance(taken)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Queues close_notify (once, on an established session) before the connection closes.
+    pub fn close_notify(&mut self, plain: &mut Buf, lent: &mut Lent<'_>) {
+        if self.notified || self.stage != Stage::Established || !self.take_buffers(lent) {
+            return;
+        }
+        self.notified = true;
+        self.run(plain, Intent::CloseNotify, lent.stats);
+    }
+
+    /// The header timeout ran out before the handshake was done: counted (the PROXY header's
+    /// own counter if it had not come yet); the connection closes without a word.
+    pub fn timed_out(&mut self, stats: &WorkerStats) {
+        match self.stage {
+            Stage::Preamble(_) => {
+                stats.on_proxy(ProxyOutcome::TimedOut);
+                self.stage = Stage::Failed;
+            }
+            Stage::Handshaking => self.fail(stats, TlsOutcome::TimedOut),
+            Stage::Established | Stage::Failed => {}
+        }
+    }
+
+    /// Takes the two record buffers from the pool, charging them to the budget first (or
+    /// queueing for that: `false`, and the worker drives the connection again when its turn
+    /// comes).
+    fn take_buffers(&mut self, lent: &mut Lent<'_>) -> bool {
+        if !self.charged {
+            let need = 2 * lent.pool.buffer_size() as u64;
+            match lent.budget.reserve(lent.token, need, Use::Tls) {
+                Grant::Granted => self.charged = true,
+                Grant::Queued | Grant::Never => return false,
+            }
+        }
+        lent.pool.fill(&mut self.incoming);
+        lent.pool.fill(&mut self.outgoing);
+        true
+    }
+
+    /// Between drives: a small partial record moves to a few bytes of its own, and empty
+    /// buffers go back to the pool with their charge, so a waiting session holds neither.
+    pub fn settle(&mut self, pool: &mut BufPool, budget: &Budget) {
+        if !self.charged {
+            return;
+        }
+        let small = self.incoming.len() <= STASH_AT_MOST && !self.pending;
+        if small && self.outgoing.is_empty() {
+            if !self.incoming.is_empty() {
+                self.stash.extend_from_slice(self.incoming.filled());
+                let len = self.incoming.len();
+                self.incoming.consume(len);
+            }
+            self.give_buffers(pool, budget);
+        }
+    }
+
+    /// Gives the record buffers back (the connection is closing), and the session's charge;
+    /// a handshake that never finished is counted as closed by the client.
+    pub fn release(&mut self, pool: &mut BufPool, budget: &Budget, stats: &WorkerStats) {
+        match self.stage {
+            Stage::Handshaking => stats.on_tls(TlsOutcome::Closed, None),
+            Stage::Preamble(_) | Stage::Established | Stage::Failed => {}
+        }
+        let (i, o) = (self.incoming.len(), self.outgoing.len());
+        self.incoming.consume(i);
+        self.outgoing.consume(o);
+        if self.charged {
+            self.give_buffers(pool, budget);
+        }
+        budget.release(SESSION_CHARGE, Use::Tls);
+    }
+
+    fn give_buffers(&mut self, pool: &mut BufPool, budget: &Budget) {
+        pool.reclaim(&mut self.incoming);
+        pool.reclaim(&mut self.outgoing);
+        // A buffer grown past the pool's size is dropped by the pool: free it here either way.
+        self.incoming = Buf::new();
+        self.outgoing = Buf::new();
+        budget.release(2 * pool.buffer_size() as u64, Use::Tls);
+        self.charged = false;
+    }
+}
+
+/// Whether the next record may be decrypted into `plain`: yes while it holds less than a
+/// pooled buffer's worth (`limit`) not yet consumed, after making room for a whole record
+/// (compacting, or growing it past the pool's size by at most a record).
+fn room_for_a_record(plain: &mut Buf, limit: usize) -> bool {
+    if plain.len() >= limit {
+        return false;
+    }
+    plain.reserve(MAX_PLAINTEXT);
+    true
+}
+
+/// Runs an encode of rustls's into `out`'s spare room, growing it as it asks.
+fn encode(out: &mut Buf, mut encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>) {
+    loop {
+        match encode(out.spare_mut()) {
+            Ok(n) => return out.commit(n),
+            Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                out.reserve(required_size);
+            }
+            Err(EncodeError::AlreadyEncoded) => return,
+        }
+    }
+}
