@@ -446,7 +446,11 @@ mod tests {
         assert!(last.starts_with("{\"remote\":\"-\",\"time\":\""), "{last}");
         assert!(last.contains("\"status\":404,\"bytes\":10"));
         assert!(
-            last.ends_with(",\"connection\":\"7-4294967296\",\"request_index\":2}"),
+            last.ends_with(
+                ",\"connection\":\"7-4294967296\",\"request_index\":2,\"tls_version\":\
+                 \"TLSv1.3\",\"tls_cipher\":\"TLS13_AES_128_GCM_SHA256\",\"sni\":\"a.example\",\
+                 \"tls_resumed\":true}"
+            ),
             "{last}"
         );
         serde_json::from_str::<serde_json::Value>(&last).expect("a JSON line");

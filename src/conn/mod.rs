@@ -44,6 +44,10 @@ pub const DRIVE_WORK: u64 = 256 * 1024;
 /// loop to the others.
 const FILE_SLICE: u64 = 2 * 1024 * 1024;
 
+/// No tick: a connection's scheduled tick is a `u64` with this for none, not an `Option`
+/// (8 bytes, not 16, on every connection; a wheel never counts this far).
+const NO_TICK: u64 = u64::MAX;
+
 /// What the worker should do with the connection after [`Connection::drive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drive {
@@ -82,8 +86,9 @@ pub struct Connection {
     nodelay_pending: bool,
     /// The last flush sent a slice of a file: the drive yields (see `FILE_SLICE`).
     file_slice_sent: bool,
-    /// The timer-wheel tick this connection is scheduled in, if any (owned by the worker).
-    pub scheduled_tick: Option<u64>,
+    /// The timer-wheel tick this connection is scheduled in, [`NO_TICK`] if none (owned by
+    /// the worker, through [`Connection::scheduled_tick`]).
+    tick: u64,
     /// The client's address, as `accept4` gave it.
     pub peer: Option<std::net::SocketAddr>,
     /// Accepted on the metrics port: only `/metrics`, `/status` and `/healthz` are served.
@@ -126,7 +131,7 @@ impl Connection {
             waiting: false,
             nodelay_pending: true,
             file_slice_sent: false,
-            scheduled_tick: None,
+            tick: NO_TICK,
             registered: false,
             metrics_only: false,
             peer,
@@ -143,6 +148,15 @@ impl Connection {
     /// Speaks TLS through `stream` (set before its first drive).
     pub fn set_tls(&mut self, stream: TlsStream) {
         self.tls = Some(Box::new(stream));
+    }
+
+    /// The timer-wheel tick this connection is scheduled in, if any.
+    pub fn scheduled_tick(&self) -> Option<u64> {
+        (self.tick != NO_TICK).then_some(self.tick)
+    }
+
+    pub fn set_scheduled_tick(&mut self, tick: Option<u64>) {
+        self.tick = tick.unwrap_or(NO_TICK);
     }
 
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {

@@ -433,8 +433,8 @@ impl Worker<'_> {
         };
         let deadline = conn.deadline(&self.timeouts, self.site.draining);
         let tick = self.timers.tick_of(deadline);
-        if conn.scheduled_tick.is_none_or(|t| tick < t) {
-            conn.scheduled_tick = Some(self.timers.schedule(token, deadline));
+        if conn.scheduled_tick().is_none_or(|t| tick < t) {
+            conn.set_scheduled_tick(Some(self.timers.schedule(token, deadline)));
         }
     }
 
@@ -493,13 +493,13 @@ impl Worker<'_> {
             let Some(conn) = self.conns.get_mut(token) else {
                 continue;
             };
-            if conn.scheduled_tick != Some(tick) {
+            if conn.scheduled_tick() != Some(tick) {
                 continue; // stale: a newer, earlier entry superseded this one
             }
-            conn.scheduled_tick = None;
+            conn.set_scheduled_tick(None);
             let deadline = conn.deadline(&self.timeouts, self.site.draining);
             if deadline > now {
-                conn.scheduled_tick = Some(self.timers.schedule(token, deadline));
+                conn.set_scheduled_tick(Some(self.timers.schedule(token, deadline)));
                 continue;
             }
             if let Some(kind) = conn.timeout_kind(now) {
