@@ -17,18 +17,26 @@
 #            1,000 connections, and GET / and /get at 100 and 1,000 for the CPU per request),
 #            ours against the original httpbin (Python, gunicorn with 32 threads per worker,
 #            installed once into /tmp/prefork-bench-httpbin with pip).
+#   --tls:   HTTPS, ours (--tls-port) against nginx (`listen ... ssl`, `ssl_session_tickets on`,
+#            see serve-nginx.sh), both with one ECDSA P-256 certificate made with openssl in
+#            /tmp/prefork-bench-tls: keep-alive GET /, pipelined, and a 1 MiB file over TLS 1.3
+#            (scenarios tls-ka100,tls-pipe16,tls-file1m; plain ka100 beside them), then
+#            benches/tls_handshakes.py: full and resumed handshakes per server CPU-second, and
+#            the memory of 10,000 idle TLS connections.
 # needs: apt-get install -y nginx wrk libnginx-mod-http-echo (the script installs them if it can)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 peers=0
 files=0
 httpbin=0
+tls=0
 args=()
 for a in "$@"; do
   case "$a" in
     --peers) peers=1 ;;
     --files) files=1 ;;
     --httpbin) httpbin=1 ;;
+    --tls) tls=1 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -82,5 +90,25 @@ if [ $httpbin = 1 ]; then
     httpbin="$venv/bin/gunicorn -b 127.0.0.1:{PORT} -w {WORKERS} -k gthread --threads 32 httpbin:app"
   )
   case " ${args[*]-} " in *" --scenarios "*) ;; *) args+=(--scenarios ka100,get100,ka1000,get1000,post1000,bytes1000,delay1000) ;; esac
+fi
+if [ $tls = 1 ]; then
+  pki=/tmp/prefork-bench-tls
+  mkdir -p "$pki"
+  if [ ! -s "$pki/cert.pem" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+      -keyout "$pki/key.pem" -out "$pki/cert.pem" -subj /CN=localhost \
+      -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+  fi
+  www=/tmp/prefork-bench-www
+  mkdir -p "$www"
+  [ "$(stat -c %s "$www/1m.bin" 2>/dev/null)" = 1048576 ] || head -c 1048576 /dev/urandom > "$www/1m.bin"
+  tls_env="NGINX_TLS_PORT={TLSPORT} NGINX_TLS_CERT=$pki/cert.pem NGINX_TLS_KEY=$pki/key.pem NGINX_ROOT=$www"
+  servers=(
+    nginx="env $tls_env $top/benches/load/serve-nginx.sh {PORT} {WORKERS}"
+    ours="$top/target/release/prefork-server --bind 127.0.0.1 --port {PORT} --workers {WORKERS} --root $www --tls-port {TLSPORT} --tls-cert $pki/cert.pem --tls-key $pki/key.pem"
+  )
+  case " ${args[*]-} " in *" --scenarios "*) ;; *) args+=(--scenarios ka100,tls-ka100,tls-pipe16,tls-file1m) ;; esac
+  python3 "$top/benches/load/lib/bench_http.py" ${args[@]+"${args[@]}"} "${servers[@]}"
+  exec python3 "$top/benches/tls_handshakes.py" --pki "$pki"
 fi
 exec python3 "$top/benches/load/lib/bench_http.py" ${args[@]+"${args[@]}"} "${servers[@]}"

@@ -140,11 +140,14 @@ impl Budget {
         Grant::Queued
     }
 
-    /// Reserves `need` bytes at once if they fit and nobody waits, without joining the queue:
-    /// for what is refused rather than waited for (a new TLS session when the budget is spent).
-    pub fn try_reserve(&self, need: u64, what: Use) -> bool {
+    /// Reserves `need` bytes at once if they fit with `headroom` to spare and nobody waits,
+    /// without joining the queue: for what is refused rather than waited for (a new TLS
+    /// session when the budget is spent; the headroom keeps room for one of those admitted to
+    /// take its record buffers, so admitted sessions always move).
+    pub fn try_reserve(&self, need: u64, headroom: u64, what: Use) -> bool {
         self.prune();
-        if !self.queue.borrow().is_empty() || need > self.limit || !self.fits(need) {
+        let ask = need.saturating_add(headroom);
+        if !self.queue.borrow().is_empty() || ask > self.limit || !self.fits(ask) {
             return false;
         }
         let gauge = self.gauge(what);
@@ -251,11 +254,17 @@ mod tests {
     #[test]
     fn try_reserve_takes_what_fits_and_never_overtakes() {
         let b = Budget::new(100);
-        assert!(b.try_reserve(60, Use::Tls));
-        assert!(!b.try_reserve(50, Use::Tls), "does not fit");
+        assert!(b.try_reserve(60, 0, Use::Tls));
+        assert!(!b.try_reserve(50, 0, Use::Tls), "does not fit");
+        assert!(
+            !b.try_reserve(20, 30, Use::Tls),
+            "fits, but not with the headroom"
+        );
+        assert!(b.try_reserve(20, 20, Use::Tls), "fits with the headroom");
+        b.release(20, Use::Tls);
         assert_eq!(b.waiting(), 0, "and is not queued");
         assert_eq!(b.reserve(1, 50, Use::Body), Grant::Queued);
-        assert!(!b.try_reserve(10, Use::Tls), "someone waits");
+        assert!(!b.try_reserve(10, 0, Use::Tls), "someone waits");
         b.release(60, Use::Tls);
         assert_eq!(b.held(Use::Tls), 0);
     }

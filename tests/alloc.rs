@@ -137,3 +137,107 @@ fn controls_that_add_headers_allocate_nothing() {
     let root = b"GET /?status=500:0&size=1k:0 HTTP/1.1\r\nHost: localhost\r\n\r\n";
     assert_eq!(allocations_while_serving(root, 4, 100, 10), 0);
 }
+
+/// What a keep-alive request costs in allocations over TLS once the session is established:
+/// the server's side only (the rustls client in this thread is not counted).
+///
+/// rustls allocates a `Vec` for every record: it copies each one it decrypts into one of its own
+/// (`ReadTraffic` hands it out from there; in-place decryption is future work in rustls), and
+/// seals each one it encrypts into one (`PrefixedPayload`) before copying it to our buffer.
+/// So a request and its answer, a record each way, cost two allocations, and nothing of ours
+/// allocates: the record buffers are pooled, the session's facts shared with each drive by
+/// reference counting.
+#[test]
+fn tls_requests_allocate_only_rustls_s_one_vec_per_record() {
+    use prefork_server::config::{ClientAuth, TlsOptions};
+    use prefork_server::transport::tls::{self, TlsStream};
+
+    let dir = std::env::temp_dir().join(format!("prefork-alloc-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+    let options = TlsOptions {
+        pairs: vec![(cert, key)],
+        port: None,
+        client_ca: None,
+        client_auth: ClientAuth::Off,
+    };
+    let server_config = tls::build(&options, None, &[b"http/1.1"]).unwrap();
+    #[allow(deprecated)] // ring's provider: see `transport::tls::setup::provider`
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(made.cert.der().clone()).unwrap();
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut client = rustls::ClientConnection::new(client_config.into(), name).unwrap();
+
+    let (server, mut socket) = UnixStream::pair().unwrap();
+    server.set_nonblocking(true).unwrap();
+    let site = TestSite::new(HttpLimits::default());
+    let mut pool = BufPool::new(tls::MIN_BUFFER.max(READ_BUF_BYTES), 16);
+    let mut conn = Connection::new(
+        OwnedFd::from(server),
+        None,
+        Protocol::new(ProtocolKind::Http),
+        Instant::now(),
+    );
+    let env = site.env(1 << 20);
+    assert!(env
+        .budget
+        .try_reserve(tls::HANDSHAKE_CHARGE, 0, prefork_server::memory::Use::Tls));
+    conn.set_tls(TlsStream::new(server_config, None).unwrap());
+    let serve = |conn: &mut Connection, pool: &mut BufPool| -> usize {
+        let before = allocations();
+        conn.on_event(true, true, false);
+        let drive = conn.drive(&env, &mut *site.app(), pool, Instant::now());
+        assert_eq!(drive, Drive::Wait);
+        allocations() - before
+    };
+    // The handshake, a flight at a time.
+    while client.is_handshaking() {
+        while client.wants_write() {
+            client.write_tls(&mut socket).unwrap();
+        }
+        serve(&mut conn, &mut pool);
+        if client.is_handshaking() {
+            client.read_tls(&mut socket).unwrap();
+            client.process_new_packets().unwrap();
+        }
+    }
+    let mut per_request = Vec::new();
+    let mut reply = vec![0u8; 4096];
+    for round in 0..60 {
+        client
+            .writer()
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        while client.wants_write() {
+            client.write_tls(&mut socket).unwrap();
+        }
+        let allocated = serve(&mut conn, &mut pool);
+        let mut got = Vec::new();
+        while !got.windows(13).any(|w| w == b"Hello, World!") {
+            client.read_tls(&mut socket).unwrap();
+            client.process_new_packets().unwrap();
+            if let Ok(n) = client.reader().read(&mut reply) {
+                got.extend_from_slice(&reply[..n]);
+            }
+        }
+        if round >= 10 {
+            per_request.push(allocated);
+        }
+    }
+    let worst = per_request.iter().max().copied().unwrap_or_default();
+    eprintln!("allocations per TLS request once warm: {per_request:?}");
+    assert!(
+        worst <= 2,
+        "a Vec per record each way, no more: {per_request:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
     ours.set_nonblocking(true).unwrap();
     theirs.set_nonblocking(true).unwrap();
     let budget = Budget::new(1 << 24);
-    assert!(budget.try_reserve(tls::SESSION_CHARGE, Use::Tls));
+    assert!(budget.try_reserve(tls::HANDSHAKE_CHARGE, 0, Use::Tls));
     let mut pool = BufPool::new(tls::MIN_BUFFER, 4);
     let mut stream = TlsStream::new(config(), preamble).unwrap();
     let (mut plain, mut out, mut work) = (Buf::new(), Output::new(), 0);

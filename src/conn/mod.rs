@@ -189,21 +189,36 @@ impl Connection {
     ) -> Drive {
         let outcome = if self.is_lingering() {
             self.drain_lingering(pool)
-        } else if let Some(tls) = &self.tls {
-            // The protocol sees what the handshake settled, and whom a PROXY header before
-            // it named: one copy of the environment per drive, on TLS connections only.
-            let (facts, proxied) = (tls.facts(), tls.proxied());
-            let env = Env {
-                tls: Some(&facts),
-                peer: proxied.as_deref().map_or(env.peer, Peer::Proxied),
-                ..*env
-            };
-            self.drive_open(&env, app, pool, now)
+        } else if self.tls.is_some() {
+            self.drive_tls(env, app, pool, now)
         } else {
             self.drive_open(env, app, pool, now)
         };
         self.settle(outcome, pool, env.budget, now);
         outcome
+    }
+
+    /// [`Connection::drive_open`] over TLS: the protocol sees what the handshake settled,
+    /// and whom a PROXY header before it named (one copy of the environment per drive, on TLS
+    /// connections only). Kept out of line, so the plaintext drive stays as it was.
+    #[inline(never)]
+    fn drive_tls(
+        &mut self,
+        env: &Env<'_>,
+        app: &mut dyn Handler,
+        pool: &mut BufPool,
+        now: Instant,
+    ) -> Drive {
+        let Some(tls) = &self.tls else {
+            return self.drive_open(env, app, pool, now);
+        };
+        let (facts, proxied) = (tls.facts(), tls.proxied());
+        let env = Env {
+            tls: Some(&facts),
+            peer: proxied.as_deref().map_or(env.peer, Peer::Proxied),
+            ..*env
+        };
+        self.drive_open(&env, app, pool, now)
     }
 
     /// Output is waiting to be sent: the protocol's, or TLS records (the handshake's, an
@@ -351,6 +366,7 @@ impl Connection {
 
     /// One round is read → process → write, in that order, so a request that arrives in one
     /// read is answered in the first round and the second only finds nothing left to do.
+    #[inline(always)]
     fn drive_open(
         &mut self,
         ctx: &Env<'_>,

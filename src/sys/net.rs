@@ -80,6 +80,15 @@ pub fn recv_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> IoOutcome {
     })
 }
 
+/// One `recv(2)` with `MSG_PEEK`, retrying EINTR: what is waiting, left in the socket. `Eof`
+/// when nothing is and the peer has finished (a TLS session waiting for memory sees its
+/// client go away this way, without taking what it cannot buffer yet).
+pub fn peek_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> IoOutcome {
+    sorted(IoOutcome::Eof, || {
+        nix::sys::socket::recv(fd.as_raw_fd(), buf, MsgFlags::MSG_PEEK)
+    })
+}
+
 /// One `send(2)` of `buf` (non-empty) on a connected socket, retrying EINTR. `MSG_NOSIGNAL`
 /// makes a reset peer an EPIPE here rather than a SIGPIPE, whatever the signal disposition.
 /// send(2) returns 0 only for an empty buffer, which callers never pass.

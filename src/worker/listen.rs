@@ -132,6 +132,7 @@ impl Worker<'_> {
         let conns = &mut self.conns;
         let stats = self.stats;
         let budget = &self.site.budget;
+        let headroom = 2 * self.pool.buffer_size() as u64;
         let read_now = !self.defer_accept.is_zero();
         self.acceptor
             .accept_batch(listener, count, now, stats, |fd, peer| {
@@ -151,8 +152,8 @@ impl Worker<'_> {
                 let mut conn = Connection::new(fd, peer, proto, now);
                 if let Some(tls) = tls {
                     // Over TLS the header comes before the handshake: the session reads it.
-                    let Some(stream) = start_tls(tls, proxy.map(|p| p.accept), budget, stats)
-                    else {
+                    let preamble = proxy.map(|p| p.accept);
+                    let Some(stream) = start_tls(tls, preamble, budget, headroom, stats) else {
                         return; // refused: closed unread
                     };
                     conn.set_tls(stream);
@@ -324,22 +325,24 @@ pub(super) fn speaks_tls(tls: Option<&TlsSite>, fd: &OwnedFd) -> bool {
 
 /// A TLS session for a connection just accepted, behind a PROXY header if `preamble` says so,
 /// with its charge taken from the budget; `None` (the connection is closed unread) when the
-/// budget cannot take one more session: refusing a handshake is better than a worker over
-/// its memory.
+/// budget cannot take one more session with `headroom` to spare (one session's record
+/// buffers, so the sessions admitted always move): refusing a handshake is better than a
+/// worker over its memory.
 fn start_tls(
     tls: &TlsSite,
     preamble: Option<crate::proto::proxy::Accept>,
     budget: &Budget,
+    headroom: u64,
     stats: &WorkerStats,
 ) -> Option<TlsStream> {
-    if !budget.try_reserve(tls::SESSION_CHARGE, Use::Tls) {
+    if !budget.try_reserve(tls::HANDSHAKE_CHARGE, headroom, Use::Tls) {
         stats.on_tls(TlsOutcome::NoMemory, None);
         return None;
     }
     match TlsStream::new(tls.config.clone(), preamble) {
         Ok(stream) => Some(stream),
         Err(e) => {
-            budget.release(tls::SESSION_CHARGE, Use::Tls);
+            budget.release(tls::HANDSHAKE_CHARGE, Use::Tls);
             warn!(error = %e, "could not start a TLS session");
             None
         }

@@ -22,6 +22,9 @@ fn cookies_are_set_shown_and_deleted() {
     assert_eq!(a.status, 400, "a space is not a cookie-octet");
     let a = get(s.addr, "/cookies/set/name/value", &[]);
     assert_eq!(a.all("set-cookie"), ["name=value; Path=/"]);
+    // A quoted cookie-value (RFC 6265 §4.1.1), as python-requests' tests set one.
+    let a = get(s.addr, "/cookies/set?foo=%22bar:baz%22", &[]);
+    assert_eq!(a.all("set-cookie"), ["foo=\"bar:baz\"; Path=/"]);
     let j = get(s.addr, "/cookies", &["Cookie: b=two; a=1; a=shadowed"]).json();
     assert_eq!(j, json!({"cookies": {"a": "1", "b": "two"}}));
     let a = get(s.addr, "/cookies/delete?a", &[]);

@@ -37,6 +37,7 @@ mod scale;
 mod supervise;
 mod timeouts;
 mod tls;
+mod tls_lifecycle;
 mod upgrade;
 mod upgrade_in_place;
 mod whole_requests;

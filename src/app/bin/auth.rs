@@ -53,11 +53,16 @@ fn cookies(r: &mut Resp<'_, '_>) -> Reply {
 }
 
 /// RFC 6265 §4.1.1: a cookie name is a token; a value is cookie-octets (no control
-/// character, space, double quote, comma, semicolon or backslash).
+/// character, space, double quote, comma, semicolon or backslash), or cookie-octets between
+/// double quotes (`foo="bar:baz"`, which python-requests' tests set).
 pub(super) fn valid_cookie(name: &[u8], value: &[u8]) -> bool {
+    let octets = match value {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => value,
+    };
     !name.is_empty()
         && name.iter().all(|&b| crate::http::chars::is_tchar(b))
-        && value
+        && octets
             .iter()
             .all(|&b| matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e))
 }
@@ -205,6 +210,13 @@ mod tests {
         assert!(!valid_cookie(b"a", b"x\r\nSet-Cookie: evil=1"));
         assert!(!valid_cookie(b"a", b"x;y"));
         assert!(!valid_cookie(b"", b"1"));
+        assert!(
+            valid_cookie(b"foo", b"\"bar:baz\""),
+            "a quoted value (RFC 6265)"
+        );
+        assert!(valid_cookie(b"foo", b"\"\""));
+        assert!(!valid_cookie(b"foo", b"\"a\"b\""), "a quote inside");
+        assert!(!valid_cookie(b"foo", b"\"a"), "an open quote");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tracing::debug;
 
 use super::facts::facts_of;
 use super::hello;
-use super::{Lent, SESSION_CHARGE};
+use super::{Lent, HANDSHAKE_CHARGE, SESSION_CHARGE};
 use crate::buffer::{Buf, BufPool};
 use crate::memory::{Budget, Grant, Use};
 use crate::output::{Output, Write};
@@ -134,6 +134,9 @@ pub struct TlsStream {
     pending: bool,
     /// The two record buffers are charged to the budget.
     charged: bool,
+    /// What the session itself is charged now: [`HANDSHAKE_CHARGE`], then, once `settle`
+    /// sees it established, [`SESSION_CHARGE`].
+    charge: u64,
     /// The first byte was looked at (plaintext HTTP is told apart by it).
     sniffed: bool,
     /// close_notify received.
@@ -160,7 +163,7 @@ impl std::fmt::Debug for TlsStream {
 
 impl TlsStream {
     /// A server session under `config`, behind a PROXY header of a version `preamble` allows
-    /// if it is given. The caller has charged [`SESSION_CHARGE`] for it.
+    /// if it is given. The caller has charged [`HANDSHAKE_CHARGE`] for it.
     ///
     /// # Errors
     /// If rustls refuses the configuration (it was checked when it was built).
@@ -176,6 +179,7 @@ impl TlsStream {
             stage: preamble.map_or(Stage::Handshaking, Stage::Preamble),
             pending: false,
             charged: false,
+            charge: HANDSHAKE_CHARGE,
             sniffed: false,
             peer_closed: false,
             notified: false,
@@ -233,9 +237,16 @@ impl TlsStream {
             return ReadOutcome::Fatal;
         }
         if !self.take_buffers(lent) {
-            return ReadOutcome::Read {
-                moved: false,
-                drained: false,
+            // No memory for the record buffers yet: the session waits in the budget's queue.
+            // A client that went away meanwhile is seen now, not once memory comes (which,
+            // with the budget full of sessions like it, could be their timeouts away).
+            return match net::peek_some(fd, &mut [0u8; 1]) {
+                IoOutcome::Eof => ReadOutcome::Eof,
+                IoOutcome::Closed | IoOutcome::Failed(_) => ReadOutcome::Closed,
+                IoOutcome::Done(_) | IoOutcome::WouldBlock => ReadOutcome::Read {
+                    moved: false,
+                    drained: false,
+                },
             };
         }
         if !self.stash.is_empty() {
@@ -554,7 +565,9 @@ impl TlsStream {
         plain: &mut Buf,
         stats: &WorkerStats,
     ) -> Option<(usize, u64)> {
-        let mut bounce = [0u8; MAX_PLAINTEXT];
+        // Set only for a file: zeroing 16 KiB for every small response would cost more than
+        // encrypting it.
+        let mut bounce: [u8; MAX_PLAINTEXT];
         let piece: &[u8] = match out.next_write() {
             Write::Nothing => return Some((0, 0)),
             Write::Bytes { first, second, .. } => {
@@ -565,6 +578,7 @@ impl TlsStream {
                 let want = usize::try_from(len)
                     .unwrap_or(usize::MAX)
                     .min(MAX_PLAINTEXT);
+                bounce = [0u8; MAX_PLAINTEXT];
                 match file::read_at(fd, &mut bounce[..want], offset) {
                     IoOutcome::Done(n) => &bounce[..n],
                     _ => {
@@ -624,6 +638,11 @@ impl TlsStream {
     /// Between drives: a small partial record moves to a few bytes of its own, and empty
     /// buffers go back to the pool with their charge, so a waiting session holds neither.
     pub fn settle(&mut self, pool: &mut BufPool, budget: &Budget) {
+        if self.stage == Stage::Established && self.charge > SESSION_CHARGE {
+            // The handshake's state is gone: the session costs less from now on.
+            budget.release(self.charge - SESSION_CHARGE, Use::Tls);
+            self.charge = SESSION_CHARGE;
+        }
         if !self.charged {
             return;
         }
@@ -651,7 +670,8 @@ impl TlsStream {
         if self.charged {
             self.give_buffers(pool, budget);
         }
-        budget.release(SESSION_CHARGE, Use::Tls);
+        budget.release(self.charge, Use::Tls);
+        self.charge = 0;
     }
 
     fn give_buffers(&mut self, pool: &mut BufPool, budget: &Budget) {
