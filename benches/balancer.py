@@ -11,11 +11,15 @@ it out, in-flight requests finish) and starts it again, reloads another (SIGHUP)
 the third (SIGUSR2). It prints requests, non-2xx answers and socket errors, and checks that
 each instance's access log shows the client's address, not the balancer's.
 
+With --tls the instances serve HTTPS on their port and the balancer passes the TLS stream
+through untouched (HAProxy in TCP mode, its health checks over TLS with check-ssl; nginx's
+stream proxy as before), the PROXY header in front of it; wrk speaks https.
+
 Needs root (ip netns), wrk, and haproxy and/or nginx with its stream module. Where namespaces
 are refused it falls back to 127.0.0.2-4 and says so. Exit status: 0 when every run lost
 nothing, 1 when one did, 2 for a setup problem, 77 when a tool is missing (skipped).
 
-    benches/balancer.py [--balancer haproxy|nginx|both] [--duration 30] [--binary PATH]
+    benches/balancer.py [--balancer haproxy|nginx|both] [--duration 30] [--binary PATH] [--tls]
 """
 
 import argparse
@@ -24,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -32,6 +37,8 @@ import time
 
 SKIP = 77
 PORT = 8080
+# (certificate, key) the instances serve HTTPS with, under --tls.
+TLS = None
 
 
 def log(msg):
@@ -116,6 +123,8 @@ class Instance:
             # HAProxy sends v2 (send-proxy-v2); nginx's stream proxy can send only v1.
             argv += ["--proxy-protocol", self.proxy,
                      "--trusted-proxies", f"{self.net.balancer_addr()}/32"]
+        if TLS:
+            argv += ["--tls-cert", TLS[0], "--tls-key", TLS[1]]
         return self.net.wrap(self.i, argv)
 
     def start(self):
@@ -141,6 +150,11 @@ class Instance:
                 elif self.proxy == "v1":
                     s.sendall(f"PROXY TCP4 127.0.0.1 {self.net.addr(self.i)} 40000 {PORT}\r\n"
                               .encode())
+                if TLS:
+                    ctx = ssl.create_default_context()
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                    s = ctx.wrap_socket(s)
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: check\r\nConnection: close\r\n\r\n")
                 head = s.recv(64)
                 m = re.match(rb"HTTP/1\.1 (\d{3})", head)
@@ -216,11 +230,14 @@ def is_zombie(pid):
 
 def haproxy_config(net, listen_port, proxy):
     send = " send-proxy-v2 check-send-proxy" if proxy else ""
+    # Under --tls, TCP mode: the TLS stream passes through, the checks speak TLS themselves.
+    mode, reuse, check_ssl = ("tcp", "", " check-ssl verify none") if TLS else \
+        ("http", "    http-reuse safe\n", "")
     servers = "\n".join(f"    server b{i + 1} {net.addr(i)}:{PORT}" for i in range(3))
     return f"""global
     maxconn 4096
 defaults
-    mode http
+    mode {mode}
     timeout connect 2s
     timeout client 30s
     timeout server 30s
@@ -232,8 +249,7 @@ backend be
     balance roundrobin
     option httpchk GET /healthz
     http-check expect status 200
-    http-reuse safe
-    default-server check inter 200ms fall 1 rise 2{send}
+{reuse}    default-server check inter 200ms fall 1 rise 2{send}{check_ssl}
 {servers}
 """
 
@@ -319,8 +335,9 @@ def run(kind, net, binary, duration, proxy, clients, drain_delay):
         for inst in instances:
             inst.start()
         balancer, port = start_balancer(kind, net, proxy, workdir)
+        scheme = "https" if TLS else "http"
         wrk = subprocess.Popen(["wrk", "-t2", f"-c{clients}", f"-d{duration}s", "--timeout", "5s",
-                                f"http://127.0.0.1:{port}/"],
+                                f"{scheme}://127.0.0.1:{port}/"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         started = time.time()
         steps = [("stop and start", instances[0].stop_and_start),
@@ -382,6 +399,8 @@ def main():
                    help="the instances' --drain-delay (0s shows what it is for)")
     p.add_argument("--no-proxy-protocol", action="store_true",
                    help="plain TCP from the balancer (the instances then log its address)")
+    p.add_argument("--tls", action="store_true",
+                   help="HTTPS on the instances, passed through by the balancer in TCP mode")
     args = p.parse_args()
     kinds = ["haproxy", "nginx"] if args.balancer == "both" else [args.balancer]
     need = ["wrk", "ip"] + kinds
@@ -393,6 +412,18 @@ def main():
         log(f"no binary at {args.binary}: cargo build --release first")
         return 2
     proxy = not args.no_proxy_protocol
+    if args.tls:
+        global TLS
+        pki = tempfile.mkdtemp(prefix="prefork-balancer-tls-")
+        cert, key = os.path.join(pki, "cert.pem"), os.path.join(pki, "key.pem")
+        made = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "2", "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], capture_output=True)
+        if made.returncode != 0:
+            log(f"SKIP: openssl could not make a certificate: {made.stderr.decode()[-300:]}")
+            return SKIP
+        TLS = (cert, key)
     net = Net()
     net.up()
     failed = False

@@ -9,6 +9,19 @@ use std::process::Command;
 #[test]
 #[ignore = "needs root, haproxy, wrk, ip and python3: run by .ci/run with --ignored"]
 fn rolling_restarts_behind_haproxy_lose_nothing() {
+    run_balancer(&[]);
+}
+
+/// The same with HTTPS on the instances: HAProxy in TCP mode passes the TLS stream through
+/// (its checks speak TLS), with a PROXY v2 header in front that the instances read before the
+/// handshake.
+#[test]
+#[ignore = "needs root, haproxy, wrk, ip, openssl and python3: run by .ci/run with --ignored"]
+fn rolling_restarts_behind_haproxy_passing_tls_through_lose_nothing() {
+    run_balancer(&["--tls"]);
+}
+
+fn run_balancer(extra: &[&str]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/balancer.py");
     let out = Command::new("python3")
         .args([
@@ -20,6 +33,7 @@ fn rolling_restarts_behind_haproxy_lose_nothing() {
             "--clients",
             "16",
         ])
+        .args(extra)
         .args(["--binary", env!("CARGO_BIN_EXE_prefork-server")])
         .output()
         .unwrap_or_else(|e| panic!("cannot run python3 ({e}): this test needs it"));

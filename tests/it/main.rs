@@ -9,6 +9,7 @@ mod access_log_full_disk;
 mod balancer;
 mod check;
 mod churn;
+mod clients;
 mod conformance;
 mod controls;
 mod echo;
