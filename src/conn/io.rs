@@ -14,7 +14,6 @@ use crate::proto::Env;
 use crate::stats::WorkerStats;
 use crate::sys::file;
 use crate::sys::net::{self, IoOutcome};
-use crate::transport::tls::{Lent, ReadOutcome};
 
 impl Connection {
     /// Reads once into the read buffer. `Some(true)` if bytes or EOF arrived, `None` to close.
@@ -67,49 +66,6 @@ impl Connection {
             IoOutcome::Failed(errno) => {
                 warn!(%errno, "read failed; closing the connection");
                 None
-            }
-        }
-    }
-
-    /// Reads through TLS: records decrypted into the read buffer, the handshake moved on.
-    #[inline(never)]
-    fn fill_tls(&mut self, pool: &mut BufPool, env: &Env<'_>, work: &mut u64) -> Option<bool> {
-        let tls = self.tls.as_deref_mut()?;
-        let mut lent = Lent {
-            pool,
-            budget: env.budget,
-            token: env.token,
-            stats: env.stats,
-            work,
-        };
-        lent.pool.fill(&mut self.rbuf);
-        let read = tls.read(
-            self.fd.as_fd(),
-            &mut self.rbuf,
-            self.read_closed,
-            self.peer,
-            &mut lent,
-        );
-        match read {
-            ReadOutcome::Read { moved, drained } => {
-                if drained {
-                    self.readable = false;
-                }
-                if moved {
-                    self.needs_input = false;
-                }
-                Some(moved)
-            }
-            ReadOutcome::Eof => {
-                self.readable = false;
-                self.peer_eof = true;
-                Some(true)
-            }
-            ReadOutcome::Closed => None,
-            ReadOutcome::Fatal => {
-                // The alert (or the 400 to plaintext HTTP) goes out, then the close.
-                self.closing = true;
-                Some(true)
             }
         }
     }
@@ -214,32 +170,5 @@ impl Connection {
             }
         }
         Some(moved)
-    }
-}
-
-impl Connection {
-    /// Writes through TLS: records waiting go out, then the output is encrypted a record at a
-    /// time (files read through a bounded buffer: no `sendfile` without kTLS).
-    #[inline(never)]
-    fn flush_tls(&mut self, env: &Env<'_>, pool: &mut BufPool, work: &mut u64) -> Option<bool> {
-        let tls = self.tls.as_deref_mut()?;
-        let mut lent = Lent {
-            pool,
-            budget: env.budget,
-            token: env.token,
-            stats: env.stats,
-            work,
-        };
-        let written = tls.write(self.fd.as_fd(), &mut self.out, &mut self.rbuf, &mut lent)?;
-        if written.freed > 0 {
-            env.budget.release(written.freed, Use::Output);
-        }
-        if written.full {
-            self.writable = false;
-        }
-        if written.decrypted {
-            self.needs_input = false;
-        }
-        Some(written.sent > 0 || written.taken > 0 || written.decrypted)
     }
 }

@@ -7,6 +7,7 @@
 //! [`TlsStream`], and the protocol sees plaintext either way.
 
 mod io;
+mod tls;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Instant;
@@ -18,11 +19,11 @@ use crate::config::{Timeouts, DRAIN_IDLE_GRACE, LINGER_TIMEOUT};
 use crate::http::Handler;
 use crate::memory::{Budget, Use};
 use crate::output::Output;
-use crate::peer::{Peer, Socket, SocketFacts, TcpFigures};
+use crate::peer::{Socket, SocketFacts, TcpFigures};
 use crate::proto::{Env, Next, Phase, Protocol};
 use crate::stats::{TimeoutKind, WorkerStats};
 use crate::sys::net::{self, IoOutcome};
-use crate::transport::tls::{Lent, TlsStream};
+use crate::transport::tls::TlsStream;
 pub use crate::transport::SYSCALL_WORK;
 
 /// Rounds of read → process → write one `drive` call may do before yielding to other
@@ -196,29 +197,6 @@ impl Connection {
         };
         self.settle(outcome, pool, env.budget, now);
         outcome
-    }
-
-    /// [`Connection::drive_open`] over TLS: the protocol sees what the handshake settled,
-    /// and whom a PROXY header before it named (one copy of the environment per drive, on TLS
-    /// connections only). Kept out of line, so the plaintext drive stays as it was.
-    #[inline(never)]
-    fn drive_tls(
-        &mut self,
-        env: &Env<'_>,
-        app: &mut dyn Handler,
-        pool: &mut BufPool,
-        now: Instant,
-    ) -> Drive {
-        let Some(tls) = &self.tls else {
-            return self.drive_open(env, app, pool, now);
-        };
-        let (facts, proxied) = (tls.facts(), tls.proxied());
-        let env = Env {
-            tls: Some(&facts),
-            peer: proxied.as_deref().map_or(env.peer, Peer::Proxied),
-            ..*env
-        };
-        self.drive_open(&env, app, pool, now)
     }
 
     /// Output is waiting to be sent: the protocol's, or TLS records (the handshake's, an
@@ -479,30 +457,6 @@ impl Connection {
         self.rbuf.consume(self.rbuf.len());
         pool.reclaim(&mut self.rbuf);
         pool.reclaim(self.out.buffer());
-    }
-
-    /// The output is flushed and the protocol is done. If the peer may still be sending, send
-    /// our FIN and drain its bytes for a while, so that closing with unread data (which makes
-    /// the kernel send an RST) cannot destroy a response the client has not read yet.
-    ///
-    /// With `fast_if_clean`, a connection whose request ended cleanly (no error, nothing left
-    /// unread in the buffer or the socket) is closed at once, as nginx does: the linger would
-    /// cost a shutdown, a wake-up and a read for nothing.
-    /// On an established TLS session that has not said so yet, queues close_notify; `true`
-    /// if it did (it is then to be sent before the FIN).
-    fn queue_close_notify(&mut self, env: &Env<'_>, pool: &mut BufPool, work: &mut u64) -> bool {
-        let Some(tls) = self.tls.as_deref_mut() else {
-            return false;
-        };
-        let mut lent = Lent {
-            pool,
-            budget: env.budget,
-            token: env.token,
-            stats: env.stats,
-            work,
-        };
-        tls.close_notify(&mut self.rbuf, &mut lent);
-        tls.has_output()
     }
 
     fn begin_close(&mut self, pool: &mut BufPool, fast_if_clean: bool, now: Instant) -> Drive {

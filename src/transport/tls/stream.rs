@@ -9,10 +9,17 @@
 //! holds none. A partial record left when a drive ends (a ClientHello sent a byte at a time)
 //! is kept in a few bytes of its own, not in a pooled buffer.
 //!
-//! rustls's unbuffered API still copies each decrypted record into a `Vec` of its own (and
-//! encodes handshake messages through one): a TLS request costs one allocation per record
-//! read. What it would take to avoid it is in-place decryption, which rustls marks as future
-//! work (`ReadTraffic`'s `_incoming_tls`).
+//! rustls allocates a `Vec` per record: it copies each decrypted record into one of its own,
+//! and seals each encrypted one into one before we copy it out; a keep-alive request costs
+//! those two (`tests/alloc.rs`). In-place decryption is future work in rustls
+//! (`ReadTraffic`'s `_incoming_tls`).
+//!
+//! Here: the session's state, reads (the PROXY header, the plaintext sniff, records) and
+//! writes; `records.rs` pumps rustls's state machine; `charge.rs` holds what it costs the
+//! worker's memory.
+
+mod charge;
+mod records;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;
@@ -21,15 +28,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use rustls::server::UnbufferedServerConnection;
-use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
 use rustls::{ProtocolVersion, ServerConfig};
 use tracing::debug;
 
+use self::records::{Intent, Ran};
 use super::facts::facts_of;
 use super::hello;
-use super::{Lent, HANDSHAKE_CHARGE, SESSION_CHARGE};
-use crate::buffer::{Buf, BufPool};
-use crate::memory::{Budget, Grant, Use};
+use super::{Lent, HANDSHAKE_CHARGE};
+use crate::buffer::Buf;
 use crate::output::{Output, Write};
 use crate::peer::{Proxied, TlsFacts};
 use crate::proto::proxy::{self, Accept};
@@ -96,31 +102,6 @@ enum Stage {
     /// It failed, timed out, or plaintext HTTP arrived: what is queued goes out, then the
     /// close. Its outcome is counted.
     Failed,
-}
-
-/// What one run of rustls is for.
-#[derive(Debug, Clone, Copy)]
-enum Intent<'a> {
-    /// Decrypt what came in, while the read buffer has room.
-    Read { limit: usize },
-    /// Encrypt these bytes as one record.
-    Encrypt(&'a [u8]),
-    /// Queue close_notify.
-    CloseNotify,
-}
-
-/// Where one run of rustls stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ran {
-    /// More ciphertext is needed (or, to encrypt, the session is not ready).
-    NeedInput,
-    /// The read buffer has no room for the next record.
-    NoRoom,
-    /// The intent is done (a record encrypted, close_notify queued).
-    Done,
-    /// The peer sent close_notify.
-    PeerClosed,
-    Fatal,
 }
 
 pub struct TlsStream {
@@ -368,101 +349,6 @@ impl TlsStream {
         }
     }
 
-    /// Runs rustls over the buffered ciphertext for `intent`: records it decrypts go to
-    /// `plain`, messages it encodes (handshake, alerts, tickets) to `outgoing`.
-    ///
-    /// Every run hands rustls the whole of `incoming`, never an empty slice: a handshake
-    /// message split over records is kept there (rustls's deframer counts offsets into it), so
-    /// an encryption may meet a record to decrypt too; it goes to `plain` past the read
-    /// limit, by at most what `incoming` holds.
-    fn run(&mut self, plain: &mut Buf, intent: Intent<'_>, stats: &WorkerStats) -> Ran {
-        loop {
-            if let Intent::Read { limit } = intent {
-                if !room_for_a_record(plain, limit) {
-                    return Ran::NoRoom;
-                }
-            }
-            let status = self.conn.process_tls_records(self.incoming.filled_mut());
-            let discard = status.discard;
-            let next = match status.state {
-                Err(e) => {
-                    debug!(error = %e, "TLS session failed");
-                    Some(Ran::Fatal)
-                }
-                Ok(ConnectionState::ReadTraffic(mut records)) => {
-                    // Every record is taken: encrypting asks rustls for its state, and would
-                    // find this one first otherwise.
-                    while let Some(Ok(record)) = records.next_record() {
-                        plain.extend_from_slice(record.payload);
-                    }
-                    None
-                }
-                Ok(ConnectionState::EncodeTlsData(mut data)) => {
-                    encode(&mut self.outgoing, |out| data.encode(out));
-                    None
-                }
-                Ok(ConnectionState::TransmitTlsData(data)) => {
-                    // What was encoded stays in `outgoing` until the socket takes it, in order.
-                    data.done();
-                    None
-                }
-                Ok(ConnectionState::WriteTraffic(mut traffic)) => match intent {
-                    Intent::Read { .. } => Some(Ran::NeedInput),
-                    Intent::Encrypt(piece) => {
-                        self.outgoing.reserve(piece.len() + RECORD_OVERHEAD);
-                        match traffic.encrypt(piece, self.outgoing.spare_mut()) {
-                            Ok(n) => {
-                                self.outgoing.commit(n);
-                                Some(Ran::Done)
-                            }
-                            Err(EncryptError::InsufficientSize(InsufficientSizeError {
-                                required_size,
-                            })) => {
-                                self.outgoing.reserve(required_size);
-                                None
-                            }
-                            Err(EncryptError::EncryptExhausted) => Some(Ran::Fatal),
-                        }
-                    }
-                    Intent::CloseNotify => {
-                        self.outgoing.reserve(RECORD_OVERHEAD);
-                        if let Ok(n) = traffic.queue_close_notify(self.outgoing.spare_mut()) {
-                            self.outgoing.commit(n);
-                        }
-                        Some(Ran::Done)
-                    }
-                },
-                Ok(ConnectionState::BlockedHandshake) => Some(Ran::NeedInput),
-                Ok(ConnectionState::PeerClosed) => {
-                    // Reported once: remembered here for the reads to come.
-                    self.peer_closed = true;
-                    None
-                }
-                Ok(ConnectionState::Closed) => Some(Ran::PeerClosed),
-                Ok(ConnectionState::ReadEarlyData(mut records)) => {
-                    // 0-RTT is not offered (max_early_data_size is 0): none should come.
-                    while records.next_record().is_some() {}
-                    None
-                }
-                Ok(_) => Some(Ran::NeedInput),
-            };
-            self.incoming.consume(discard);
-            if self.stage == Stage::Handshaking && !self.conn.is_handshaking() {
-                self.established(stats);
-            }
-            match next {
-                None => continue,
-                Some(Ran::Fatal) => {
-                    self.fail(stats, TlsOutcome::Failed);
-                    self.queue_alert();
-                    return Ran::Fatal;
-                }
-                Some(Ran::NeedInput) if self.peer_closed => return Ran::PeerClosed,
-                Some(ran) => return ran,
-            }
-        }
-    }
-
     /// The handshake is done: its facts are read and counted.
     fn established(&mut self, stats: &WorkerStats) {
         self.stage = Stage::Established;
@@ -487,20 +373,6 @@ impl TlsStream {
             stats.on_tls(why, None);
         }
         self.stage = Stage::Failed;
-    }
-
-    /// After a failure, the alert rustls owes the peer (if any) into `outgoing`.
-    ///
-    /// One call, and only one: rustls hands out what it queued to send before it deframes
-    /// anything, and the alert is the one thing queued after a failure (everything before was
-    /// encoded as it came). A second call would deframe the bytes that failed again, and on a
-    /// record that failed to deframe rustls would then try to send a second fatal alert,
-    /// which it asserts never happens: a panic a client could cause at will.
-    fn queue_alert(&mut self) {
-        let status = self.conn.process_tls_records(self.incoming.filled_mut());
-        if let Ok(ConnectionState::EncodeTlsData(mut data)) = status.state {
-            encode(&mut self.outgoing, |out| data.encode(out));
-        }
     }
 
     /// Sends the ciphertext waiting, then encrypts and sends what `out` holds (bytes, and file
@@ -616,95 +488,6 @@ impl TlsStream {
             }
             Stage::Handshaking => self.fail(stats, TlsOutcome::TimedOut),
             Stage::Established | Stage::Failed => {}
-        }
-    }
-
-    /// Takes the two record buffers from the pool, charging them to the budget first (or
-    /// queueing for that: `false`, and the worker drives the connection again when its turn
-    /// comes).
-    fn take_buffers(&mut self, lent: &mut Lent<'_>) -> bool {
-        if !self.charged {
-            let need = 2 * lent.pool.buffer_size() as u64;
-            match lent.budget.reserve(lent.token, need, Use::Tls) {
-                Grant::Granted => self.charged = true,
-                Grant::Queued | Grant::Never => return false,
-            }
-        }
-        lent.pool.fill(&mut self.incoming);
-        lent.pool.fill(&mut self.outgoing);
-        true
-    }
-
-    /// Between drives: a small partial record moves to a few bytes of its own, and empty
-    /// buffers go back to the pool with their charge, so a waiting session holds neither.
-    pub fn settle(&mut self, pool: &mut BufPool, budget: &Budget) {
-        if self.stage == Stage::Established && self.charge > SESSION_CHARGE {
-            // The handshake's state is gone: the session costs less from now on.
-            budget.release(self.charge - SESSION_CHARGE, Use::Tls);
-            self.charge = SESSION_CHARGE;
-        }
-        if !self.charged {
-            return;
-        }
-        let small = self.incoming.len() <= STASH_AT_MOST && !self.pending;
-        if small && self.outgoing.is_empty() {
-            if !self.incoming.is_empty() {
-                self.stash.extend_from_slice(self.incoming.filled());
-                let len = self.incoming.len();
-                self.incoming.consume(len);
-            }
-            self.give_buffers(pool, budget);
-        }
-    }
-
-    /// Gives the record buffers back (the connection is closing), and the session's charge;
-    /// a handshake that never finished is counted as closed by the client.
-    pub fn release(&mut self, pool: &mut BufPool, budget: &Budget, stats: &WorkerStats) {
-        match self.stage {
-            Stage::Handshaking => stats.on_tls(TlsOutcome::Closed, None),
-            Stage::Preamble(_) | Stage::Established | Stage::Failed => {}
-        }
-        let (i, o) = (self.incoming.len(), self.outgoing.len());
-        self.incoming.consume(i);
-        self.outgoing.consume(o);
-        if self.charged {
-            self.give_buffers(pool, budget);
-        }
-        budget.release(self.charge, Use::Tls);
-        self.charge = 0;
-    }
-
-    fn give_buffers(&mut self, pool: &mut BufPool, budget: &Budget) {
-        pool.reclaim(&mut self.incoming);
-        pool.reclaim(&mut self.outgoing);
-        // A buffer grown past the pool's size is dropped by the pool: free it here either way.
-        self.incoming = Buf::new();
-        self.outgoing = Buf::new();
-        budget.release(2 * pool.buffer_size() as u64, Use::Tls);
-        self.charged = false;
-    }
-}
-
-/// Whether the next record may be decrypted into `plain`: yes while it holds less than a
-/// pooled buffer's worth (`limit`) not yet consumed, after making room for a whole record
-/// (compacting, or growing it past the pool's size by at most a record).
-fn room_for_a_record(plain: &mut Buf, limit: usize) -> bool {
-    if plain.len() >= limit {
-        return false;
-    }
-    plain.reserve(MAX_PLAINTEXT);
-    true
-}
-
-/// Runs an encode of rustls's into `out`'s spare room, growing it as it asks.
-fn encode(out: &mut Buf, mut encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>) {
-    loop {
-        match encode(out.spare_mut()) {
-            Ok(n) => return out.commit(n),
-            Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
-                out.reserve(required_size);
-            }
-            Err(EncodeError::AlreadyEncoded) => return,
         }
     }
 }
