@@ -619,3 +619,46 @@ fn reload_reads_certificates_again_and_refuses_bad_ones() {
         assert_eq!(serial(&s), changed);
     }
 }
+
+/// Responses written over time, request controls and `/raw` go through TLS like the rest.
+#[test]
+fn responses_over_time_controls_and_raw_over_tls() {
+    let dir = tls::test_dir("over-time");
+    let (ca, cert, key) = pki(&dir);
+    let server = start(&cert, &key, &["--workers", "1"]);
+    let config = tls::client_config(&ca.pem, &Default::default());
+    let mut s = tls::connect(server.https_addr(), &config, "localhost").unwrap();
+    // Chunked, written by a producer step by step.
+    s.write_all(b"GET /stream/3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"0\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed mid-stream: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("Transfer-Encoding: chunked"), "{text}");
+    assert_eq!(text.matches("\"id\": ").count(), 3, "{text}");
+    // Paced by the worker's timers.
+    let started = Instant::now();
+    let drip = tls::get(&mut s, "/drip?duration=0.3&numbytes=3&delay=0");
+    assert_eq!((drip.status, drip.body.len()), (200, 3));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // A request control, and /raw's bytes as they came (decrypted).
+    assert_eq!(tls::get(&mut s, "/get?status=418").status, 418);
+    let raw = tls::get(&mut s, "/raw");
+    assert!(raw
+        .body_str()
+        .starts_with("GET /raw HTTP/1.1\r\nHost: localhost\r\n"));
+    assert_eq!(
+        tls::get(&mut s, "/").status,
+        200,
+        "and the connection goes on"
+    );
+}
