@@ -395,7 +395,15 @@ pub fn check(config: &Config) -> Result<Checked, Error> {
         }
     }
     let bound = check_bind(config.addr, config)?;
-    let tls_port = config.tls.as_ref().and_then(|t| t.port);
+    // `--port 0` asks not to try the real port (a systemd unit's check, while the running
+    // server or the socket unit holds it): the TLS port is not tried either then.
+    let tls_port = config.tls.as_ref().and_then(|t| t.port).map(|port| {
+        if config.addr.port() == 0 {
+            0
+        } else {
+            port
+        }
+    });
     let tls = tls_port
         .map(|port| check_bind(SocketAddr::new(config.addr.ip(), port), config))
         .transpose()?;

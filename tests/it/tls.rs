@@ -662,3 +662,36 @@ fn responses_over_time_controls_and_raw_over_tls() {
         "and the connection goes on"
     );
 }
+
+/// `--check` tries `--tls-port` like `--port`, and, like it, not with `--port 0` (a unit's
+/// check while the running server holds both ports).
+#[test]
+fn check_tries_the_tls_port_unless_told_not_to() {
+    let dir = tls::test_dir("check-port");
+    let (_ca, cert, key) = pki(&dir);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let check = |main_port: &str| {
+        Command::new(common::BIN)
+            .args(["--check", "--bind", "127.0.0.1", "--port", main_port])
+            .args([
+                "--tls-port",
+                &port,
+                "--tls-cert",
+                path(&cert),
+                "--tls-key",
+                path(&key),
+            ])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(
+        check("0"),
+        Some(0),
+        "--port 0: the real ports are not tried"
+    );
+    let free = common::free_port().to_string();
+    assert_eq!(check(&free), Some(75), "the TLS port is in use");
+}
