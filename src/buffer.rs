@@ -123,6 +123,18 @@ impl Buf {
         }
     }
 
+    /// Ensures at least `n` spare bytes, growing to exactly that if it must (no doubling):
+    /// for a buffer whose growth is charged to the budget by a bound.
+    pub fn reserve_exact(&mut self, n: usize) {
+        if self.data.len() - self.end >= n {
+            return;
+        }
+        self.compact();
+        if self.data.len() - self.end < n {
+            self.data.resize(self.end + n, 0);
+        }
+    }
+
     fn compact(&mut self) {
         if self.start > 0 {
             self.data.copy_within(self.start..self.end, 0);

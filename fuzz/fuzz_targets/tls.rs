@@ -82,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
                 break;
             }
         }
-        stream.settle(&mut pool, &budget);
+        stream.settle(&mut pool, &budget, plain.capacity());
         match (read, wrote) {
             (ReadOutcome::Read { .. }, Some(_)) => {}
             _ => break,

@@ -223,7 +223,7 @@ impl Connection {
             pool.reclaim(&mut self.rbuf);
             pool.reclaim(self.out.buffer());
             if let Some(tls) = &mut self.tls {
-                tls.settle(pool, budget);
+                tls.settle(pool, budget, self.rbuf.capacity());
             }
         }
         if self.proto.phase(self.rbuf.len()) == Phase::Head {

@@ -46,13 +46,7 @@ impl Connection {
         work: &mut u64,
     ) -> Option<bool> {
         let tls = self.tls.as_deref_mut()?;
-        let mut lent = Lent {
-            pool,
-            budget: env.budget,
-            token: env.token,
-            stats: env.stats,
-            work,
-        };
+        let mut lent = lent(pool, env, work);
         lent.pool.fill(&mut self.rbuf);
         let read = tls.read(
             self.fd.as_fd(),
@@ -95,13 +89,7 @@ impl Connection {
         work: &mut u64,
     ) -> Option<bool> {
         let tls = self.tls.as_deref_mut()?;
-        let mut lent = Lent {
-            pool,
-            budget: env.budget,
-            token: env.token,
-            stats: env.stats,
-            work,
-        };
+        let mut lent = lent(pool, env, work);
         let written = tls.write(self.fd.as_fd(), &mut self.out, &mut self.rbuf, &mut lent)?;
         if written.freed > 0 {
             env.budget.release(written.freed, Use::Output);
@@ -133,14 +121,20 @@ impl Connection {
         let Some(tls) = self.tls.as_deref_mut() else {
             return false;
         };
-        let mut lent = Lent {
-            pool,
-            budget: env.budget,
-            token: env.token,
-            stats: env.stats,
-            work,
-        };
+        let mut lent = lent(pool, env, work);
         tls.close_notify(&mut self.rbuf, &mut lent);
         tls.has_output()
+    }
+}
+
+/// What a TLS stream borrows for one call, from the worker (`pool`, and `env`'s budget,
+/// counters and this connection's token) and the drive (`work`).
+fn lent<'a>(pool: &'a mut BufPool, env: &'a Env<'_>, work: &'a mut u64) -> Lent<'a> {
+    Lent {
+        pool,
+        budget: env.budget,
+        token: env.token,
+        stats: env.stats,
+        work,
     }
 }

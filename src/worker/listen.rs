@@ -132,7 +132,7 @@ impl Worker<'_> {
         let conns = &mut self.conns;
         let stats = self.stats;
         let budget = &self.site.budget;
-        let headroom = 2 * self.pool.buffer_size() as u64;
+        let headroom = tls::BUFFERS_CHARGED * self.pool.buffer_size() as u64;
         let read_now = !self.defer_accept.is_zero();
         self.acceptor
             .accept_batch(listener, count, now, stats, |fd, peer| {

@@ -6,36 +6,17 @@ use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::tls::{self, Ca, ClientOptions};
 use common::{get, is_closed_by_peer, wait_until, Server};
 
-/// A CA, a server certificate for `localhost` and 127.0.0.1 signed by it, written to `dir`.
-fn pki(dir: &Path) -> (Ca, PathBuf, PathBuf) {
-    let ca = Ca::new("Test CA");
-    let (cert, key) = tls::write_pair(dir, "server", &ca.server(&["localhost", "127.0.0.1"]));
-    (ca, cert, key)
-}
+use tls::{pki, start_https as start};
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Starts a server with HTTPS on a port of its own (`--tls-port 0`) and `extra` options.
-fn start(cert: &Path, key: &Path, extra: &[&str]) -> Server {
-    let mut args = vec![
-        "--tls-port",
-        "0",
-        "--tls-cert",
-        path(cert),
-        "--tls-key",
-        path(key),
-    ];
-    args.extend_from_slice(extra);
-    Server::start(&args)
 }
 
 /// The sum of a counter over every worker, from the plain port's `/metrics`.

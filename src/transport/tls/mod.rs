@@ -13,7 +13,8 @@
 //!
 //! Memory: a session is charged [`HANDSHAKE_CHARGE`] to the worker's budget when it is accepted
 //! (refused at once if that does not fit), [`SESSION_CHARGE`] once its handshake is done, and
-//! its two record buffers while it holds them (an idle session holds none); see `stream.rs`.
+//! [`BUFFERS_CHARGED`] pooled buffers while it holds its record buffers (an idle session holds
+//! none); see `stream/charge.rs`.
 //!
 //! kTLS: with a kernel TLS ULP, the record layer of an established session could move into
 //! the kernel (`setsockopt(TCP_ULP, "tls")` and the traffic secrets rustls exports), and files
@@ -32,7 +33,7 @@ use crate::memory::Budget;
 use crate::stats::WorkerStats;
 
 pub use self::setup::{build, SetupError};
-pub use self::stream::{ReadOutcome, TlsStream, Written};
+pub use self::stream::{ReadOutcome, TlsStream, Written, BUFFERS_CHARGED};
 pub use self::ticket::TicketKeys;
 
 /// What a session is charged while it handshakes: rustls's handshake state (transcript, key

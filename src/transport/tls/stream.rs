@@ -21,6 +21,8 @@
 mod charge;
 mod records;
 
+pub use self::charge::BUFFERS_CHARGED;
+
 use std::cell::OnceCell;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
@@ -195,11 +197,6 @@ impl TlsStream {
     /// Ciphertext (or the answer to plaintext HTTP) is waiting to be sent.
     pub fn has_output(&self) -> bool {
         !self.outgoing.is_empty()
-    }
-
-    /// The session failed: once what is queued is sent, the connection closes.
-    pub fn has_failed(&self) -> bool {
-        self.stage == Stage::Failed
     }
 
     /// Reads what the socket has and decrypts what fits into `plain`; handshake messages to

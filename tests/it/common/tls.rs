@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
-use super::Response;
+use super::{Response, Server};
 
 /// A certificate authority that signs the tests' leaves.
 pub(crate) struct Ca {
@@ -83,6 +83,27 @@ pub(crate) fn test_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A CA and a server certificate for `localhost` and 127.0.0.1 signed by it, written to `dir`.
+pub(crate) fn pki(dir: &Path) -> (Ca, PathBuf, PathBuf) {
+    let ca = Ca::new("Test CA");
+    let (cert, key) = write_pair(dir, "server", &ca.server(&["localhost", "127.0.0.1"]));
+    (ca, cert, key)
+}
+
+/// `--tls-cert CERT --tls-key KEY`.
+pub(crate) fn cert_args<'a>(cert: &'a Path, key: &'a Path) -> [&'a str; 4] {
+    let path = |p: &'a Path| p.to_str().expect("a UTF-8 path");
+    ["--tls-cert", path(cert), "--tls-key", path(key)]
+}
+
+/// Starts a server (port 0) with HTTPS on a port of its own (`--tls-port 0`) and `extra`.
+pub(crate) fn start_https(cert: &Path, key: &Path, extra: &[&str]) -> Server {
+    let mut args = vec!["--tls-port", "0"];
+    args.extend_from_slice(&cert_args(cert, key));
+    args.extend_from_slice(extra);
+    Server::start(&args)
 }
 
 /// What a client offers and presents.

@@ -60,6 +60,9 @@ impl TlsStream {
                     // Every record is taken: encrypting asks rustls for its state, and would
                     // find this one first otherwise.
                     while let Some(Ok(record)) = records.next_record() {
+                        // Exactly: past the read limit (a record met while encrypting) the
+                        // buffer grows by what `incoming` held, no more (see `charge.rs`).
+                        plain.reserve_exact(record.payload.len());
                         plain.extend_from_slice(record.payload);
                     }
                     None
@@ -147,12 +150,12 @@ impl TlsStream {
 
 /// Whether the next record may be decrypted into `plain`: yes while it holds less than a
 /// pooled buffer's worth (`limit`) not yet consumed, after making room for a whole record
-/// (compacting, or growing it past the pool's size by at most a record).
+/// (compacting, or growing it to at most `limit` plus a record: see `charge.rs`).
 pub(super) fn room_for_a_record(plain: &mut Buf, limit: usize) -> bool {
     if plain.len() >= limit {
         return false;
     }
-    plain.reserve(MAX_PLAINTEXT);
+    plain.reserve_exact(MAX_PLAINTEXT);
     true
 }
 
