@@ -2,9 +2,11 @@
 
 mod admin;
 mod echo;
+pub mod manual;
 mod proxy;
 mod tls;
 mod upgrade;
+mod user;
 mod values;
 
 use std::net::{IpAddr, SocketAddr};
@@ -30,7 +32,7 @@ use self::values::{
 /// WINCH park workers, TTIN/TTOU add/remove a worker, USR1 reopen the log file.
 /// Log level from RUST_LOG (default info).
 #[derive(Debug, Parser)]
-#[command(name = "prefork-server", version, about, long_about = None)]
+#[command(name = "prefork-server", version = crate::VERSION, about, long_about = None)]
 pub struct Cli {
     /// Worker processes: a number, or "auto" for the CPUs this process may use (affinity and cgroup quota).
     #[arg(long, env = "PREFORK_WORKERS", default_value = "auto", value_parser = parse_workers)]
@@ -157,6 +159,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub tls: tls::TlsArgs,
+
+    #[command(flatten)]
+    pub user: user::UserArgs,
 
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
@@ -319,6 +324,25 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
     },
+    /// Ask a running server's /healthz: exit 0 if it answers 200, 1 otherwise (for a
+    /// container's HEALTHCHECK, where no curl exists).
+    Healthcheck {
+        /// The server's port (the main port, or --metrics-port's).
+        #[arg(long, env = "PREFORK_PORT", default_value_t = 8080)]
+        port: u16,
+        /// The server's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: IpAddr,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// Write the man page (prefork-server.1) and shell completions (bash, zsh, fish) into DIR,
+    /// from this binary's own options, so they always match --help.
+    Generate {
+        /// The directory to write into (created if missing).
+        dir: std::path::PathBuf,
+    },
 }
 
 /// `--controls`.
@@ -385,6 +409,7 @@ impl Cli {
         let admin_token = self.admin.token()?;
         let proxy = self.proxy.options()?;
         let tls = self.tls.options(self.port)?;
+        let identity = self.user.identity()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -392,6 +417,7 @@ impl Cli {
             }
         };
         Ok(Config {
+            identity,
             workers,
             addr: SocketAddr::new(self.bind, self.port),
             protocol: match self.protocol {

@@ -34,6 +34,8 @@ pub enum LogFormat {
 /// Everything the master and the workers need to know, fixed before the first fork.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `--user`/`--group`, resolved: what each worker drops to after its fork.
+    pub identity: Option<crate::sys::identity::Identity>,
     /// Number of worker processes (and listening sockets).
     pub workers: usize,
     /// Address and port to bind; port 0 asks the kernel for a free port.

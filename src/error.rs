@@ -1,16 +1,6 @@
 //! Startup and master failures, one variant per step, and the exit-code table.
 //!
-//! | code | meaning |
-//! |---|---|
-//! | 0  | clean stop |
-//! | 1  | unexpected runtime failure |
-//! | 2  | bad command line (clap's usage error, or options that contradict each other), or a TLS certificate or key that cannot serve (unreadable, mismatched, expired, no name) |
-//! | 69 | every worker slot was given up after crash loops (`EX_UNAVAILABLE`) |
-//! | 70 | a worker caught a panic (`EX_SOFTWARE`) |
-//! | 71 | fork, epoll, socketpair or signal setup failed (`EX_OSERR`) |
-//! | 75 | address in use (`EX_TEMPFAIL`: an old instance may still be exiting) |
-//! | 77 | permission denied binding the address (`EX_NOPERM`) |
-//! | 78 | invalid configuration or address (`EX_CONFIG`); from a worker: fatal, not respawned |
+//! The codes and what each means are [`exit::TABLE`] (also in the man page).
 
 use std::fmt;
 use std::io;
@@ -24,9 +14,54 @@ pub mod exit {
     pub const UNAVAILABLE: i32 = 69;
     pub const SOFTWARE: i32 = 70;
     pub const OSERR: i32 = 71;
+    pub const CANTCREAT: i32 = 73;
     pub const TEMPFAIL: i32 = 75;
     pub const NOPERM: i32 = 77;
     pub const CONFIG: i32 = 78;
+
+    /// Every exit code and its meaning, for operators (the man page, docs/operations.md).
+    pub const TABLE: &[(i32, &str)] = &[
+        (OK, "clean stop"),
+        (
+            FAILURE,
+            "unexpected runtime failure; for `healthcheck`: the server is not healthy or \
+             could not be reached (Docker's HEALTHCHECK convention)",
+        ),
+        (
+            USAGE,
+            "bad command line (a usage error, or options that contradict each other), or a TLS \
+             certificate or key that cannot serve (unreadable, mismatched, expired, no name)",
+        ),
+        (
+            UNAVAILABLE,
+            "every worker slot was given up after crash loops (EX_UNAVAILABLE); for `status`: \
+             the server could not be reached",
+        ),
+        (SOFTWARE, "a worker caught a panic (EX_SOFTWARE)"),
+        (
+            OSERR,
+            "fork, epoll, socketpair or signal setup failed (EX_OSERR)",
+        ),
+        (
+            CANTCREAT,
+            "`generate`: a file could not be written (EX_CANTCREAT)",
+        ),
+        (
+            TEMPFAIL,
+            "address in use (EX_TEMPFAIL: an old instance may still be exiting)",
+        ),
+        (
+            NOPERM,
+            "permission denied: binding the address, or --user without running as root \
+             (EX_NOPERM)",
+        ),
+        (
+            CONFIG,
+            "invalid configuration or address, or a user or group that does not exist \
+             (EX_CONFIG); from a worker (e.g. it could not drop privileges): fatal, not \
+             respawned",
+        ),
+    ];
 }
 
 /// A failure that stops the master.
@@ -36,6 +71,8 @@ pub enum Error {
     Usage(String),
     /// An option names something unusable (a root that is not a directory).
     Config(String),
+    /// `--user` asks for a switch the process has no right to make (it is not root).
+    Privileges(String),
     /// A TLS certificate or key cannot serve: the message names the file and the problem.
     Tls(String),
     /// Binding or listening on the address failed.
@@ -61,6 +98,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Tls(_) => exit::USAGE,
             Error::Config(_) => exit::CONFIG,
+            Error::Privileges(_) => exit::NOPERM,
             Error::Bind { source, .. } => match source.kind() {
                 io::ErrorKind::AddrInUse => exit::TEMPFAIL,
                 io::ErrorKind::PermissionDenied => exit::NOPERM,
@@ -76,7 +114,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) | Error::Config(message) => write!(f, "{message}"),
+            Error::Usage(message) | Error::Config(message) | Error::Privileges(message) => {
+                write!(f, "{message}")
+            }
             Error::Tls(message) => write!(f, "TLS: {message}"),
             Error::Bind { addr, source } => write!(f, "could not listen on {addr}: {source}"),
             Error::Signals(e) => write!(f, "could not set up signal handling: {e}"),
@@ -99,6 +139,7 @@ impl std::error::Error for Error {
             Error::Signals(e) | Error::Fork(e) => Some(e),
             Error::Usage(_)
             | Error::Config(_)
+            | Error::Privileges(_)
             | Error::Tls(_)
             | Error::WorkerFatal { .. }
             | Error::GaveUp => None,

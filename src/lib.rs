@@ -39,6 +39,17 @@
     clippy::missing_safety_doc
 )]
 
+/// The crate's version and the commit it was built from (`build.rs`), for `--version`, the
+/// master's first log line and `prefork_build_info` in `/metrics`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PREFORK_COMMIT"),
+    ", ",
+    env!("PREFORK_COMMIT_DATE"),
+    ")"
+);
+
 pub mod access_log;
 pub mod app;
 pub mod buffer;

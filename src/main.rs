@@ -12,8 +12,23 @@ fn main() {
     prefork_server::sys::alloc::return_large_blocks_to_the_system();
     // clap prints usage errors and exits 2; --help and --version exit 0.
     let cli = Cli::parse();
-    if let Some(Command::Status { port, host }) = cli.command {
-        std::process::exit(prefork_server::status_cmd::run(host, port));
+    match &cli.command {
+        Some(Command::Status { port, host }) => {
+            std::process::exit(prefork_server::status_cmd::run(*host, *port));
+        }
+        Some(Command::Healthcheck {
+            port,
+            host,
+            timeout,
+        }) => {
+            std::process::exit(prefork_server::status_cmd::healthcheck(
+                *host, *port, *timeout,
+            ));
+        }
+        Some(Command::Generate { dir }) => {
+            std::process::exit(prefork_server::cli::manual::generate(dir));
+        }
+        None => {}
     }
     let check_only = cli.check;
     let config = match cli.into_config() {

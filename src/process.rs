@@ -295,6 +295,14 @@ fn child_main(
         return exit::OSERR;
     }
     crate::sys::close_inherited(inherited);
+    // `--user`: drop root before anything else is opened (the access log, the root of the
+    // files), and before the parent-death signal, which a change of credentials clears.
+    if let Some(identity) = &config.identity {
+        if let Err(e) = identity.drop_privileges() {
+            eprintln!("prefork-server worker: could not drop to {identity}: {e}");
+            return exit::CONFIG;
+        }
+    }
     // Die with the master, and close the race where it died before the line above.
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != master_pid {
         return exit::OK;

@@ -4,17 +4,7 @@
 //! master's or worker's `Poller` watches, and the loop acts on the flags (nginx's design, through
 //! signal-hook's `flag` and `low_level::pipe`).
 //!
-//! | signal | master | worker (signalled directly) |
-//! |---|---|---|
-//! | SIGTERM, SIGQUIT | graceful stop: drain every worker, SIGKILL after `--shutdown-timeout`, exit 0 | drain, exit |
-//! | SIGINT (or a second SIGTERM/SIGQUIT) | fast stop: workers exit at once | exit at once |
-//! | SIGHUP | reload: a new generation on the same sockets; old workers drain | ignored |
-//! | SIGUSR2 | binary upgrade: the binary on disk, with the sockets inherited, as a new master beside this one or (under systemd) re-executed in place | ignored |
-//! | SIGWINCH | park: drain the workers, keep the master and its sockets | ignored |
-//! | SIGTTIN / SIGTTOU | one worker more / fewer | ignored |
-//! | SIGUSR1 | reopen the log file, here and in every worker | ignored |
-//! | SIGCHLD | reap exited workers and respawn them | — |
-//! | SIGPIPE | ignored (a reset peer is an EPIPE from write) | ignored |
+//! What each signal does is [`TABLE`] (rendered into the man page by `prefork-server generate`).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -25,6 +15,65 @@ use std::sync::Arc;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use signal_hook::consts::signal::*;
 use signal_hook::SigId;
+
+/// One signal's meaning, to the master and to a worker signalled directly.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignalUse {
+    pub(crate) names: &'static str,
+    pub(crate) master: &'static str,
+    pub(crate) worker: &'static str,
+}
+
+/// Every signal the server acts on, for operators (the man page, docs/operations.md).
+pub(crate) const TABLE: &[SignalUse] = &[
+    SignalUse {
+        names: "SIGTERM, SIGQUIT",
+        master: "graceful stop: drain every worker, SIGKILL after --shutdown-timeout, exit 0",
+        worker: "drain, exit",
+    },
+    SignalUse {
+        names: "SIGINT (or a second SIGTERM/SIGQUIT)",
+        master: "fast stop: workers exit at once",
+        worker: "exit at once",
+    },
+    SignalUse {
+        names: "SIGHUP",
+        master: "reload: a new generation of workers on the same sockets (TLS certificates read \
+                 again); the old workers drain",
+        worker: "ignored",
+    },
+    SignalUse {
+        names: "SIGUSR2",
+        master: "binary upgrade: the binary on disk, with the sockets inherited, as a new master \
+                 beside this one or (under systemd) re-executed in place",
+        worker: "ignored",
+    },
+    SignalUse {
+        names: "SIGWINCH",
+        master: "park: drain the workers, keep the master and its sockets (SIGHUP starts them)",
+        worker: "ignored",
+    },
+    SignalUse {
+        names: "SIGTTIN, SIGTTOU",
+        master: "one worker more, one fewer",
+        worker: "ignored",
+    },
+    SignalUse {
+        names: "SIGUSR1",
+        master: "reopen the log file and the access log, here and in every worker",
+        worker: "ignored",
+    },
+    SignalUse {
+        names: "SIGCHLD",
+        master: "reap exited workers and respawn them",
+        worker: "not handled",
+    },
+    SignalUse {
+        names: "SIGPIPE",
+        master: "ignored (a reset peer is an EPIPE from write)",
+        worker: "ignored",
+    },
+];
 
 /// SIGCHLD's number, which the master does not log (it reaps on every turn anyway).
 pub(crate) const SIGCHLD_NUM: i32 = SIGCHLD;

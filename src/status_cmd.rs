@@ -1,5 +1,6 @@
-//! `prefork-server status --port P`: fetch `/status` from a running server and print a table,
-//! so an operator can look without curl and jq.
+//! The commands that ask a running server: `prefork-server status --port P` fetches `/status`
+//! and prints a table, so an operator can look without curl and jq; `prefork-server
+//! healthcheck` asks `/healthz`, for a container image that has no curl.
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -198,8 +199,14 @@ fn table(status: &Json) -> String {
 /// Fetches `/status` from `host:port` and prints it; returns the process exit code.
 pub fn run(host: IpAddr, port: u16) -> i32 {
     let addr = SocketAddr::new(host, port);
-    match fetch(addr).and_then(|body| parse(&body).map_err(|e| format!("unexpected /status: {e}")))
-    {
+    let fetched = fetch(addr, "/status", Duration::from_secs(5)).and_then(|(head, body)| {
+        if head.starts_with("HTTP/1.1 200 ") {
+            parse(&body).map_err(|e| format!("unexpected /status: {e}"))
+        } else {
+            Err(format!("answered {head}"))
+        }
+    });
+    match fetched {
         Ok(status) => {
             print!("{}", table(&status));
             crate::error::exit::OK
@@ -211,21 +218,47 @@ pub fn run(host: IpAddr, port: u16) -> i32 {
     }
 }
 
-fn fetch(addr: SocketAddr) -> Result<String, String> {
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))
+/// `prefork-server healthcheck`: 0 when `/healthz` answers 200, 1 otherwise (Docker's
+/// HEALTHCHECK contract: 0 healthy, 1 unhealthy), with one line saying what was seen.
+pub fn healthcheck(host: IpAddr, port: u16, timeout: Duration) -> i32 {
+    let addr = SocketAddr::new(host, port);
+    match fetch(addr, "/healthz", timeout) {
+        Ok((head, body)) if head.starts_with("HTTP/1.1 200 ") => {
+            println!("{addr}: {}", body.trim());
+            crate::error::exit::OK
+        }
+        Ok((head, body)) => {
+            eprintln!(
+                "prefork-server healthcheck: {addr}: {head}: {}",
+                body.trim()
+            );
+            crate::error::exit::FAILURE
+        }
+        Err(e) => {
+            eprintln!("prefork-server healthcheck: {addr}: {e}");
+            crate::error::exit::FAILURE
+        }
+    }
+}
+
+/// One HTTP/1.0 GET of `path`: the status line and the body (bounded: these answers are
+/// small, and a stranger on the port must not make the command hold much).
+fn fetch(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(String, String), String> {
+    const MAX_ANSWER: u64 = 1 << 20;
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    s.write_all(b"GET /status HTTP/1.0\r\nHost: status\r\n\r\n")
+    s.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    s.take(MAX_ANSWER)
+        .read_to_end(&mut raw)
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP response")?;
-    if !head.starts_with("HTTP/1.1 200 ") {
-        return Err(format!("answered {}", head.lines().next().unwrap_or("")));
-    }
-    Ok(body.to_string())
+    let status = head.lines().next().unwrap_or("").to_string();
+    Ok((status, body.to_string()))
 }
 
 #[cfg(test)]

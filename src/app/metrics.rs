@@ -77,6 +77,18 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
     let mut out = String::with_capacity(4096 + workers.len() * 4096);
     family(
         &mut out,
+        "prefork_build_info",
+        "gauge",
+        "Always 1: the version and commit of the binary serving this scrape.",
+    );
+    let _ = writeln!(
+        out,
+        "prefork_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        env!("PREFORK_COMMIT")
+    );
+    family(
+        &mut out,
         "prefork_workers",
         "gauge",
         "Worker processes alive.",

@@ -350,6 +350,14 @@ impl Master {
     /// SIGUSR1: reopen the log file here and in every worker.
     pub(super) fn reopen_logs(&mut self) {
         crate::logging::reopen();
+        if let Some(identity) = &self.config.identity {
+            // The files were moved away (logrotate): create them again, the workers' own.
+            for path in super::startup::worker_log_files(&self.config) {
+                if let Err(e) = identity.hand_over(path) {
+                    warn!(path = %path.display(), error = %e, "could not hand a log file over to the workers' user");
+                }
+            }
+        }
         self.tell_all(channel::REOPEN_LOG);
     }
 

@@ -51,6 +51,8 @@ const STATS_SLOTS: usize = 4096;
 /// Startup failures (bind, fork, epoll, signals), a worker exiting with the fatal code, and
 /// every slot given up after crash loops.
 pub fn run(mut config: Config) -> Result<(), Error> {
+    info!(version = crate::VERSION, "prefork-server starting");
+    startup::hand_over_logs(&config)?;
     startup::raise_nofile_limit(&config);
     startup::warn_if_backlog_capped(config.backlog);
     let tls = tls::start(&config)?;

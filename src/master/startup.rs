@@ -445,3 +445,44 @@ pub fn upgrade_ready_fd() -> Option<OwnedFd> {
     std::env::remove_var(UPGRADE_READY_FD);
     crate::sys::net::adopt_channel(raw).ok()
 }
+
+/// With `--user`: the log files a worker opens (the access log) or reopens (the log file, after
+/// SIGUSR1) are created here, by the master, and given to the workers' user, as nginx does, so
+/// a worker needs no write access to their directory. Without it, a root master says that its
+/// workers serve as root.
+///
+/// # Errors
+/// A file that cannot be created or handed over.
+pub(super) fn hand_over_logs(config: &Config) -> Result<(), Error> {
+    let Some(identity) = &config.identity else {
+        if nix::unistd::Uid::effective().is_root() {
+            warn!(
+                "running as root without --user: the workers serve as root too; give --user \
+                 (e.g. --user nobody) to drop it"
+            );
+        }
+        return Ok(());
+    };
+    for path in worker_log_files(config) {
+        identity.hand_over(path).map_err(|e| {
+            Error::Config(format!(
+                "could not hand {} over to {identity}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    info!(user = %identity, "workers will serve as this user");
+    Ok(())
+}
+
+/// The files a worker writes by path: the access log (unless stdout) and the log file.
+pub(super) fn worker_log_files(config: &Config) -> impl Iterator<Item = &std::path::Path> {
+    let access = config
+        .access_log
+        .as_deref()
+        .filter(|spec| *spec != "-")
+        .map(std::path::Path::new);
+    access
+        .into_iter()
+        .chain(config.lifecycle.log_file.as_deref())
+}

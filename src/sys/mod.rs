@@ -7,6 +7,7 @@ pub mod alloc;
 pub mod cpus;
 pub mod epoll;
 pub mod file;
+pub mod identity;
 pub mod net;
 pub mod procfs;
 pub mod rlimit;

@@ -181,8 +181,16 @@ pub(crate) fn run(init: WorkerInit<'_>) -> i32 {
             Err(errno) => warn!(cpu, %errno, "could not pin to that CPU; running unpinned"),
         }
     }
+    let init_user = init.config.identity.as_ref().map(|i| i.to_string());
     let mut worker = match Worker::new(init) {
         Ok(w) => w,
+        // Permission denied (the access log or --root, as --user) is the configuration's
+        // fault: a respawn would only fail again, so the master stops with it.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            let user = init_user.as_deref().unwrap_or("the server's user");
+            error!(error = %e, user, "could not set up the worker: permission denied");
+            return crate::error::exit::CONFIG;
+        }
         Err(e) => {
             error!(error = %e, "could not set up the worker");
             return crate::error::exit::OSERR;

@@ -124,10 +124,10 @@ impl<'a> Worker<'a> {
             .store(cfg.memory_budget, Ordering::Relaxed);
         let life = &cfg.lifecycle;
         let access_log = match &cfg.access_log {
-            Some(spec) => Some(RefCell::new(AccessLog::open(
-                spec,
-                cfg.log_format == LogFormat::Json,
-            )?)),
+            Some(spec) => Some(RefCell::new(
+                AccessLog::open(spec, cfg.log_format == LogFormat::Json)
+                    .map_err(|e| io::Error::new(e.kind(), format!("the access log {spec}: {e}")))?,
+            )),
             None => None,
         };
         debug!(max_conns, "worker limits");

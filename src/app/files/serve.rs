@@ -30,6 +30,7 @@ pub(in crate::app) fn respond(
         Lookup::File(f) => serve(req, store, &f, res),
         Lookup::Redirect(location) => redirect(req, location, res),
         Lookup::NotFound => status_text(res, StatusCode::NotFound),
+        Lookup::Forbidden => status_text(res, StatusCode::Forbidden),
         Lookup::BadPath => status_text(res, StatusCode::BadRequest),
         Lookup::Unavailable => status_text(res, StatusCode::ServiceUnavailable),
     }

@@ -79,6 +79,9 @@ pub enum Lookup {
     Redirect(Vec<u8>),
     /// No such file (or hidden, or not a regular file, or a directory without an index).
     NotFound,
+    /// The file (or a directory on its path) exists but this worker may not open it
+    /// (EACCES: with --user, a file only root may read): 403, as nginx answers.
+    Forbidden,
     /// The path climbs above the root, or holds a bad escape or an encoded NUL.
     BadPath,
     /// The file could not be opened for a reason on our side (out of descriptors).
@@ -91,6 +94,7 @@ enum Known {
     File(Rc<File>),
     Dir,
     Missing,
+    Forbidden,
 }
 
 #[derive(Debug)]
@@ -126,7 +130,9 @@ impl FileStore {
     /// If the root cannot be opened as a directory.
     pub fn open(options: &FileOptions) -> io::Result<FileStore> {
         Ok(FileStore {
-            root: file::open_root(&options.root)?,
+            root: file::open_root(&options.root).map_err(|e| {
+                io::Error::new(e.kind(), format!("--root {}: {e}", options.root.display()))
+            })?,
             index: options
                 .index
                 .iter()
@@ -159,6 +165,7 @@ impl FileStore {
         match self.known(rel, now) {
             Err(()) => Lookup::Unavailable,
             Ok(Known::Missing) => Lookup::NotFound,
+            Ok(Known::Forbidden) => Lookup::Forbidden,
             Ok(Known::File(f)) if !resolved.trailing_slash => Lookup::File(f),
             // `/file.txt/` names nothing.
             Ok(Known::File(_)) => Lookup::NotFound,
@@ -183,6 +190,7 @@ impl FileStore {
             rel.extend_from_slice(&self.index[i]);
             match self.known(rel, now) {
                 Ok(Known::File(f)) => return Lookup::File(f),
+                Ok(Known::Forbidden) => return Lookup::Forbidden,
                 Ok(_) => {}
                 Err(()) => return Lookup::Unavailable,
             }
@@ -203,6 +211,7 @@ impl FileStore {
         let known = match probe(root, rel)? {
             Probe::Dir => Known::Dir,
             Probe::Missing => Known::Missing,
+            Probe::Forbidden => Known::Forbidden,
             Probe::File(fd, meta) => {
                 let siblings = probe_siblings(root, rel)?;
                 match cache.slots.get(rel) {
@@ -233,6 +242,7 @@ enum Probe {
     File(OwnedFd, Meta),
     Dir,
     Missing,
+    Forbidden,
 }
 
 /// Opens `rel` beneath the root and says what it is.
@@ -249,6 +259,7 @@ fn probe(root: BorrowedFd<'_>, rel: &[u8]) -> Result<Probe, ()> {
                 tracing::warn!(error = %e, "could not open a file to serve");
                 Err(())
             }
+            Some(libc::EACCES) => Ok(Probe::Forbidden),
             _ => Ok(Probe::Missing),
         },
     }
@@ -311,6 +322,7 @@ impl Known {
             Known::File(f) => Known::File(Rc::clone(f)),
             Known::Dir => Known::Dir,
             Known::Missing => Known::Missing,
+            Known::Forbidden => Known::Forbidden,
         }
     }
 }

@@ -106,6 +106,7 @@ fn static_line(status: StatusCode) -> Option<&'static [u8]> {
         StatusCode::MovedPermanently => b"HTTP/1.1 301 Moved Permanently\r\n",
         StatusCode::NotModified => b"HTTP/1.1 304 Not Modified\r\n",
         StatusCode::BadRequest => b"HTTP/1.1 400 Bad Request\r\n",
+        StatusCode::Forbidden => b"HTTP/1.1 403 Forbidden\r\n",
         StatusCode::NotFound => b"HTTP/1.1 404 Not Found\r\n",
         StatusCode::MethodNotAllowed => b"HTTP/1.1 405 Method Not Allowed\r\n",
         StatusCode::RequestTimeout => b"HTTP/1.1 408 Request Timeout\r\n",
