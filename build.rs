@@ -14,6 +14,8 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
+    // Without this, a build outside a checkout would rerun on any change to the package.
+    println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=PREFORK_BUILD_COMMIT");
     println!("cargo:rerun-if-env-changed=PREFORK_BUILD_DATE");
     let from_env = std::env::var("PREFORK_BUILD_COMMIT")
@@ -24,15 +26,17 @@ fn main() {
         .or_else(|| {
             let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
             // Rerun when HEAD moves: HEAD itself (a checkout), the branch's ref file (a commit),
-            // and packed-refs (where a ref lives once packed).
-            for path in ["HEAD", "packed-refs"] {
-                if let Some(p) = git(&["rev-parse", "--git-path", path]) {
-                    println!("cargo:rerun-if-changed={p}");
-                }
-            }
+            // and packed-refs (where a ref lives once packed). Only files that exist: cargo takes
+            // a missing one as changed, and would rebuild every time.
+            let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
             if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-                if let Some(p) = git(&["rev-parse", "--git-path", &branch]) {
-                    println!("cargo:rerun-if-changed={p}");
+                watched.push(branch);
+            }
+            for name in &watched {
+                if let Some(path) = git(&["rev-parse", "--git-path", name]) {
+                    if std::path::Path::new(&path).exists() {
+                        println!("cargo:rerun-if-changed={path}");
+                    }
                 }
             }
             Some((commit, git(&["log", "-1", "--format=%cs", "HEAD"])))

@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 pub mod alloc;
+pub mod cgroup;
 pub mod cpus;
 pub mod epoll;
 pub mod file;

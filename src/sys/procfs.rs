@@ -33,8 +33,8 @@ pub fn pids() -> io::Result<impl Iterator<Item = u32>> {
 }
 
 /// The memory this process may use: the smaller of the machine's RAM (`MemTotal` in
-/// /proc/meminfo) and its cgroup v2 limit (`memory.max` of the cgroup in /proc/self/cgroup),
-/// in bytes; `None` if neither can be read.
+/// /proc/meminfo) and its cgroup's limit (v2 or v1, see `cgroup::memory_max`), in bytes;
+/// `None` if neither can be read.
 pub fn memory_limit() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
     let total = meminfo.as_deref().and_then(|m| {
@@ -42,14 +42,7 @@ pub fn memory_limit() -> Option<u64> {
         let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         kib.checked_mul(1024)
     });
-    let cgroup = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|c| {
-            // cgroup v2: a single "0::/path" line.
-            let path = c.lines().find_map(|l| l.strip_prefix("0::"))?;
-            let max = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.max")).ok()?;
-            max.trim().parse::<u64>().ok()
-        });
+    let cgroup = super::cgroup::memory_max();
     match (total, cgroup) {
         (Some(t), Some(c)) => Some(t.min(c)),
         (t, c) => t.or(c),
