@@ -8,6 +8,7 @@ mod tls;
 mod upgrade;
 mod user;
 mod values;
+mod websocket;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -162,6 +163,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub user: user::UserArgs,
+
+    #[command(flatten)]
+    pub websocket: websocket::WebSocketArgs,
 
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
@@ -410,6 +414,7 @@ impl Cli {
         let proxy = self.proxy.options()?;
         let tls = self.tls.options(self.port)?;
         let identity = self.user.identity()?;
+        let websocket = self.websocket.options(self.max_duration)?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -469,6 +474,7 @@ impl Cli {
             shared_listener: false,
             admin_token,
             echo,
+            websocket,
             proxy,
             tls,
         })

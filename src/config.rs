@@ -82,6 +82,8 @@ pub struct Config {
     pub admin_token: Option<AdminToken>,
     /// What an echo connection does beyond echoing (`--echo-*`).
     pub echo: EchoOptions,
+    /// `/websocket/echo`'s limits.
+    pub websocket: WebSocketOptions,
     /// `--proxy-protocol`: every connection on the main port starts with a PROXY header.
     pub proxy: Option<ProxyOptions>,
     /// `--tls-cert` and its companions: HTTPS, on the main port or on `--tls-port`.
@@ -206,6 +208,30 @@ impl AdminToken {
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// `/websocket/echo`'s limits (`--ws-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebSocketOptions {
+    /// The largest message, inflated.
+    pub max_message: usize,
+    /// The most frames per message.
+    pub max_frames: usize,
+    /// How often an idle connection is pinged; `None`: never.
+    pub ping_interval: Option<Duration>,
+    /// The longest `?delay=` (`--max-duration`).
+    pub max_delay: Duration,
+}
+
+impl Default for WebSocketOptions {
+    fn default() -> WebSocketOptions {
+        WebSocketOptions {
+            max_message: 16 << 20,
+            max_frames: 100_000,
+            ping_interval: Some(Duration::from_secs(30)),
+            max_delay: Duration::from_secs(10),
+        }
     }
 }
 

@@ -64,6 +64,25 @@ pub const TLS_OUTCOMES: [&str; 7] = [
     "no_memory",
 ];
 
+/// Why WebSocket connections ended, in this order: the client closed, the server went away
+/// (a stop, a reload, an upgrade, an idle timeout), the client broke the protocol (1002), sent
+/// text that is not UTF-8 or compressed data that does not inflate (1007), a message too big
+/// (1009) or in too many frames (1008), a ping went unanswered, a `close=` or `drop=` fault.
+pub const WS_CLOSE_REASONS: [&str; 9] = [
+    "client",
+    "going_away",
+    "protocol_error",
+    "invalid_data",
+    "too_big",
+    "too_many_frames",
+    "ping_timeout",
+    "fault_close",
+    "fault_drop",
+];
+
+/// WebSocket messages by direction (`WorkerStats::ws_messages`).
+pub const WS_DIRECTIONS: [&str; 2] = ["received", "sent"];
+
 /// An outcome of a TLS handshake: the index into `WorkerStats::tls_handshakes`, named as in
 /// `TLS_OUTCOMES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +159,12 @@ pub struct WorkerStats {
     pub tls_versions: [AtomicU64; 2],
     /// Gauge of the memory budget: bytes reserved for TLS sessions and their record buffers.
     pub buffered_tls_bytes: AtomicU64,
+    /// Gauge: WebSocket connections open.
+    pub ws_open: AtomicU64,
+    /// WebSocket messages received and sent (`WS_DIRECTIONS`).
+    pub ws_messages: [AtomicU64; 2],
+    /// WebSocket connections ended, by reason (`WS_CLOSE_REASONS`).
+    pub ws_closes: [AtomicU64; 9],
 }
 
 // SAFETY: every field is an AtomicU64 (all-zero bytes are 0) and is only accessed atomically.
@@ -182,6 +207,9 @@ impl WorkerStats {
             tls_handshakes: zeros(),
             tls_versions: zeros(),
             buffered_tls_bytes: AtomicU64::new(0),
+            ws_open: AtomicU64::new(0),
+            ws_messages: zeros(),
+            ws_closes: zeros(),
         }
     }
 
@@ -230,6 +258,9 @@ impl WorkerStats {
         .chain(&self.tls_handshakes)
         .chain(&self.tls_versions)
         .chain(std::iter::once(&self.buffered_tls_bytes))
+        .chain(std::iter::once(&self.ws_open))
+        .chain(&self.ws_messages)
+        .chain(&self.ws_closes)
     }
 
     /// Adds to a counter of this worker's own slot. A slot has one writer (its worker; the

@@ -8,6 +8,7 @@ use crate::http::{Body, Length, Reply, Respond, ResponseHead, StatusCode};
 use crate::stats::{
     MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, DELAY_BUCKETS, FAULT_KINDS, LOOP_BUCKETS,
     PROXY_OUTCOMES, RESTART_REASONS, TIMEOUT_KINDS, TLS_OUTCOMES, TLS_VERSIONS, TOO_LARGE_CAUSES,
+    WS_CLOSE_REASONS, WS_DIRECTIONS,
 };
 
 /// A per-worker series: name, type, help, and how to read it from a slot.
@@ -115,7 +116,7 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
     );
     let _ = writeln!(out, "prefork_open_files_limit {nofile}");
     render_health(&mut out, master);
-    let simple: [Gauge; 16] = [
+    let simple: [Gauge; 17] = [
         (
             "prefork_worker_start_time_seconds",
             "gauge",
@@ -189,6 +190,12 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
             |s| g(&s.buffered_tls_bytes),
         ),
         (
+            "prefork_websocket_connections",
+            "gauge",
+            "WebSocket connections open.",
+            |s| g(&s.ws_open),
+        ),
+        (
             "prefork_memory_paused_connections",
             "gauge",
             "Connections not read from while they wait for memory.",
@@ -219,7 +226,7 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
             let _ = writeln!(out, "{name}{{{}}} {}", labels(s), value(s));
         }
     }
-    let labelled: [Labelled; 7] = [
+    let labelled: [Labelled; 9] = [
         (
             "prefork_responses_total",
             "class",
@@ -269,6 +276,22 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
             "TLS sessions established, by protocol version.",
             &TLS_VERSIONS,
             |s| &s.tls_versions,
+        ),
+        (
+            "prefork_websocket_messages_total",
+            "direction",
+            "WebSocket messages received and sent.",
+            &WS_DIRECTIONS,
+            |s| &s.ws_messages,
+        ),
+        (
+            "prefork_websocket_closes_total",
+            "reason",
+            "WebSocket connections ended: closed by the client, going away (stop, reload, idle), \
+             protocol error, invalid data, too big, too many frames, ping timeout, close or drop \
+             fault.",
+            &WS_CLOSE_REASONS,
+            |s| &s.ws_closes,
         ),
     ];
     for (name, label, help, values, counters) in labelled {

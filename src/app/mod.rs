@@ -25,6 +25,7 @@ mod health;
 pub(crate) mod metrics;
 mod router;
 mod text;
+mod websocket;
 
 use self::router::Route;
 use crate::config::{AdminToken, Config, ControlOptions};
@@ -63,6 +64,8 @@ pub struct App<'a> {
     /// The fields the controls add to a response, rendered here (kept between requests, so a
     /// controlled request allocates nothing once warm).
     control_fields: FieldList,
+    /// `/websocket/echo`'s limits.
+    websocket: crate::config::WebSocketOptions,
     /// `/` is always the hello: no `--root` (whose index file it could be), and no
     /// `--default-params` (which would give every request controls).
     hello_at_root: bool,
@@ -104,6 +107,7 @@ impl<'a> App<'a> {
                 .clone()
                 .map(|options| bin::Httpbin::new(options, worker)),
             controls: config.controls.clone(),
+            websocket: config.websocket,
             control_fields: FieldList::default(),
             hello_at_root: config.files.is_none() && config.controls.defaults.is_none(),
         })

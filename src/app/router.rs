@@ -27,6 +27,8 @@ pub(super) enum Route {
     File,
     /// An httpbin endpoint (see `bin`).
     Bin(bin::Kind),
+    /// `/websocket/echo` (see `websocket`).
+    WebSocket,
     Unknown,
 }
 
@@ -45,6 +47,7 @@ impl Route {
         matches!(
             self,
             Route::File
+                | Route::WebSocket
                 | Route::Bin(
                     Kind::Bytes
                         | Kind::StreamBytes
@@ -65,7 +68,7 @@ impl Route {
         match self {
             Route::Bin(Kind::Drip | Kind::Sse) => name == "delay",
             Route::Bin(Kind::Bytes | Kind::StreamBytes) => name == "seed",
-            Route::Bin(Kind::ResponseHeaders) => true,
+            Route::Bin(Kind::ResponseHeaders) | Route::WebSocket => true,
             _ => false,
         }
     }
@@ -75,6 +78,7 @@ fn route_of(path: &[u8], debug_routes: bool) -> Route {
     match path {
         b"/" => Route::Root,
         b"/echo" => Route::Echo,
+        b"/websocket/echo" => Route::WebSocket,
         b"/healthz" => Route::Healthz,
         b"/whoami" => Route::Whoami,
         b"/metrics" => Route::Metrics,
@@ -153,6 +157,7 @@ pub(super) fn respond(
             metrics::respond(app, route == Route::Metrics, res)
         }
         Route::Echo => builtin::echo(req, res),
+        Route::WebSocket => super::websocket::respond(&app.websocket, req, res),
         Route::Whoami => builtin::whoami(&app.whoami, req, res),
         Route::DebugCrash | Route::DebugHang | Route::DebugSleep if req.method.is_get_like() => {
             builtin::debug(route, req, ex)

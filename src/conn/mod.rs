@@ -331,6 +331,13 @@ impl Connection {
                 // close_notify (TLS) and FIN first: a request racing this close is drained,
                 // not met with an RST.
                 let mut work = 0;
+                if self.proto.phase(self.rbuf.len()) == Phase::Stream {
+                    // A WebSocket says why first (1001, going away).
+                    pool.fill(self.out.buffer());
+                    if self.proto.on_idle_close(&mut self.out, env) && self.writable {
+                        let _ = self.flush(env, pool, &mut work);
+                    }
+                }
                 if self.queue_close_notify(env, pool, &mut work) && self.writable {
                     let _ = self.flush(env, pool, &mut work);
                 }
@@ -446,7 +453,7 @@ impl Connection {
     /// and zeroing new ones.
     pub fn release(mut self, pool: &mut BufPool, budget: &Budget, stats: &WorkerStats, token: u64) {
         budget.cancel(token);
-        self.proto.release(budget);
+        self.proto.release(budget, stats);
         if let Some(tls) = &mut self.tls {
             tls.release(pool, budget, stats);
         }

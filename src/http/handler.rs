@@ -67,6 +67,9 @@ pub enum Reply {
     Later(Instant, Memo),
     /// No response: reset the connection (a control's `rst`).
     Reset,
+    /// Switch the connection to WebSocket: the protocol writes the 101 and hands what follows
+    /// on the connection to the framing.
+    Upgrade(Box<super::websocket::Upgrade>),
 }
 
 /// The application: everything that decides what a request gets.

@@ -27,6 +27,7 @@ mod response;
 mod status;
 mod stream;
 pub mod target;
+pub mod websocket;
 
 pub use self::fields::{FieldLines, Named};
 pub use self::handler::{Exchange, Handler, Memo, PortRole, Reply};

@@ -13,6 +13,7 @@
 pub(crate) mod echo;
 pub mod h1;
 pub mod proxy;
+pub mod ws;
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::time::Instant;
@@ -110,6 +111,8 @@ pub enum Protocol {
     /// Either of them behind a PROXY protocol header (`--proxy-protocol`); boxed, so a
     /// connection without the option stays as small as before.
     BehindProxy(Box<proxy::BehindProxy>),
+    /// What an HTTP/1.1 connection became after a 101 to WebSocket; boxed, as above.
+    WebSocket(Box<ws::WebSocket>),
 }
 
 impl Protocol {
@@ -145,8 +148,20 @@ impl Protocol {
     ) -> Next {
         match self {
             Protocol::Echo(e) => e.on_data(input, output, env),
-            Protocol::Http1(h) => h.on_data(input, output, env, app),
+            Protocol::Http1(h) => {
+                let next = h.on_data(input, output, env, app);
+                match h.take_upgrade() {
+                    None => next,
+                    Some(upgrade) => {
+                        let ws = ws::WebSocket::new(*upgrade, env.stats, env.now);
+                        *self = Protocol::WebSocket(Box::new(ws));
+                        // Frames may have come right behind the handshake.
+                        self.on_data(input, output, env, app)
+                    }
+                }
+            }
             Protocol::BehindProxy(p) => p.on_data(input, output, env, app),
+            Protocol::WebSocket(w) => w.on_data(input, output, env),
         }
     }
 
@@ -161,6 +176,7 @@ impl Protocol {
             Protocol::Echo(e) => e.phase(),
             Protocol::Http1(h) => h.phase(buffered),
             Protocol::BehindProxy(p) => p.phase(buffered),
+            Protocol::WebSocket(w) => w.phase(),
         }
     }
 
@@ -171,6 +187,7 @@ impl Protocol {
             Protocol::Echo(e) => e.wake_at(),
             Protocol::Http1(h) => h.wake_at(),
             Protocol::BehindProxy(p) => p.wake_at(),
+            Protocol::WebSocket(w) => w.wake_at(),
         }
     }
 
@@ -178,7 +195,7 @@ impl Protocol {
     /// with a linger, not at once.
     pub fn needs_linger(&self) -> bool {
         match self {
-            Protocol::Echo(_) => true,
+            Protocol::Echo(_) | Protocol::WebSocket(_) => true,
             Protocol::Http1(h) => h.needs_linger(),
             Protocol::BehindProxy(p) => p.needs_linger(),
         }
@@ -188,18 +205,29 @@ impl Protocol {
     /// (HTTP 408). The connection closes after it.
     pub fn on_read_timeout(&mut self, output: &mut Output, env: &Env<'_>) {
         match self {
-            Protocol::Echo(_) => {}
+            Protocol::Echo(_) | Protocol::WebSocket(_) => {}
             Protocol::Http1(h) => h.on_read_timeout(output, env),
             Protocol::BehindProxy(p) => p.on_read_timeout(output, env),
         }
     }
 
+    /// The server closes an idle connection (its idle timeout, or a stopping worker's grace):
+    /// a WebSocket says 1001 (going away) first. Returns whether anything was written.
+    pub fn on_idle_close(&mut self, output: &mut Output, env: &Env<'_>) -> bool {
+        match self {
+            Protocol::WebSocket(w) => w.on_idle_close(output, env),
+            Protocol::BehindProxy(p) => p.on_idle_close(output, env),
+            Protocol::Echo(_) | Protocol::Http1(_) => false,
+        }
+    }
+
     /// Gives back what the protocol holds in the budget (the connection is closing).
-    pub fn release(&mut self, budget: &Budget) {
+    pub fn release(&mut self, budget: &Budget, stats: &WorkerStats) {
         match self {
             Protocol::Echo(_) => {}
             Protocol::Http1(h) => h.release(budget),
-            Protocol::BehindProxy(p) => p.release(budget),
+            Protocol::BehindProxy(p) => p.release(budget, stats),
+            Protocol::WebSocket(w) => w.release(budget, stats),
         }
     }
 }

@@ -112,6 +112,19 @@ impl Http1 {
                 self.after_answer(head, Some(request), (0, 0), env);
                 Ok((Step::Reset, false))
             }
+            Reply::Upgrade(upgrade) => {
+                // A draining worker takes on no new conversation.
+                if env.draining {
+                    write_error(output, env, StatusCode::ServiceUnavailable, self.served);
+                    self.served += 1;
+                    return Ok((Step::Close, false));
+                }
+                env.stats.on_response(101);
+                write::write_switching(output.bytes(), &upgrade.opening, env.date());
+                self.after_answer(head, Some(request), (101, 0), env);
+                self.state = State::Upgraded(upgrade);
+                Ok((Step::Upgrade, false))
+            }
         }
     }
 

@@ -33,6 +33,7 @@ use self::produce::{Produced, Producing};
 use super::{Env, Next, Phase};
 use crate::buffer::Buf;
 use crate::config::HttpLimits;
+use crate::http::websocket::Upgrade;
 use crate::http::{Handler, Memo, StatusCode};
 use crate::memory::{Budget, Use};
 use crate::output::Output;
@@ -113,6 +114,8 @@ enum State {
     Producing(Box<Producing>),
     /// The final response is written; nothing more is read.
     Done,
+    /// A 101 went out: what follows belongs to WebSocket ([`Http1::take_upgrade`]).
+    Upgraded(Box<Upgrade>),
 }
 
 /// The result of one step of the state machine.
@@ -132,6 +135,8 @@ enum Step {
     Close,
     /// An error ends the connection.
     Fail,
+    /// The connection now speaks WebSocket.
+    Upgrade,
 }
 
 #[derive(Debug)]
@@ -158,6 +163,19 @@ impl Http1 {
         }
     }
 
+    /// The WebSocket the last request was upgraded to, once: the caller then drives that
+    /// instead.
+    #[inline(always)]
+    pub fn take_upgrade(&mut self) -> Option<Box<Upgrade>> {
+        if !matches!(self.state, State::Upgraded(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Upgraded(upgrade) => Some(upgrade),
+            _ => None,
+        }
+    }
+
     /// Where the connection is; `buffered` is the unread input.
     pub fn phase(&self, buffered: usize) -> Phase {
         match self.state {
@@ -168,7 +186,7 @@ impl Http1 {
             State::Body(ref p) if p.not_before.is_some() => Phase::Waiting,
             State::Body(_) => Phase::Body,
             State::Producing(_) => Phase::Waiting,
-            State::Done => Phase::Idle { served: true },
+            State::Done | State::Upgraded(_) => Phase::Idle { served: true },
         }
     }
 
@@ -236,6 +254,7 @@ impl Http1 {
                     input.consume(input.len());
                     Step::Close
                 }
+                State::Upgraded(_) => return Next::NeedInput,
             };
             match step {
                 Step::Progress => continue,
@@ -252,6 +271,9 @@ impl Http1 {
                     self.state = State::Done;
                     return Next::Close;
                 }
+                // The protocol above takes the connection over (`take_upgrade`) with what is
+                // left in the input.
+                Step::Upgrade => return Next::NeedInput,
                 Step::Fail => {
                     // The peer may still be sending (a rejected head, a bad body): linger.
                     self.release(env.budget);

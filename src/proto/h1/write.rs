@@ -4,6 +4,7 @@
 
 use crate::buffer::Buf;
 use crate::http::digits::{hex, write_decimal};
+use crate::http::websocket::Opening;
 use crate::http::{reason_phrase, Field, Length, StatusCode};
 
 /// The interim response to `Expect: 100-continue`.
@@ -156,6 +157,23 @@ pub(super) fn write_error(out: &mut Buf, status: StatusCode, date: &[u8]) {
     }
     .write(out, date);
     out.extend_from_slice(body);
+}
+
+/// `101 Switching Protocols` to WebSocket (RFC 6455 §4.2.2): no length, no body.
+pub(super) fn write_switching(out: &mut Buf, opening: &Opening, date: &[u8]) {
+    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nServer: prefork-server\r\nDate: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(
+        b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
+    );
+    out.extend_from_slice(&opening.accept);
+    if let Some(deflate) = &opening.deflate {
+        let mut value = Vec::with_capacity(96);
+        deflate.response_value(&mut value);
+        out.extend_from_slice(b"\r\nSec-WebSocket-Extensions: ");
+        out.extend_from_slice(&value);
+    }
+    out.extend_from_slice(b"\r\n\r\n");
 }
 
 #[cfg(test)]

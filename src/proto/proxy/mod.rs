@@ -145,6 +145,7 @@ impl BehindProxy {
             (Stage::Awaiting(_), _) => Phase::Head,
             (Stage::Read(_), Protocol::Echo(e)) => e.phase(),
             (Stage::Read(_), Protocol::Http1(h)) => h.phase(buffered),
+            (Stage::Read(_), Protocol::WebSocket(w)) => w.phase(),
             (Stage::Read(_), Protocol::BehindProxy(_)) => Phase::Head,
         }
     }
@@ -154,6 +155,7 @@ impl BehindProxy {
         match (&self.stage, &self.inner) {
             (Stage::Read(_), Protocol::Echo(e)) => e.wake_at(),
             (Stage::Read(_), Protocol::Http1(h)) => h.wake_at(),
+            (Stage::Read(_), Protocol::WebSocket(w)) => w.wake_at(),
             _ => None,
         }
     }
@@ -162,7 +164,7 @@ impl BehindProxy {
     #[inline(never)]
     pub fn needs_linger(&self) -> bool {
         match (&self.stage, &self.inner) {
-            (Stage::Read(_), Protocol::Echo(_)) => true,
+            (Stage::Read(_), Protocol::Echo(_) | Protocol::WebSocket(_)) => true,
             (Stage::Read(_), Protocol::Http1(h)) => h.needs_linger(),
             _ => false,
         }
@@ -185,8 +187,17 @@ impl BehindProxy {
         }
     }
 
-    pub fn release(&mut self, budget: &Budget) {
-        self.inner.release(budget);
+    /// See [`Protocol::on_idle_close`](super::Protocol::on_idle_close).
+    pub fn on_idle_close(
+        &mut self,
+        output: &mut crate::output::Output,
+        env: &super::Env<'_>,
+    ) -> bool {
+        self.inner.on_idle_close(output, env)
+    }
+
+    pub fn release(&mut self, budget: &Budget, stats: &crate::stats::WorkerStats) {
+        self.inner.release(budget, stats);
     }
 }
 
