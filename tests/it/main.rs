@@ -43,4 +43,5 @@ mod tls;
 mod tls_lifecycle;
 mod upgrade;
 mod upgrade_in_place;
+mod websocket;
 mod whole_requests;

@@ -6,6 +6,7 @@ pub(crate) mod bin;
 pub(crate) mod load;
 pub(crate) mod tls;
 pub(crate) mod tree;
+pub(crate) mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
