@@ -150,19 +150,35 @@ impl Protocol {
             Protocol::Echo(e) => e.on_data(input, output, env),
             Protocol::Http1(h) => {
                 let next = h.on_data(input, output, env, app);
-                match h.take_upgrade() {
-                    None => next,
-                    Some(upgrade) => {
-                        let ws = ws::WebSocket::new(*upgrade, env.stats, env.now);
-                        *self = Protocol::WebSocket(Box::new(ws));
-                        // Frames may have come right behind the handshake.
-                        self.on_data(input, output, env, app)
-                    }
+                if h.is_upgraded() {
+                    return self.upgrade(input, output, env, app);
                 }
+                next
             }
             Protocol::BehindProxy(p) => p.on_data(input, output, env, app),
             Protocol::WebSocket(w) => w.on_data(input, output, env),
         }
+    }
+
+    /// HTTP/1.1 answered with a 101: the connection speaks WebSocket from here, starting with
+    /// any frames that came right behind the handshake. Out of line, so that the HTTP path
+    /// above stays small enough to be inlined whole.
+    #[cold]
+    #[inline(never)]
+    fn upgrade(
+        &mut self,
+        input: &mut Buf,
+        output: &mut Output,
+        env: &Env<'_>,
+        app: &mut dyn Handler,
+    ) -> Next {
+        if let Protocol::Http1(h) = self {
+            if let Some(upgrade) = h.take_upgrade() {
+                let ws = ws::WebSocket::new(*upgrade, env.stats, env.now);
+                *self = Protocol::WebSocket(Box::new(ws));
+            }
+        }
+        self.on_data(input, output, env, app)
     }
 
     /// Where the connection is, for picking its timeout; `buffered` is the unread input.

@@ -163,13 +163,15 @@ impl Http1 {
         }
     }
 
+    /// A 101 went out: [`Http1::take_upgrade`] has the connection's next protocol.
+    #[inline(always)]
+    pub fn is_upgraded(&self) -> bool {
+        matches!(self.state, State::Upgraded(_))
+    }
+
     /// The WebSocket the last request was upgraded to, once: the caller then drives that
     /// instead.
-    #[inline(always)]
     pub fn take_upgrade(&mut self) -> Option<Box<Upgrade>> {
-        if !matches!(self.state, State::Upgraded(_)) {
-            return None;
-        }
         match std::mem::replace(&mut self.state, State::Done) {
             State::Upgraded(upgrade) => Some(upgrade),
             _ => None,

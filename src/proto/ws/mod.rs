@@ -165,6 +165,7 @@ impl WebSocket {
 
     /// The next moment the connection must be driven without input: a held echo coming due,
     /// a ping to send, or a ping whose answer is overdue.
+    #[inline(never)]
     pub fn wake_at(&self) -> Option<Instant> {
         if self.closed {
             return None;
@@ -210,6 +211,7 @@ impl WebSocket {
         }
     }
 
+    #[inline(never)]
     pub fn on_data(&mut self, input: &mut Buf, output: &mut Output, env: &Env<'_>) -> Next {
         loop {
             if self.closed {
