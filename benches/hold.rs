@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo bench --bench hold -- --port 8080 [-n 100000] [--procs 6] [--sources 8] [--pid PID]
-//!                            [--hold SECS]
+//!                            [--hold SECS] [--websocket]
 //! ```
 //!
 //! With `--hold SECS` it prints `holding` once every connection has its first answer, keeps
@@ -13,6 +13,10 @@
 //! With `--sse SECS` each connection asks for `/sse` instead, one event every SECS seconds for
 //! the hold (the server needs `--max-duration` above the hold), and the `events:` line counts
 //! the events delivered against those due.
+//!
+//! With `--websocket` each connection upgrades to `/websocket/echo` instead and holds an idle
+//! WebSocket (give the server a `--ws-ping-interval` longer than the hold, or 0); the check at
+//! the end sends one text message on each and counts the echoes.
 //!
 //! One process holds at most its open-file limit of sockets, so the client side is spread over
 //! `--procs` child processes (this binary again, with `--child`), each with nonblocking connects
@@ -34,6 +38,16 @@ use prefork_server::sys::procfs;
 use socket2::{Domain, SockRef, Socket, Type};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: hold\r\n\r\n";
+/// `--websocket`: the opening handshake, then one masked text frame "hi" and its echo.
+const WS_HANDSHAKE: &[u8] = b"GET /websocket/echo HTTP/1.1\r\nHost: hold\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+const WS_MESSAGE: &[u8] = &[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
+const WS_ECHO: &[u8] = &[0x81, 0x02, b'h', b'i'];
+
+/// `--websocket` (from the parent's environment).
+fn websocket() -> bool {
+    std::env::var_os("HOLD_WS").is_some()
+}
 const PHASE_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -61,6 +75,9 @@ fn main() {
         .max(1);
     let sources: usize = arg(&args, "--sources").map_or(8, |v| v.parse().unwrap());
     let hold = Duration::from_secs(arg(&args, "--hold").map_or(3, |v| v.parse().unwrap()));
+    if args.iter().any(|a| a == "--websocket") {
+        std::env::set_var("HOLD_WS", "1");
+    }
     if let Some(every) = arg(&args, "--sse") {
         // Children learn the stream's shape from the environment they inherit.
         let every: u64 = every.parse().expect("--sse SECS");
@@ -151,6 +168,9 @@ fn sse() -> Option<(u64, u64)> {
 
 /// The first answer is in: the whole `GET /`, or a stream's head.
 fn first_answer(got: &[u8]) -> bool {
+    if websocket() {
+        return got.starts_with(b"HTTP/1.1 101") && got.ends_with(b"\r\n\r\n");
+    }
     match sse() {
         None => got.ends_with(b"Hello, World!"),
         Some(_) => got.starts_with(b"HTTP/1.1 200") && got.windows(4).any(|w| w == b"\r\n\r\n"),
@@ -174,6 +194,7 @@ fn child(port: u16, count: usize, first_source: usize, sources: usize) {
     let mut ready: Vec<usize> = Vec::new();
     let mut first = vec![false; count];
     let request = match sse() {
+        None if websocket() => WS_HANDSHAKE.to_vec(),
         None => REQUEST.to_vec(),
         Some((events, every)) => format!(
             "GET /sse?count={events}&delay=0s&duration={}s HTTP/1.1\r\nHost: hold\r\n\r\n",
@@ -269,6 +290,11 @@ fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
     let mut events = Events::with_capacity(4096);
     // Every socket starts "maybe writable": try each once, then follow the events.
     let mut ready: Vec<usize> = (0..conns.len()).collect();
+    let (request, answer) = if websocket() {
+        (WS_MESSAGE, WS_ECHO)
+    } else {
+        (REQUEST, &b"Hello, World!"[..])
+    };
     while finished < conns.len() && Instant::now() < deadline {
         for i in ready.drain(..) {
             if done[i] {
@@ -281,8 +307,8 @@ fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
                     finished += 1;
                     continue;
                 }
-                match write_some(fd, REQUEST) {
-                    IoOutcome::Done(n) if n == REQUEST.len() => sent[i] = true,
+                match write_some(fd, request) {
+                    IoOutcome::Done(n) if n == request.len() => sent[i] = true,
                     IoOutcome::WouldBlock => continue,
                     _ => {
                         done[i] = true;
@@ -299,10 +325,10 @@ fn exchange(poller: &Poller, conns: &[OwnedFd]) -> usize {
                     _ => break true,
                 }
             };
-            if got[i].ends_with(b"Hello, World!") {
+            if got[i].ends_with(answer) {
                 answered += 1;
             }
-            if closed || got[i].ends_with(b"Hello, World!") {
+            if closed || got[i].ends_with(answer) {
                 done[i] = true;
                 finished += 1;
             }

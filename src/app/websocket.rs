@@ -22,19 +22,33 @@ use crate::http::{Body, Length, Reply, Request, Respond, ResponseHead, StatusCod
 #[derive(Debug)]
 struct Echo {
     delay: Duration,
-    close_after: Option<(u64, u16)>,
-    drop_after: Option<u64>,
+    close_after: Option<(u32, u16)>,
+    drop_after: Option<u32>,
     seen: u64,
+}
+
+/// The echo with no fault asked for: no state, so its box allocates nothing (an idle
+/// connection costs what its framing holds, no more).
+#[derive(Debug)]
+struct PlainEcho;
+
+impl Messages for PlainEcho {
+    fn on_message(&mut self, _kind: MessageKind, _len: usize, now: Instant) -> Action {
+        Action::Echo {
+            at: now,
+            then: Then::Continue,
+        }
+    }
 }
 
 impl Messages for Echo {
     fn on_message(&mut self, _kind: MessageKind, _len: usize, now: Instant) -> Action {
         self.seen += 1;
-        let then = if self.drop_after == Some(self.seen) {
+        let then = if self.drop_after.map(u64::from) == Some(self.seen) {
             Then::Drop
         } else {
             match self.close_after {
-                Some((n, code)) if n == self.seen => Then::Close(code),
+                Some((n, code)) if u64::from(n) == self.seen => Then::Close(code),
                 _ => Then::Continue,
             }
         };
@@ -84,10 +98,16 @@ pub(super) fn respond(
             )
         }
     };
+    let plain = echo.delay.is_zero() && echo.close_after.is_none() && echo.drop_after.is_none();
+    let messages: Box<dyn Messages> = if plain {
+        Box::new(PlainEcho)
+    } else {
+        Box::new(echo)
+    };
     Reply::Upgrade(Box::new(Upgrade {
         opening,
         limits,
-        messages: Box::new(echo),
+        messages,
     }))
 }
 
@@ -126,7 +146,7 @@ fn parameters(query: &[u8], options: &WebSocketOptions) -> Result<(Limits, Echo)
         None => options.max_message,
     };
     let max_fragment = match number("max_fragment_size")? {
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX).min(max_message),
+        Some(n) => u32::try_from(n.min(max_message as u64)).unwrap_or(u32::MAX),
         None => 0,
     };
     let delay = match params::query(query, b"delay") {
@@ -149,9 +169,9 @@ fn parameters(query: &[u8], options: &WebSocketOptions) -> Result<(Limits, Echo)
                 Some(i) => (&v[..i], Some(&v[i + 1..])),
                 None => (&v[..], None),
             };
-            let n = params::int::<u64>(n)
+            let n = params::int::<u32>(n)
                 .filter(|&n| n > 0)
-                .ok_or("close must be N or N:CODE, N above 0")?;
+                .ok_or("close must be N or N:CODE, N from 1 to 4294967295")?;
             let code = match code {
                 None => 1000,
                 Some(c) => params::int::<u16>(c)
@@ -161,13 +181,18 @@ fn parameters(query: &[u8], options: &WebSocketOptions) -> Result<(Limits, Echo)
             Some((n, code))
         }
     };
-    let drop_after = number("drop")?;
+    let drop_after = match number("drop")? {
+        Some(n) => Some(u32::try_from(n).map_err(|_| "drop is at most 4294967295")?),
+        None => None,
+    };
     Ok((
         Limits {
             max_message,
-            max_frames: options.max_frames,
+            max_frames: u32::try_from(options.max_frames).unwrap_or(u32::MAX),
             max_fragment,
-            ping_interval: options.ping_interval,
+            ping_interval_ms: options.ping_interval.map_or(0, |d| {
+                u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
+            }),
         },
         Echo {
             delay,

@@ -233,18 +233,25 @@ pub trait Messages: fmt::Debug {
     fn on_message(&mut self, kind: MessageKind, len: usize, now: Instant) -> Action;
 }
 
-/// Limits that apply to one WebSocket connection.
+/// Limits that apply to one WebSocket connection, in compact types: every connection keeps
+/// them, and a hundred thousand idle connections are a use this server is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// The largest message, after inflation; larger closes with 1009.
     pub max_message: usize,
     /// The most frames one message may come in; more closes with 1008.
-    pub max_frames: usize,
+    pub max_frames: u32,
     /// Replies are cut into frames of at most this many payload bytes (0: one frame).
-    pub max_fragment: usize,
-    /// An idle connection is pinged this often, and closed when a ping goes unanswered for
-    /// as long; `None`: never.
-    pub ping_interval: Option<Duration>,
+    pub max_fragment: u32,
+    /// An idle connection is pinged every this many milliseconds, and closed when a ping goes
+    /// unanswered for as long; 0: never.
+    pub ping_interval_ms: u32,
+}
+
+impl Limits {
+    pub fn ping_interval(&self) -> Option<Duration> {
+        (self.ping_interval_ms > 0).then(|| Duration::from_millis(self.ping_interval_ms.into()))
+    }
 }
 
 /// What a handler returns to turn an HTTP/1.1 connection into a WebSocket: the 101's fields

@@ -15,7 +15,7 @@
 //!   reading stops being read: the loop returns `Blocked` at the high-water mark, as for HTTP.
 //! - **Fast path**: a whole unfragmented, uncompressed message in the read buffer whose echo
 //!   fits the write buffer is unmasked in place and copied once, with nothing allocated.
-//! - **Alive**: an idle connection is pinged every `Limits::ping_interval`; one that does not
+//! - **Alive**: an idle connection is pinged every `Limits::ping_interval_ms`; one that does not
 //!   answer within another interval is closed. A draining worker says 1001 (going away).
 //!
 //! After its close frame the server sends nothing more and closes the TCP connection (with a
@@ -66,8 +66,10 @@ pub struct WebSocket {
     reading: Option<Reading>,
     /// The message being put together.
     message: Option<Box<Message>>,
-    /// A whole message waiting for its moment (a delay), then what comes after it.
-    held: Option<(Box<Message>, Instant, Then)>,
+    /// A whole message waiting for its moment (a delay), then what comes after it. Boxed
+    /// like `message` and `decided`: an idle connection holds none of them, and every byte of
+    /// it counts a hundred thousand times over.
+    held: Option<Box<Held>>,
     /// When a frame last arrived.
     last_heard: Instant,
     /// A ping went out then and is not answered yet.
@@ -76,7 +78,7 @@ pub struct WebSocket {
     ending: Option<Ending>,
     /// What the application said of the message in the read buffer, kept while the
     /// connection waits for memory to hold it (so it is not asked twice).
-    decided: Option<Action>,
+    decided: Option<Box<Action>>,
     /// Nothing more is read or written: the connection is closing.
     closed: bool,
     /// The open-connections gauge was given back.
@@ -91,11 +93,19 @@ enum Ending {
 
 #[derive(Debug, Clone, Copy)]
 struct Reading {
-    mask: [u8; 4],
-    /// Payload bytes of this frame read so far (the mask's phase).
-    offset: usize,
     left: u64,
+    mask: [u8; 4],
+    /// Payload bytes of this frame read so far, modulo 4: where in the mask the next one is.
+    phase: u8,
     fin: bool,
+}
+
+/// A whole message held until `at`.
+#[derive(Debug)]
+struct Held {
+    message: Message,
+    at: Instant,
+    then: Then,
 }
 
 /// A message: `MAX_HEADER` bytes kept free at the front of `data` for the reply's frame
@@ -170,10 +180,10 @@ impl WebSocket {
         if self.closed {
             return None;
         }
-        let held = self.held.as_ref().map(|(_, at, _)| *at);
+        let held = self.held.as_ref().map(|h| h.at);
         let ping = self
             .limits
-            .ping_interval
+            .ping_interval()
             .map(|every| self.ping_sent.unwrap_or(self.last_heard) + every);
         match (held, ping) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -196,8 +206,8 @@ impl WebSocket {
         if let Some(m) = self.message.take() {
             budget.release(m.charged, Use::Body);
         }
-        if let Some((m, _, _)) = self.held.take() {
-            budget.release(m.charged, Use::Body);
+        if let Some(h) = self.held.take() {
+            budget.release(h.message.charged, Use::Body);
         }
         self.reading = None;
         if !self.released {
@@ -231,12 +241,12 @@ impl WebSocket {
             if let Some(next) = self.keep_alive(output, env) {
                 return next;
             }
-            if let Some((_, at, _)) = &self.held {
-                if *at > env.now {
+            if let Some(held) = &self.held {
+                if held.at > env.now {
                     return Next::Waiting;
                 }
-                let (message, _, then) = self.held.take().expect("held");
-                self.reply(*message, then, output, env);
+                let held = self.held.take().expect("held");
+                self.reply(held.message, held.then, output, env);
                 continue;
             }
             if env.draining {
@@ -256,7 +266,7 @@ impl WebSocket {
 
     /// Pings an idle peer; closes one that left a ping unanswered for an interval.
     fn keep_alive(&mut self, output: &mut Output, env: &Env<'_>) -> Option<Next> {
-        let every = self.limits.ping_interval?;
+        let every = self.limits.ping_interval()?;
         match self.ping_sent {
             Some(sent) if env.now >= sent + every => {
                 self.end(env, Reason::PingTimeout);
@@ -314,13 +324,13 @@ impl WebSocket {
             .message
             .get_or_insert_with(|| Box::new(Message::new(kind, h.rsv1)));
         message.frames += 1;
-        if message.frames > self.limits.max_frames {
+        if message.frames > self.limits.max_frames as usize {
             return self.fail(POLICY, Reason::TooManyFrames);
         }
         self.reading = Some(Reading {
-            mask: h.mask,
-            offset: 0,
             left: h.len,
+            mask: h.mask,
+            phase: 0,
             fin: h.fin,
         });
         Step::Continue
@@ -344,7 +354,7 @@ impl WebSocket {
         }
         let len = payload.len();
         let action = match self.decided.take() {
-            Some(action) => action,
+            Some(action) => *action,
             None => {
                 WorkerStats::add(&env.stats.ws_messages[0], 1);
                 self.messages.on_message(kind, len, env.now)
@@ -361,7 +371,7 @@ impl WebSocket {
             }
             Action::Echo { at, then } => {
                 // Later, or in fragments: kept as a message like any other.
-                let mut message = Box::new(Message::new(kind, false));
+                let mut message = Message::new(kind, false);
                 let need = (MAX_HEADER + len) as u64;
                 match env.budget.reserve(env.token, need, Use::Body) {
                     Grant::Granted => {}
@@ -369,7 +379,7 @@ impl WebSocket {
                         // Read again from the start of the frame when memory is granted:
                         // masked back as it came, and the application's answer kept.
                         frame::unmask(&mut input.filled_mut()[h.size..end], h.mask, 0);
-                        self.decided = Some(action);
+                        self.decided = Some(Box::new(action));
                         return Step::Return(Next::Memory);
                     }
                     Grant::Never => return self.fail(TOO_BIG, Reason::TooBig),
@@ -380,9 +390,9 @@ impl WebSocket {
                 message.data.extend_from_slice(&input.filled()[h.size..end]);
                 input.consume(end);
                 if at <= env.now {
-                    self.reply(*message, then, output, env);
+                    self.reply(message, then, output, env);
                 } else {
-                    self.held = Some((message, at, then));
+                    self.held = Some(Box::new(Held { message, at, then }));
                 }
                 Step::Continue
             }
@@ -400,7 +410,7 @@ impl WebSocket {
     }
 
     fn fits_unfragmented(&self, len: usize) -> bool {
-        self.limits.max_fragment == 0 || len <= self.limits.max_fragment
+        self.limits.max_fragment == 0 || len <= self.limits.max_fragment as usize
     }
 
     /// A control frame, once all of it is in: ping answered at once (between a message's
@@ -469,9 +479,13 @@ impl WebSocket {
             let start = message.data.len();
             message.data.extend_from_slice(&input.filled()[..n]);
             input.consume(n);
-            frame::unmask(&mut message.data[start..], reading.mask, reading.offset);
+            frame::unmask(
+                &mut message.data[start..],
+                reading.mask,
+                usize::from(reading.phase),
+            );
             let r = self.reading.as_mut().expect("reading");
-            r.offset += n;
+            r.phase = ((usize::from(r.phase) + n) % 4) as u8;
             r.left -= n as u64;
             if message.kind == MessageKind::Text && !message.compressed {
                 let checked = MAX_HEADER + message.utf8_ok;
@@ -490,11 +504,11 @@ impl WebSocket {
             return Step::Continue;
         }
         let message = self.message.take().expect("a message is being read");
-        self.complete(message, output, env)
+        self.complete(*message, output, env)
     }
 
     /// A whole message: inflated and checked, then handed to the application.
-    fn complete(&mut self, mut message: Box<Message>, output: &mut Output, env: &Env<'_>) -> Step {
+    fn complete(&mut self, mut message: Message, output: &mut Output, env: &Env<'_>) -> Step {
         if message.compressed {
             let mut plain = vec![0u8; MAX_HEADER];
             let mut charged = 0u64;
@@ -541,8 +555,10 @@ impl WebSocket {
             .messages
             .on_message(message.kind, message.payload_len(), env.now)
         {
-            Action::Echo { at, then } if at > env.now => self.held = Some((message, at, then)),
-            Action::Echo { then, .. } => self.reply(*message, then, output, env),
+            Action::Echo { at, then } if at > env.now => {
+                self.held = Some(Box::new(Held { message, at, then }))
+            }
+            Action::Echo { then, .. } => self.reply(message, then, output, env),
             Action::Close(code) => {
                 env.budget.release(message.charged, Use::Body);
                 self.ending = Some(Ending::Close(code, Reason::FaultClose));
@@ -577,7 +593,7 @@ impl WebSocket {
         let len = message.payload_len();
         let fragment = match self.limits.max_fragment {
             0 => len.max(1),
-            f => f,
+            f => f as usize,
         };
         WorkerStats::add(&env.stats.ws_messages[1], 1);
         if len <= fragment {
@@ -694,4 +710,17 @@ fn write_frame(out: &mut Buf, opcode: Opcode, rsv1: bool, payload: &[u8]) {
     let (h, at) = frame::header(true, rsv1, opcode, payload.len());
     out.extend_from_slice(&h[at..]);
     out.extend_from_slice(payload);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle WebSocket costs its box: kept small, as a hundred thousand of them are held.
+    #[test]
+    fn an_idle_connection_is_small() {
+        let size = std::mem::size_of::<WebSocket>();
+        assert!(size <= 120, "WebSocket is {size} bytes");
+        eprintln!("WebSocket: {size} bytes");
+    }
 }
