@@ -613,3 +613,15 @@ fn wss_over_tls() {
     s.write_all(&ws::frame(true, CLOSE, &[0x03, 0xe8])).unwrap();
     assert_eq!(ws::expect_close(&mut s), Some(1000));
 }
+
+#[test]
+fn a_reload_says_going_away_to_the_old_generation_and_new_ones_are_served() {
+    let server = Server::start(&["--workers", "1"]);
+    let mut old = open(&server, "/websocket/echo");
+    assert_eq!(echo_of(&mut old, TEXT, b"gen 1").1, b"gen 1");
+    server.signal(Signal::SIGHUP);
+    assert_eq!(ws::expect_close(&mut old), Some(1001));
+    ws::expect_eof(&mut old, Duration::from_secs(5));
+    let mut new = open(&server, "/websocket/echo");
+    assert_eq!(echo_of(&mut new, TEXT, b"gen 2").1, b"gen 2");
+}
