@@ -47,6 +47,7 @@ pub fn inflate(
         let d = cell.get_or_insert_with(|| Decompress::new(false));
         d.reset(false);
         let start = out.len();
+        let mut step = (compressed.len() * 4).clamp(1024, STEP);
         for input in [compressed, &TAIL[..]] {
             let mut pos = 0;
             loop {
@@ -67,22 +68,26 @@ pub fn inflate(
                     }
                     continue;
                 }
-                let room = (limit - produced).min(STEP);
+                // Steps start near what the input may make and double, so a small message
+                // is not given (or cleared) a whole step.
+                let room = (limit - produced).min(step);
+                step = (step * 2).min(STEP);
                 if out.capacity() - out.len() < room {
                     if !grow(room) {
                         return Ok(false);
                     }
                     out.reserve_exact(room);
                 }
-                let len = out.len();
-                out.resize(len + room, 0);
-                let status = d.decompress(&input[pos..], &mut out[len..], FlushDecompress::Sync);
+                // Into the spare capacity, which was reserved (and charged) above: never past
+                // `limit`, and nothing cleared first.
+                let status = d.decompress_vec(&input[pos..], out, FlushDecompress::Sync);
                 let wrote = (d.total_out() - out_before) as usize;
-                out.truncate(len + wrote);
                 let status = status.map_err(|_| InflateError::Corrupt)?;
                 let consumed = (d.total_in() - in_before) as usize;
                 pos += consumed;
-                if status == Status::StreamEnd || (pos == input.len() && wrote < room) {
+                // Done with this input once all of it is in and the output was not what
+                // stopped the inflater.
+                if status == Status::StreamEnd || (pos == input.len() && out.capacity() > out.len()) {
                     break;
                 }
                 if consumed == 0 && wrote == 0 {

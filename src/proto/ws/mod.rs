@@ -98,6 +98,9 @@ struct Reading {
     /// Payload bytes of this frame read so far, modulo 4: where in the mask the next one is.
     phase: u8,
     fin: bool,
+    /// The payload goes straight back out as it arrives (see `WebSocket::stream`): its
+    /// reply frame's header is sent, and nothing else may be written until it is whole.
+    echoing: bool,
 }
 
 /// A whole message held until `at`.
@@ -194,7 +197,7 @@ impl WebSocket {
     /// The connection is closed by the server on a timeout (idle, or a stop's grace): say
     /// 1001 first. Returns whether a frame was written.
     pub fn on_idle_close(&mut self, output: &mut Output, env: &Env<'_>) -> bool {
-        if self.closed || output.has_tail() {
+        if self.closed || output.has_tail() || self.streaming() {
             return false;
         }
         self.write_close(output, env, GOING_AWAY, Reason::GoingAway);
@@ -230,6 +233,13 @@ impl WebSocket {
             }
             if output.has_tail() || output.len() >= env.high_water {
                 return Next::Blocked;
+            }
+            if self.streaming() {
+                // Our reply frame is half-sent: nothing may come between its bytes.
+                if let Step::Return(next) = self.read_payload(input, output, env) {
+                    return next;
+                }
+                continue;
             }
             if let Some(ending) = self.ending.take() {
                 match ending {
@@ -319,6 +329,9 @@ impl WebSocket {
         if fast && whole && MAX_HEADER + len <= output.inline_room() {
             return self.fast_message(h, kind, input, output, env);
         }
+        if fast && kind == MessageKind::Binary && self.fits_unfragmented(len) {
+            return self.stream(h, input, output, env);
+        }
         input.consume(h.size);
         let message = self
             .message
@@ -332,6 +345,7 @@ impl WebSocket {
             mask: h.mask,
             phase: 0,
             fin: h.fin,
+            echoing: false,
         });
         Step::Continue
     }
@@ -409,6 +423,89 @@ impl WebSocket {
         }
     }
 
+    /// A single-frame binary message larger than the write buffer, with no
+    /// permessage-deflate: echoed as it arrives, each piece unmasked straight into the write
+    /// buffer behind the reply's header (its length is known from the client's). Nothing is
+    /// allocated or held beyond the two pooled buffers, however large the message: no copy
+    /// into a message, and no fresh pages for one. (Text is put together first: its UTF-8 is
+    /// checked before any of it is answered, so a bad byte can still be answered with 1007.)
+    fn stream(&mut self, h: Header, input: &mut Buf, output: &mut Output, env: &Env<'_>) -> Step {
+        let len = h.len as usize;
+        WorkerStats::add(&env.stats.ws_messages[0], 1);
+        let action = self
+            .messages
+            .on_message(MessageKind::Binary, len, env.now);
+        let then = match action {
+            Action::Echo { at, then } if at <= env.now => then,
+            action => {
+                // Later, or not at all: put together like any other, the answer kept.
+                self.decided = Some(Box::new(action));
+                input.consume(h.size);
+                self.message = Some(Box::new(Message::new(MessageKind::Binary, false)));
+                self.message.as_mut().expect("just made").frames = 1;
+                self.reading = Some(Reading {
+                    left: h.len,
+                    mask: h.mask,
+                    phase: 0,
+                    fin: true,
+                    echoing: false,
+                });
+                return Step::Continue;
+            }
+        };
+        input.consume(h.size);
+        let (header, at) = frame::header(true, false, Opcode::Binary, len);
+        output.bytes().extend_from_slice(&header[at..]);
+        // What follows the echo, kept where a decision waits (boxed: rare, and the
+        // connection's own size is what a hundred thousand idle ones cost).
+        self.decided = Some(Box::new(Action::Echo { at: env.now, then }));
+        self.reading = Some(Reading {
+            left: h.len,
+            mask: h.mask,
+            phase: 0,
+            fin: true,
+            echoing: true,
+        });
+        Step::Continue
+    }
+
+    /// A streamed echo is half-sent.
+    fn streaming(&self) -> bool {
+        self.reading.is_some_and(|r| r.echoing)
+    }
+
+    /// Moves what has arrived of a streamed message into the write buffer, as far as it has
+    /// room without growing.
+    fn echo_payload(&mut self, reading: Reading, input: &mut Buf, output: &mut Output, env: &Env<'_>) -> Step {
+        if reading.left > 0 {
+            let room = output.inline_room();
+            if room == 0 {
+                return Step::Return(Next::Blocked);
+            }
+            let n = (input.len() as u64).min(reading.left).min(room as u64) as usize;
+            if n == 0 {
+                return Step::Return(Next::NeedInput);
+            }
+            let out = output.bytes();
+            let start = out.len();
+            out.extend_from_slice(&input.filled()[..n]);
+            input.consume(n);
+            frame::unmask(&mut out.filled_mut()[start..], reading.mask, usize::from(reading.phase));
+            let r = self.reading.as_mut().expect("reading");
+            r.phase = ((usize::from(r.phase) + n) % 4) as u8;
+            r.left -= n as u64;
+            if r.left > 0 {
+                return Step::Continue;
+            }
+        }
+        self.reading = None;
+        WorkerStats::add(&env.stats.ws_messages[1], 1);
+        if let Some(Action::Echo { then, .. }) = self.decided.take().map(|a| *a) {
+            self.then(then);
+        }
+        Step::Continue
+    }
+
     fn fits_unfragmented(&self, len: usize) -> bool {
         self.limits.max_fragment == 0 || len <= self.limits.max_fragment as usize
     }
@@ -464,6 +561,9 @@ impl WebSocket {
     /// Reads what has arrived of the current data frame's payload into the message.
     fn read_payload(&mut self, input: &mut Buf, output: &mut Output, env: &Env<'_>) -> Step {
         let reading = self.reading.expect("reading a frame");
+        if reading.echoing {
+            return self.echo_payload(reading, input, output, env);
+        }
         if reading.left > 0 {
             let n = (input.len() as u64).min(reading.left) as usize;
             if n == 0 {
@@ -550,11 +650,15 @@ impl WebSocket {
         if message.data.len() < MAX_HEADER {
             message.data.resize(MAX_HEADER, 0);
         }
-        WorkerStats::add(&env.stats.ws_messages[0], 1);
-        match self
-            .messages
-            .on_message(message.kind, message.payload_len(), env.now)
-        {
+        let action = match self.decided.take() {
+            Some(action) => *action,
+            None => {
+                WorkerStats::add(&env.stats.ws_messages[0], 1);
+                self.messages
+                    .on_message(message.kind, message.payload_len(), env.now)
+            }
+        };
+        match action {
             Action::Echo { at, then } if at > env.now => {
                 self.held = Some(Box::new(Held { message, at, then }))
             }
