@@ -415,6 +415,17 @@ fn permessage_deflate_is_negotiated_and_bounded() {
         inflated(&ws::read_frame(&mut s).unwrap().payload),
         text.as_bytes()
     );
+    // A short reply goes out uncompressed (RSV1 is per message).
+    s.write_all(&ws::frame_bytes(
+        true,
+        4,
+        TEXT,
+        &deflated(b"tiny"),
+        Some([2, 2, 2, 2]),
+    ))
+    .unwrap();
+    let f = ws::read_frame(&mut s).unwrap();
+    assert_eq!((f.rsv1, f.payload.as_slice()), (false, &b"tiny"[..]));
     // RSV1 on a continuation: 1002.
     s.write_all(
         &[

@@ -87,7 +87,8 @@ pub fn inflate(
                 pos += consumed;
                 // Done with this input once all of it is in and the output was not what
                 // stopped the inflater.
-                if status == Status::StreamEnd || (pos == input.len() && out.capacity() > out.len()) {
+                if status == Status::StreamEnd || (pos == input.len() && out.capacity() > out.len())
+                {
                     break;
                 }
                 if consumed == 0 && wrote == 0 {

@@ -42,6 +42,12 @@ pub const INVALID_DATA: u16 = 1007;
 pub const POLICY: u16 = 1008;
 pub const TOO_BIG: u16 = 1009;
 
+/// Replies shorter than this go out uncompressed even with permessage-deflate (RSV1 is per
+/// message, RFC 7692 §6): a deflate stream's own framing leaves little to gain below it, and
+/// each compressed message costs a compressor reset (clearing its tables) whatever its size.
+/// node's `ws` waits for 1024 bytes; nginx's `gzip_min_length` is 20.
+const DEFLATE_MIN: usize = 128;
+
 /// Indexes into `WorkerStats::ws_closes` (`WS_CLOSE_REASONS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reason {
@@ -432,9 +438,7 @@ impl WebSocket {
     fn stream(&mut self, h: Header, input: &mut Buf, output: &mut Output, env: &Env<'_>) -> Step {
         let len = h.len as usize;
         WorkerStats::add(&env.stats.ws_messages[0], 1);
-        let action = self
-            .messages
-            .on_message(MessageKind::Binary, len, env.now);
+        let action = self.messages.on_message(MessageKind::Binary, len, env.now);
         let then = match action {
             Action::Echo { at, then } if at <= env.now => then,
             action => {
@@ -476,7 +480,13 @@ impl WebSocket {
 
     /// Moves what has arrived of a streamed message into the write buffer, as far as it has
     /// room without growing.
-    fn echo_payload(&mut self, reading: Reading, input: &mut Buf, output: &mut Output, env: &Env<'_>) -> Step {
+    fn echo_payload(
+        &mut self,
+        reading: Reading,
+        input: &mut Buf,
+        output: &mut Output,
+        env: &Env<'_>,
+    ) -> Step {
         if reading.left > 0 {
             let room = output.inline_room();
             if room == 0 {
@@ -490,7 +500,11 @@ impl WebSocket {
             let start = out.len();
             out.extend_from_slice(&input.filled()[..n]);
             input.consume(n);
-            frame::unmask(&mut out.filled_mut()[start..], reading.mask, usize::from(reading.phase));
+            frame::unmask(
+                &mut out.filled_mut()[start..],
+                reading.mask,
+                usize::from(reading.phase),
+            );
             let r = self.reading.as_mut().expect("reading");
             r.phase = ((usize::from(r.phase) + n) % 4) as u8;
             r.left -= n as u64;
@@ -680,7 +694,10 @@ impl WebSocket {
     fn reply(&mut self, mut message: Message, then: Then, output: &mut Output, env: &Env<'_>) {
         let opcode = opcode_of(message.kind);
         let mut compressed = false;
-        if let Some(d) = self.deflate {
+        if let Some(d) = self
+            .deflate
+            .filter(|_| message.payload_len() >= DEFLATE_MIN)
+        {
             let mut packed = vec![0u8; MAX_HEADER];
             deflate::compress(message.payload(), d.server_window_bits, &mut packed);
             // Sent compressed if the budget takes it, else as it is (RSV1 is per message).
