@@ -2,6 +2,7 @@
 
 mod admin;
 mod echo;
+mod files;
 pub mod manual;
 mod proxy;
 mod tls;
@@ -185,6 +186,18 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_DOTFILES")]
     pub dotfiles: bool,
 
+    /// With --root: a GET or HEAD for a missing path whose last segment has no extension, from
+    /// a client that takes HTML (Accept absent, text/html or */*), gets this file (relative to
+    /// --root) with 200: a single-page application's routes. Files with an extension, and
+    /// requests that accept only other types (an API call), still get 404.
+    #[arg(long, env = "PREFORK_FALLBACK")]
+    pub fallback: Option<String>,
+
+    /// With --root: answer an error with this file's content and the error's status, e.g.
+    /// 404=404.html (relative to --root; 403, 404, 500 and 503); repeatable. Never a redirect.
+    #[arg(long, env = "PREFORK_ERROR_PAGE", value_parser = files::parse_error_page, value_delimiter = ',')]
+    pub error_page: Vec<(u16, String)>,
+
     /// A Cache-Control value sent with every file (e.g. "public, max-age=3600").
     #[arg(long, env = "PREFORK_CACHE_CONTROL")]
     pub cache_control: Option<String>,
@@ -283,6 +296,11 @@ impl Cli {
     /// plain names, the Cache-Control value is one header value.
     fn file_options(&self) -> Result<Option<crate::config::FileOptions>, Error> {
         let Some(root) = &self.root else {
+            if self.fallback.is_some() || !self.error_page.is_empty() {
+                return Err(Error::Usage(
+                    "--fallback and --error-page name files under --root: give --root".into(),
+                ));
+            }
             return Ok(None);
         };
         if !root.is_dir() {
@@ -307,11 +325,23 @@ impl Cli {
                 ));
             }
         }
+        let fallback = self
+            .fallback
+            .as_deref()
+            .map(|f| files::check_in_root(root, f, "--fallback"))
+            .transpose()?;
+        let error_pages = self
+            .error_page
+            .iter()
+            .map(|(code, f)| Ok((*code, files::check_in_root(root, f, "--error-page")?)))
+            .collect::<Result<Vec<_>, Error>>()?;
         Ok(Some(crate::config::FileOptions {
             root: root.clone(),
             index,
             dotfiles: self.dotfiles,
             cache_control: self.cache_control.clone(),
+            fallback,
+            error_pages,
         }))
     }
 }

@@ -132,6 +132,10 @@ pub struct FileOptions {
     pub dotfiles: bool,
     /// A `Cache-Control` value sent with every file.
     pub cache_control: Option<String>,
+    /// `--fallback`: the file (relative to the root) a missing extensionless path gets.
+    pub fallback: Option<String>,
+    /// `--error-page`: (status, file relative to the root).
+    pub error_pages: Vec<(u16, String)>,
 }
 
 /// `--proxy-protocol` with its `--trusted-proxies`, without which it is refused.

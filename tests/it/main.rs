@@ -18,6 +18,7 @@ mod echo_options;
 mod fairness;
 mod files;
 mod files_large;
+mod files_pages;
 mod files_ranges;
 mod health;
 mod hostile;

@@ -29,11 +29,80 @@ pub(in crate::app) fn respond(
     match store.lookup(req.path, ex.now) {
         Lookup::File(f) => serve(req, store, &f, res),
         Lookup::Redirect(location) => redirect(req, location, res),
-        Lookup::NotFound => status_text(res, StatusCode::NotFound),
-        Lookup::Forbidden => status_text(res, StatusCode::Forbidden),
+        Lookup::NotFound => match fallback(store, req, ex) {
+            Some(f) => serve(req, store, &f, res),
+            None => error(store, ex, res, StatusCode::NotFound),
+        },
+        Lookup::Forbidden => error(store, ex, res, StatusCode::Forbidden),
         Lookup::BadPath => status_text(res, StatusCode::BadRequest),
-        Lookup::Unavailable => status_text(res, StatusCode::ServiceUnavailable),
+        Lookup::Unavailable => error(store, ex, res, StatusCode::ServiceUnavailable),
     }
+}
+
+/// `--fallback`'s file, if it applies to this missing path: the last segment has no
+/// extension (`/app/settings`, not `/app.js`), and the client takes HTML (no `Accept`, or one
+/// that lists `text/html` or `*/*`), so an API call for JSON still learns the path is missing.
+fn fallback(store: &mut FileStore, req: &Request<'_>, ex: &Exchange<'_>) -> Option<Rc<File>> {
+    store.fallback.as_ref()?;
+    let last = req.path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+    if last.contains(&b'.') {
+        return None;
+    }
+    let takes_html = req.fields.named(b"accept").is_none_or(|accept| {
+        accept.values().any(|v| {
+            v.split(|&b| b == b',').any(|t| {
+                let t = t
+                    .split(|&b| b == b';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_ascii();
+                t.eq_ignore_ascii_case(b"text/html") || t == b"*/*"
+            })
+        })
+    });
+    if !takes_html {
+        return None;
+    }
+    // Taken out for the look-up (which needs the store), and put back: nothing allocated.
+    let page = store.fallback.take()?;
+    let found = store.lookup(&page, ex.now);
+    store.fallback = Some(page);
+    match found {
+        Lookup::File(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// An error answered with `--error-page`'s file for `status` (its content, that status, no
+/// validators: it describes the error, not a resource), else the plain text.
+fn error(
+    store: &mut FileStore,
+    ex: &Exchange<'_>,
+    res: &mut dyn Respond,
+    status: StatusCode,
+) -> Reply {
+    let Some(i) = store
+        .error_pages
+        .iter()
+        .position(|(code, _)| *code == status.code())
+    else {
+        return status_text(res, status);
+    };
+    // Taken out for the look-up (which needs the store), and put back: nothing allocated.
+    let page = std::mem::take(&mut store.error_pages[i].1);
+    let found = store.lookup(&page, ex.now);
+    store.error_pages[i].1 = page;
+    let Lookup::File(f) = found else {
+        return status_text(res, status);
+    };
+    let mut fields = Headers::new(&f, &f, None, store);
+    // What varies, and nothing of the files' caching policy or validators: it is an error.
+    fields.retain(|name| name == b"Vary");
+    let span = (f.size > 0).then(|| Span {
+        start: 0,
+        end: f.size - 1,
+    });
+    single(res, status, f.content_type, &f, span, &fields)
 }
 
 /// `/` under `--root`: its index file, if it has one (looked up once, here); `None` leaves

@@ -118,6 +118,10 @@ pub struct FileStore {
     dotfiles: bool,
     /// `--cache-control`, for the HTTP layer.
     pub cache_control: Option<Box<[u8]>>,
+    /// `--fallback`, as a URL path (`/index.html`).
+    pub fallback: Option<Box<[u8]>>,
+    /// `--error-page`: each status's page, as a URL path.
+    pub error_pages: Vec<(u16, Box<[u8]>)>,
     cache: Cache,
     /// The resolved path of the current lookup (reused: a lookup allocates nothing on a hit).
     scratch: Vec<u8>,
@@ -140,6 +144,12 @@ impl FileStore {
                 .collect(),
             dotfiles: options.dotfiles,
             cache_control: options.cache_control.as_ref().map(|v| v.as_bytes().into()),
+            fallback: options.fallback.as_deref().map(url_path),
+            error_pages: options
+                .error_pages
+                .iter()
+                .map(|(code, rel)| (*code, url_path(rel)))
+                .collect(),
             cache: Cache::default(),
             scratch: Vec::with_capacity(256),
         })
@@ -235,6 +245,13 @@ impl FileStore {
         );
         Ok(shared)
     }
+}
+
+/// A path relative to the root as the URL path that names it (`a b.html` → `/a%20b.html`).
+fn url_path(rel: &str) -> Box<[u8]> {
+    let mut out = b"/".to_vec();
+    path::encode_into(rel.as_bytes(), &mut out);
+    out.into()
 }
 
 /// What a path is on disk, with the descriptor if it is a regular file.
