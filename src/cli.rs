@@ -198,6 +198,13 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_ERROR_PAGE", value_parser = files::parse_error_page, value_delimiter = ',')]
     pub error_page: Vec<(u16, String)>,
 
+    /// A Cache-Control value for the files whose path (relative to --root) matches PATTERN,
+    /// as PATTERN=VALUE, e.g. '*.js=public, max-age=31536000, immutable' or
+    /// 'assets/*=public, max-age=3600' (one * at most); repeatable, the first match wins, and
+    /// --cache-control is for the rest.
+    #[arg(long, env = "PREFORK_CACHE_RULE", value_parser = files::parse_cache_rule)]
+    pub cache_rule: Vec<(String, String)>,
+
     /// A Cache-Control value sent with every file (e.g. "public, max-age=3600").
     #[arg(long, env = "PREFORK_CACHE_CONTROL")]
     pub cache_control: Option<String>,
@@ -296,9 +303,11 @@ impl Cli {
     /// plain names, the Cache-Control value is one header value.
     fn file_options(&self) -> Result<Option<crate::config::FileOptions>, Error> {
         let Some(root) = &self.root else {
-            if self.fallback.is_some() || !self.error_page.is_empty() {
+            if self.fallback.is_some() || !self.error_page.is_empty() || !self.cache_rule.is_empty()
+            {
                 return Err(Error::Usage(
-                    "--fallback and --error-page name files under --root: give --root".into(),
+                    "--fallback, --error-page and --cache-rule are about files under --root: give --root"
+                        .into(),
                 ));
             }
             return Ok(None);
@@ -342,6 +351,7 @@ impl Cli {
             cache_control: self.cache_control.clone(),
             fallback,
             error_pages,
+            cache_rules: self.cache_rule.clone(),
         }))
     }
 }

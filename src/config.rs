@@ -136,6 +136,8 @@ pub struct FileOptions {
     pub fallback: Option<String>,
     /// `--error-page`: (status, file relative to the root).
     pub error_pages: Vec<(u16, String)>,
+    /// `--cache-rule`: (pattern with at most one `*`, `Cache-Control` value), first match wins.
+    pub cache_rules: Vec<(String, String)>,
 }
 
 /// `--proxy-protocol` with its `--trusted-proxies`, without which it is refused.

@@ -25,6 +25,27 @@ pub(super) fn parse_error_page(s: &str) -> Result<(u16, String), String> {
     Ok((code, file.trim().to_string()))
 }
 
+/// `PATTERN=VALUE` for `--cache-rule`: the pattern has at most one `*`, and the value no
+/// control character.
+pub(super) fn parse_cache_rule(s: &str) -> Result<(String, String), String> {
+    let (pattern, value) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?}: expected PATTERN=VALUE, e.g. '*.js=public, max-age=31536000, immutable'")
+    })?;
+    let pattern = pattern.trim().trim_start_matches('/');
+    if pattern.is_empty() || pattern.matches('*').count() > 1 {
+        return Err(format!(
+            "{s:?}: a pattern is a path with at most one * (*.js, assets/*)"
+        ));
+    }
+    let value = value.trim();
+    if value.is_empty() || value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+        return Err(format!(
+            "{s:?}: an empty value, or one with a control character"
+        ));
+    }
+    Ok((pattern.to_string(), value.to_string()))
+}
+
 /// A file named relative to `root`: it must stay beneath it and exist as a regular file now
 /// (it is looked up again, like any file, when it is served).
 pub(super) fn check_in_root(root: &Path, rel: &str, option: &str) -> Result<String, Error> {
@@ -49,6 +70,21 @@ pub(super) fn check_in_root(root: &Path, rel: &str, option: &str) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_rules_parse() {
+        assert_eq!(
+            parse_cache_rule("*.js=public, max-age=31536000, immutable"),
+            Ok(("*.js".into(), "public, max-age=31536000, immutable".into()))
+        );
+        assert_eq!(
+            parse_cache_rule("/assets/*=no-cache"),
+            Ok(("assets/*".into(), "no-cache".into()))
+        );
+        for bad in ["*.js", "=x", "a*b*=x", "*.js=", "*.js=a\u{1}b"] {
+            assert!(parse_cache_rule(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn error_pages_parse() {

@@ -179,3 +179,72 @@ fn the_options_are_checked_at_start() {
     .status
     .success());
 }
+
+#[test]
+fn cache_rules_pick_a_value_per_path_first_match_wins() {
+    let t = site();
+    t.file("assets/app-3f2a.js", b"x");
+    t.file("assets/site.css", b"y");
+    let server = Server::start(&[
+        "--workers",
+        "1",
+        "--root",
+        t.arg(),
+        "--cache-rule",
+        "assets/*.js=public, max-age=31536000, immutable",
+        "--cache-rule",
+        "assets/*=public, max-age=3600",
+        "--cache-rule",
+        "index.html=no-cache",
+        "--cache-control",
+        "public, max-age=60",
+    ]);
+    let cc = |target: &str| {
+        ask(&server, "GET", target, "")
+            .header("cache-control")
+            .map(str::to_string)
+    };
+    assert_eq!(
+        cc("/assets/app-3f2a.js").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        cc("/assets/site.css").as_deref(),
+        Some("public, max-age=3600")
+    );
+    assert_eq!(cc("/index.html").as_deref(), Some("no-cache"));
+    assert_eq!(
+        cc("/").as_deref(),
+        Some("no-cache"),
+        "the index file is index.html"
+    );
+    assert_eq!(cc("/app.js").as_deref(), Some("public, max-age=60"));
+    // A 304 carries the same value as the 200 would.
+    let etag = ask(&server, "GET", "/assets/site.css", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let r = ask(
+        &server,
+        "GET",
+        "/assets/site.css",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(
+        (r.status, r.header("cache-control")),
+        (304, Some("public, max-age=3600"))
+    );
+    let out = Command::new(BIN)
+        .args([
+            "--check",
+            "--port",
+            "0",
+            "--root",
+            t.arg(),
+            "--cache-rule",
+            "a*b*=x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

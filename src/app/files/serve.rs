@@ -257,7 +257,7 @@ impl<'a> Headers<'a> {
         if let Some(coding) = coding {
             h.push(b"Content-Encoding", coding);
         }
-        if let Some(cc) = &store.cache_control {
+        if let Some(cc) = store.cache_control_for_last() {
             h.push(b"Cache-Control", cc);
         }
         if file.unknown_type {

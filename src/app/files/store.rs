@@ -122,6 +122,9 @@ pub struct FileStore {
     pub fallback: Option<Box<[u8]>>,
     /// `--error-page`: each status's page, as a URL path.
     pub error_pages: Vec<(u16, Box<[u8]>)>,
+    /// `--cache-rule`: (the pattern's text before and after its `*`, or the whole path when it
+    /// has none; the value).
+    cache_rules: Vec<(CachePattern, Box<[u8]>)>,
     cache: Cache,
     /// The resolved path of the current lookup (reused: a lookup allocates nothing on a hit).
     scratch: Vec<u8>,
@@ -150,9 +153,25 @@ impl FileStore {
                 .iter()
                 .map(|(code, rel)| (*code, url_path(rel)))
                 .collect(),
+            cache_rules: options
+                .cache_rules
+                .iter()
+                .map(|(pattern, value)| (CachePattern::new(pattern), value.as_bytes().into()))
+                .collect(),
             cache: Cache::default(),
             scratch: Vec::with_capacity(256),
         })
+    }
+
+    /// The `Cache-Control` value for the file the last [`FileStore::lookup`] found: the first
+    /// `--cache-rule` its path matches, else `--cache-control`.
+    pub fn cache_control_for_last(&self) -> Option<&[u8]> {
+        let rel = &self.scratch;
+        self.cache_rules
+            .iter()
+            .find(|(pattern, _)| pattern.matches(rel))
+            .map(|(_, value)| &value[..])
+            .or(self.cache_control.as_deref())
     }
 
     /// What `url_path` (the path of an origin-form request target, as sent) names.
@@ -244,6 +263,41 @@ impl FileStore {
             now,
         );
         Ok(shared)
+    }
+}
+
+/// A `--cache-rule` pattern: a path relative to the root with at most one `*`, which matches
+/// any run of bytes (slashes too: `assets/*` is everything under `assets/`).
+#[derive(Debug)]
+struct CachePattern {
+    before: Box<[u8]>,
+    /// `None`: no `*`, the whole path must equal `before`.
+    after: Option<Box<[u8]>>,
+}
+
+impl CachePattern {
+    fn new(pattern: &str) -> CachePattern {
+        match pattern.split_once('*') {
+            Some((before, after)) => CachePattern {
+                before: before.as_bytes().into(),
+                after: Some(after.as_bytes().into()),
+            },
+            None => CachePattern {
+                before: pattern.as_bytes().into(),
+                after: None,
+            },
+        }
+    }
+
+    fn matches(&self, rel: &[u8]) -> bool {
+        match &self.after {
+            None => rel == &self.before[..],
+            Some(after) => {
+                rel.len() >= self.before.len() + after.len()
+                    && rel.starts_with(&self.before)
+                    && rel.ends_with(after)
+            }
+        }
     }
 }
 
