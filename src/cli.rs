@@ -1,6 +1,7 @@
 //! The command line: every option also comes from `PREFORK_<NAME>` in the environment.
 
 mod admin;
+mod cors;
 mod echo;
 mod files;
 pub mod manual;
@@ -168,6 +169,9 @@ pub struct Cli {
     #[command(flatten)]
     pub websocket: websocket::WebSocketArgs,
 
+    #[command(flatten)]
+    pub cors: cors::CorsArgs,
+
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
     #[arg(long, env = "PREFORK_ROOT")]
@@ -274,6 +278,7 @@ impl Cli {
             max_generated_bytes: self.max_generated_bytes,
             hostname: crate::sys::procfs::hostname().unwrap_or_else(|| "prefork-server".into()),
             trusted_proxies: self.proxy.trusted_proxies.clone(),
+            own_cors: self.cors.cors_origin.is_empty(),
         })
     }
 
@@ -455,6 +460,7 @@ impl Cli {
         let tls = self.tls.options(self.port)?;
         let identity = self.user.identity()?;
         let websocket = self.websocket.options(self.max_duration)?;
+        let cors = self.cors.options()?;
         let memory_budget = match self.memory_budget {
             MemoryBudget::Bytes(n) => n,
             MemoryBudget::Auto => {
@@ -515,6 +521,7 @@ impl Cli {
             admin_token,
             echo,
             websocket,
+            cors: cors.clone(),
             proxy,
             tls,
         })

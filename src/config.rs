@@ -84,6 +84,8 @@ pub struct Config {
     pub echo: EchoOptions,
     /// `/websocket/echo`'s limits.
     pub websocket: WebSocketOptions,
+    /// `--cors-origin` and its companions.
+    pub cors: Option<CorsOptions>,
     /// `--proxy-protocol`: every connection on the main port starts with a PROXY header.
     pub proxy: Option<ProxyOptions>,
     /// `--tls-cert` and its companions: HTTPS, on the main port or on `--tls-port`.
@@ -138,6 +140,24 @@ pub struct FileOptions {
     pub error_pages: Vec<(u16, String)>,
     /// `--cache-rule`: (pattern with at most one `*`, `Cache-Control` value), first match wins.
     pub cache_rules: Vec<(String, String)>,
+}
+
+/// `--cors-*`: a CORS policy for every route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsOptions {
+    /// Allowed origins, exactly as browsers send them (`https://app.example`), or `*`.
+    pub origins: Vec<String>,
+    /// Methods a preflight may ask for, and their `Access-Control-Allow-Methods` value.
+    pub methods: Vec<String>,
+    pub methods_value: String,
+    /// Headers a preflight may ask for (case-insensitive), or `*` for any.
+    pub headers: Vec<String>,
+    /// `Access-Control-Max-Age`'s value, if set.
+    pub max_age_value: Option<String>,
+    /// `Access-Control-Allow-Credentials: true` (and the origin itself, never `*`).
+    pub credentials: bool,
+    /// `Access-Control-Expose-Headers`' value, if set.
+    pub expose_value: Option<String>,
 }
 
 /// `--proxy-protocol` with its `--trusted-proxies`, without which it is refused.
@@ -340,6 +360,9 @@ pub struct HttpbinOptions {
     /// `--trusted-proxies`: when set, `X-Forwarded-*` fields are believed only from a client
     /// in these blocks; when not, from anyone (httpbin's own behaviour).
     pub trusted_proxies: Option<TrustedProxies>,
+    /// httpbin's own CORS answers (every origin, with credentials); off when `--cors-origin`
+    /// sets a policy for every route.
+    pub own_cors: bool,
 }
 
 impl HttpbinOptions {
@@ -396,6 +419,7 @@ impl Default for HttpbinOptions {
             max_generated_bytes: HTTPBIN_MAX_GENERATED_BYTES,
             hostname: "prefork-server".into(),
             trusted_proxies: None,
+            own_cors: true,
         }
     }
 }

@@ -19,6 +19,7 @@
 pub mod bin;
 mod builtin;
 pub(crate) mod controls;
+mod cors;
 pub mod files;
 pub(crate) mod generate;
 mod health;
@@ -66,6 +67,8 @@ pub struct App<'a> {
     control_fields: FieldList,
     /// `/websocket/echo`'s limits.
     websocket: crate::config::WebSocketOptions,
+    /// `--cors-origin`'s policy, shared with the adapter that adds its fields.
+    cors: Option<std::rc::Rc<crate::config::CorsOptions>>,
     /// `/` is always the hello: no `--root` (whose index file it could be), and no
     /// `--default-params` (which would give every request controls).
     hello_at_root: bool,
@@ -108,6 +111,7 @@ impl<'a> App<'a> {
                 .map(|options| bin::Httpbin::new(options, worker)),
             controls: config.controls.clone(),
             websocket: config.websocket,
+            cors: config.cors.clone().map(std::rc::Rc::new),
             control_fields: FieldList::default(),
             hello_at_root: config.files.is_none() && config.controls.defaults.is_none(),
         })
@@ -118,7 +122,8 @@ impl<'a> App<'a> {
     /// hello (no `--root`, whose index file it could be; no `--default-params`, which give
     /// every request controls).
     pub fn static_routes(&self) -> Vec<StaticRoute> {
-        if !self.hello_at_root {
+        // With a CORS policy every answer may carry its fields: none is pre-rendered.
+        if !self.hello_at_root || self.cors.is_some() {
             return Vec::new();
         }
         vec![StaticRoute {
@@ -139,6 +144,34 @@ impl Handler for App<'_> {
 
     #[inline]
     fn respond(&mut self, req: &Request<'_>, ex: &Exchange<'_>, res: &mut dyn Respond) -> Reply {
+        if let Some(cors) = &self.cors {
+            return self.respond_with_cors(std::rc::Rc::clone(cors), req, ex, res);
+        }
+        self.respond_to(req, ex, res)
+    }
+}
+
+impl App<'_> {
+    /// A request under `--cors-origin`: a preflight answered by the policy, anything else by
+    /// its route with the policy's fields added.
+    #[inline(never)]
+    fn respond_with_cors(
+        &mut self,
+        cors: std::rc::Rc<crate::config::CorsOptions>,
+        req: &Request<'_>,
+        ex: &Exchange<'_>,
+        res: &mut dyn Respond,
+    ) -> Reply {
+        if let Some(reply) = cors::preflight(&cors, req, res) {
+            return reply;
+        }
+        let mut with = cors::WithCors::new(&cors, req, res);
+        let reply = self.respond_to(req, ex, &mut with);
+        with.finish(reply)
+    }
+
+    #[inline(always)]
+    fn respond_to(&mut self, req: &Request<'_>, ex: &Exchange<'_>, res: &mut dyn Respond) -> Reply {
         let route = self.route(req, ex);
         // Controls come from a query, a marked field or `--default-params` (which the
         // operators' endpoints do not take); a request with none goes straight to its route,

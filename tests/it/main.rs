@@ -13,6 +13,7 @@ mod clients;
 mod commands;
 mod conformance;
 mod controls;
+mod cors;
 mod echo;
 mod echo_options;
 mod fairness;

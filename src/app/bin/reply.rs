@@ -79,6 +79,8 @@ pub(super) struct Resp<'r, 'e> {
     /// False for HEAD: the head says what GET would send, and nothing follows.
     pub with_body: bool,
     cors: [Field<'r>; 2],
+    /// How many of `cors` are sent: none when `--cors-origin` sets the policy instead.
+    cors_len: usize,
 }
 
 impl<'r, 'e> Resp<'r, 'e> {
@@ -100,6 +102,7 @@ impl<'r, 'e> Resp<'r, 'e> {
                 (b"Access-Control-Allow-Origin", origin.unwrap_or(b"*")),
                 (b"Access-Control-Allow-Credentials", b"true"),
             ],
+            cors_len: if bin.options.own_cors { 2 } else { 0 },
         }
     }
 
@@ -144,7 +147,7 @@ impl<'r, 'e> Resp<'r, 'e> {
         len: usize,
     ) -> Reply {
         let head = ResponseHead {
-            fields: &[&self.cors, fields],
+            fields: &[&self.cors[..self.cors_len], fields],
             ..ResponseHead::new(status, ct, Length::of(status, len as u64))
         };
         text::reply(self.res.send(&head, body))
@@ -200,7 +203,7 @@ impl<'r, 'e> Resp<'r, 'e> {
             http::Body::Empty
         };
         let head = ResponseHead {
-            fields: &[&self.cors, fields],
+            fields: &[&self.cors[..self.cors_len], fields],
             ..ResponseHead::new(status, Some(JSON), Length::Exactly(len as u64))
         };
         text::reply(self.res.send(&head, body))
@@ -242,7 +245,7 @@ impl<'r, 'e> Resp<'r, 'e> {
     ) -> Reply {
         let (status, ct, length) = head;
         let head = ResponseHead {
-            fields: &[&self.cors, fields],
+            fields: &[&self.cors[..self.cors_len], fields],
             ..ResponseHead::new(status, ct, length)
         };
         let head = OwnedHead::of(&head);
