@@ -202,6 +202,16 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_ERROR_PAGE", value_parser = files::parse_error_page, value_delimiter = ',')]
     pub error_page: Vec<(u16, String)>,
 
+    /// With --root: list a directory that has no index file (HTML, or JSON for
+    /// `Accept: application/json` or `?format=json`): directories first, names, sizes, dates.
+    #[arg(long, env = "PREFORK_AUTOINDEX")]
+    pub autoindex: bool,
+
+    /// --autoindex: the most entries one listing shows; past it, the listing says it was cut.
+    #[arg(long, env = "PREFORK_AUTOINDEX_MAX_ENTRIES", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub autoindex_max_entries: u64,
+
     /// A Cache-Control value for the files whose path (relative to --root) matches PATTERN,
     /// as PATTERN=VALUE, e.g. '*.js=public, max-age=31536000, immutable' or
     /// 'assets/*=public, max-age=3600' (one * at most); repeatable, the first match wins, and
@@ -311,7 +321,8 @@ impl Cli {
             if self.fallback.is_some() || !self.error_page.is_empty() || !self.cache_rule.is_empty()
             {
                 return Err(Error::Usage(
-                    "--fallback, --error-page and --cache-rule are about files under --root: give --root"
+                    "--fallback, --error-page, --cache-rule and --autoindex are about files under \
+                     --root: give --root"
                         .into(),
                 ));
             }
@@ -357,6 +368,9 @@ impl Cli {
             fallback,
             error_pages,
             cache_rules: self.cache_rule.clone(),
+            autoindex: self
+                .autoindex
+                .then_some(usize::try_from(self.autoindex_max_entries).unwrap_or(usize::MAX)),
         }))
     }
 }

@@ -140,6 +140,8 @@ pub struct FileOptions {
     pub error_pages: Vec<(u16, String)>,
     /// `--cache-rule`: (pattern with at most one `*`, `Cache-Control` value), first match wins.
     pub cache_rules: Vec<(String, String)>,
+    /// `--autoindex`: list directories without an index file, at most this many entries.
+    pub autoindex: Option<usize>,
 }
 
 /// `--cors-*`: a CORS policy for every route.

@@ -3,7 +3,7 @@
 //! `sendfile(2)` straight from the page cache to the socket.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -277,4 +277,67 @@ mod tests {
             }
         }
     }
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub kind: Kind,
+    pub size: u64,
+    /// Last modification, seconds since the epoch.
+    pub mtime: i64,
+}
+
+/// The entries of the directory `dir` (not `.` and `..`), at most `max` of them (in the
+/// directory's own order), and whether there were more. Symbolic links are described as
+/// themselves (not followed: a listing never describes what lies outside the root) and
+/// reported as `Kind::Other`; `keep` filters by name before anything is asked of an entry.
+///
+/// # Errors
+/// The directory cannot be read.
+pub fn list_dir(
+    dir: OwnedFd,
+    max: usize,
+    keep: impl Fn(&[u8]) -> bool,
+) -> io::Result<(Vec<DirEntry>, bool)> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut listing = nix::dir::Dir::from_fd(dir)?;
+    let dirfd = listing.as_raw_fd();
+    let mut entries = Vec::new();
+    let mut more = false;
+    for entry in listing.iter() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." || !keep(name) {
+            continue;
+        }
+        if entries.len() == max {
+            more = true;
+            break;
+        }
+        let os_name = std::ffi::OsStr::from_bytes(name);
+        // SAFETY: `dirfd` is the open directory `listing` owns, alive for this call.
+        let dirfd = unsafe { BorrowedFd::borrow_raw(dirfd) };
+        let Ok(st) =
+            nix::sys::stat::fstatat(dirfd, os_name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        else {
+            continue; // gone since it was listed
+        };
+        let format = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        let kind = if format == SFlag::S_IFREG {
+            Kind::File
+        } else if format == SFlag::S_IFDIR {
+            Kind::Dir
+        } else {
+            Kind::Other
+        };
+        entries.push(DirEntry {
+            name: name.to_vec(),
+            kind,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: st.st_mtime,
+        });
+    }
+    Ok((entries, more))
 }

@@ -19,6 +19,7 @@ mod echo_options;
 mod fairness;
 mod files;
 mod files_large;
+mod files_listing;
 mod files_pages;
 mod files_ranges;
 mod health;

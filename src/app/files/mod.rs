@@ -4,8 +4,10 @@
 //!   resolved, anything that climbs out refused);
 //! - `store`: the per-worker cache of what is on disk, which opens files and hands out their
 //!   descriptors (the only part of the application that makes syscalls, through `sys::file`);
-//! - `serve`: the answer to a GET or HEAD of a file: representation, preconditions, ranges.
+//! - `serve`: the answer to a GET or HEAD of a file: representation, preconditions, ranges;
+//! - `listing`: `--autoindex`, a directory without an index file listed as HTML or JSON.
 
+mod listing;
 pub mod path;
 mod serve;
 mod store;

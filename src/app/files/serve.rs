@@ -36,6 +36,7 @@ pub(in crate::app) fn respond(
         Lookup::Forbidden => error(store, ex, res, StatusCode::Forbidden),
         Lookup::BadPath => status_text(res, StatusCode::BadRequest),
         Lookup::Unavailable => error(store, ex, res, StatusCode::ServiceUnavailable),
+        Lookup::Listing => super::listing::respond(store, req, ex, res),
     }
 }
 
@@ -113,8 +114,13 @@ pub(in crate::app) fn respond_root(
     ex: &Exchange<'_>,
     res: &mut dyn Respond,
 ) -> Option<Reply> {
-    let Lookup::File(f) = store.lookup(b"/", ex.now) else {
-        return None;
+    let f = match store.lookup(b"/", ex.now) {
+        Lookup::File(f) => f,
+        Lookup::Listing if req.method.is_get_like() => {
+            return Some(super::listing::respond(store, req, ex, res))
+        }
+        Lookup::Listing => return Some(text::other_method(req, res, ALLOW)),
+        _ => return None,
     };
     Some(if req.method.is_get_like() {
         serve(req, store, &f, res)

@@ -86,6 +86,9 @@ pub enum Lookup {
     BadPath,
     /// The file could not be opened for a reason on our side (out of descriptors).
     Unavailable,
+    /// A directory with its slash and no index file, with `--autoindex`: list it (its path
+    /// relative to the root is [`FileStore::last_rel`]).
+    Listing,
 }
 
 /// What the cache knows of one path.
@@ -118,6 +121,8 @@ pub struct FileStore {
     dotfiles: bool,
     /// `--cache-control`, for the HTTP layer.
     pub cache_control: Option<Box<[u8]>>,
+    /// `--autoindex`: a directory without an index file is listed; at most this many entries.
+    pub autoindex: Option<usize>,
     /// `--fallback`, as a URL path (`/index.html`).
     pub fallback: Option<Box<[u8]>>,
     /// `--error-page`: each status's page, as a URL path.
@@ -147,6 +152,7 @@ impl FileStore {
                 .collect(),
             dotfiles: options.dotfiles,
             cache_control: options.cache_control.as_ref().map(|v| v.as_bytes().into()),
+            autoindex: options.autoindex,
             fallback: options.fallback.as_deref().map(url_path),
             error_pages: options
                 .error_pages
@@ -224,7 +230,26 @@ impl FileStore {
                 Err(()) => return Lookup::Unavailable,
             }
         }
+        if self.autoindex.is_some() {
+            rel.truncate(dir_len);
+            return Lookup::Listing;
+        }
         Lookup::NotFound
+    }
+
+    /// The path, relative to the root, that the last [`FileStore::lookup`] resolved.
+    pub fn last_rel(&self) -> &[u8] {
+        &self.scratch
+    }
+
+    /// The root directory, for opening what is beneath it.
+    pub fn root(&self) -> BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+
+    /// Whether names starting with a dot are served (and listed).
+    pub fn dotfiles(&self) -> bool {
+        self.dotfiles
     }
 
     /// What the cache knows of `rel`, checked on disk if it is not fresh. `Err` if the disk

@@ -1,0 +1,303 @@
+//! `--autoindex`: a directory without an index file, listed as HTML or JSON.
+//!
+//! Bounded: at most `--autoindex-max-entries` entries are read (a directory of 100,000 names
+//! costs a read of that many, then the listing says it was cut), their names and figures are
+//! held only while the answer is built, and the answer is an owned body the protocol sends
+//! once the worker's memory budget has room for it. Names are bytes, any bytes: a link is the
+//! name percent-encoded byte by byte (every byte but the unreserved ones), and the text shown
+//! is the name as UTF-8 (invalid sequences as U+FFFD) with HTML's five special characters
+//! escaped; JSON gets the same text and the link. Hidden names stay hidden unless
+//! `--dotfiles`. The answer is conditional on a weak entity-tag from the directory's own
+//! modification time and size, which change when an entry is added, removed or renamed.
+
+use std::fmt::Write as _;
+
+use super::store::FileStore;
+use crate::http::conditional::{self, Preconditions, Validators, Verdict};
+use crate::http::{Body, Exchange, Length, Reply, Request, Respond, ResponseHead, StatusCode};
+use crate::sys::file::{self, DirEntry, Kind};
+
+use super::super::text;
+
+/// Lists the directory the store's last look-up resolved.
+pub(super) fn respond(
+    store: &FileStore,
+    req: &Request<'_>,
+    _ex: &Exchange<'_>,
+    res: &mut dyn Respond,
+) -> Reply {
+    let rel = store.last_rel().to_vec();
+    let Ok(dir) = file::open_beneath(store.root(), &rel) else {
+        return text::send(
+            res,
+            StatusCode::NotFound,
+            StatusCode::NotFound.reason_body(),
+        );
+    };
+    let Ok(meta) = file::meta(std::os::fd::AsFd::as_fd(&dir)) else {
+        return text::send(
+            res,
+            StatusCode::NotFound,
+            StatusCode::NotFound.reason_body(),
+        );
+    };
+    let nanos = i128::from(meta.mtime.0) * 1_000_000_000 + i128::from(meta.mtime.1);
+    let opaque = format!("\"d{:x}-{:x}\"", nanos.max(0), meta.size);
+    let etag = format!("W/{opaque}");
+    let modified = u64::try_from(meta.mtime.0).unwrap_or(0);
+    let last_modified = crate::http::date::format(modified);
+    let json = wants_json(req);
+    let vary: &[u8] = b"Accept";
+    // Only If-None-Match and If-Modified-Since: a weak tag never satisfies If-Match.
+    if req.fields.may_have_prefix(b"if-") {
+        let all = Preconditions::of(req.fields);
+        let p = Preconditions {
+            if_none_match: all.if_none_match,
+            if_modified_since: all.if_modified_since,
+            ..Preconditions::default()
+        };
+        let v = Validators {
+            etag: opaque.as_bytes(),
+            last_modified: modified,
+        };
+        if conditional::evaluate(&p, &v, true) == Verdict::NotModified {
+            let head = ResponseHead {
+                fields: &[&[
+                    (b"ETag", etag.as_bytes()),
+                    (b"Last-Modified", &last_modified),
+                    (b"Vary", vary),
+                ]],
+                ..ResponseHead::new(StatusCode::NotModified, None, Length::Bodiless)
+            };
+            return text::reply(res.send(&head, Body::Empty));
+        }
+    }
+    let max = store.autoindex.unwrap_or(0);
+    let dotfiles = store.dotfiles();
+    let (mut entries, cut) =
+        match file::list_dir(dir, max, |name| dotfiles || !name.starts_with(b".")) {
+            Ok(listed) => listed,
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+                return text::send(
+                    res,
+                    StatusCode::Forbidden,
+                    StatusCode::Forbidden.reason_body(),
+                )
+            }
+            Err(_) => {
+                let status = StatusCode::ServiceUnavailable;
+                return text::send(res, status, status.reason_body());
+            }
+        };
+    // Directories first, then by name (bytewise: the same order for every client).
+    entries.sort_by(|a, b| (a.kind != Kind::Dir, &a.name).cmp(&(b.kind != Kind::Dir, &b.name)));
+    let body = if json {
+        render_json(req.path, &entries, cut, max)
+    } else {
+        render_html(req.path, &entries, cut, max)
+    };
+    let content_type: &[u8] = if json {
+        b"application/json"
+    } else {
+        b"text/html; charset=utf-8"
+    };
+    let head = ResponseHead {
+        fields: &[&[
+            (b"ETag", etag.as_bytes()),
+            (b"Last-Modified", &last_modified),
+            (b"Vary", vary),
+        ]],
+        ..ResponseHead::new(
+            StatusCode::Ok,
+            Some(content_type),
+            Length::Exactly(body.len() as u64),
+        )
+    };
+    text::reply(res.send(&head, Body::Owned(body)))
+}
+
+/// `?format=json`, or an `Accept` that names JSON and not HTML.
+fn wants_json(req: &Request<'_>) -> bool {
+    if req.query.split(|&b| b == b'&').any(|p| p == b"format=json") {
+        return true;
+    }
+    req.fields.named(b"accept").is_some_and(|a| {
+        let mut json = false;
+        let mut html = false;
+        for v in a.values() {
+            for t in v.split(|&b| b == b',') {
+                let t = t
+                    .split(|&b| b == b';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_ascii();
+                json |= t.eq_ignore_ascii_case(b"application/json");
+                html |= t.eq_ignore_ascii_case(b"text/html");
+            }
+        }
+        json && !html
+    })
+}
+
+/// A name as a URL path segment: every byte but the unreserved ones percent-encoded.
+fn href(name: &[u8], dir: bool, out: &mut String) {
+    for &b in name {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    if dir {
+        out.push('/');
+    }
+}
+
+/// Text for HTML: `& < > " '` escaped.
+fn html_text(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn size_text(size: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = size as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{size} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` (UTC), from the HTTP-date formatter's fields.
+fn date_text(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+fn render_html(path: &[u8], entries: &[DirEntry], cut: bool, max: usize) -> Vec<u8> {
+    let shown_path = crate::app::bin::params::decoded(path, false);
+    let mut title = String::new();
+    html_text(&String::from_utf8_lossy(&shown_path), &mut title);
+    let mut out = String::with_capacity(512 + entries.len() * 160);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of {title}</title>\
+         <style>body{{font-family:sans-serif}}td{{padding:0 1em}}td.n{{text-align:right}}</style>\
+         </head>\n<body><h1>Index of {title}</h1>\n<table>\n\
+         <tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr>\n"
+    );
+    if path != b"/" {
+        out.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    }
+    for e in entries {
+        let dir = e.kind == Kind::Dir;
+        out.push_str("<tr><td><a href=\"");
+        href(&e.name, dir, &mut out);
+        out.push_str("\">");
+        html_text(&String::from_utf8_lossy(&e.name), &mut out);
+        if dir {
+            out.push('/');
+        }
+        out.push_str("</a></td><td class=n");
+        if dir {
+            out.push_str(">-");
+        } else {
+            let _ = write!(out, " title=\"{} bytes\">{}", e.size, size_text(e.size));
+        }
+        let _ = writeln!(out, "</td><td>{}</td></tr>", date_text(e.mtime));
+    }
+    out.push_str("</table>\n");
+    if cut {
+        let _ = writeln!(
+            out,
+            "<p><strong>Listing cut at {max} entries</strong> (--autoindex-max-entries): the \
+             directory holds more.</p>"
+        );
+    }
+    out.push_str("</body></html>\n");
+    out.into_bytes()
+}
+
+fn render_json(path: &[u8], entries: &[DirEntry], cut: bool, max: usize) -> Vec<u8> {
+    let shown =
+        String::from_utf8_lossy(&crate::app::bin::params::decoded(path, false)).into_owned();
+    let list: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let mut link = String::new();
+            href(&e.name, e.kind == Kind::Dir, &mut link);
+            serde_json::json!({
+                "name": String::from_utf8_lossy(&e.name),
+                "href": link,
+                "type": match e.kind { Kind::Dir => "directory", Kind::File => "file", Kind::Other => "other" },
+                "size": if e.kind == Kind::File { Some(e.size) } else { None },
+                "mtime": e.mtime,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "path": shown,
+        "entries": list,
+        "truncated": cut,
+        "max_entries": max,
+    });
+    let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_encoded_for_links_and_escaped_for_text() {
+        let mut h = String::new();
+        href(b"a \"q\"<x>#?%.txt", false, &mut h);
+        assert_eq!(h, "a%20%22q%22%3Cx%3E%23%3F%25.txt");
+        let mut h = String::new();
+        href(&[0xff, b'd'], true, &mut h);
+        assert_eq!(h, "%FFd/");
+        let mut t = String::new();
+        html_text("<a href='x'>&\"", &mut t);
+        assert_eq!(t, "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+    }
+
+    #[test]
+    fn dates_and_sizes() {
+        assert_eq!(date_text(0), "1970-01-01 00:00");
+        assert_eq!(date_text(1_796_000_000), "2026-11-30 00:53");
+        assert_eq!(date_text(951_782_400), "2000-02-29 00:00");
+        assert_eq!(size_text(512), "512 B");
+        assert_eq!(size_text(1536), "1.5 KiB");
+    }
+}
