@@ -207,7 +207,8 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_AUTOINDEX")]
     pub autoindex: bool,
 
-    /// --autoindex: the most entries one listing shows; past it, the listing says it was cut.
+    /// With --autoindex: the most entries one listing shows; past it, the listing says it was
+    /// cut.
     #[arg(long, env = "PREFORK_AUTOINDEX_MAX_ENTRIES", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub autoindex_max_entries: u64,

@@ -80,6 +80,16 @@ fn options_in_help() -> Vec<(String, Option<String>)> {
     let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
     let mut options: Vec<(String, Option<String>)> = Vec::new();
     for line in help.lines() {
+        // An option's own line is indented by two (`-V, --version`) or six spaces; its help
+        // text, below it, by ten.
+        let indent = line.len() - line.trim_start().len();
+        if indent > 6 {
+            if let Some(env) = line.split("[env: ").nth(1) {
+                let env = env.split(['=', ']']).next().unwrap().to_string();
+                options.last_mut().unwrap().1 = Some(env);
+            }
+            continue;
+        }
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix("--").or_else(|| {
             t.strip_prefix("-")
