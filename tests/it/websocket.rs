@@ -636,3 +636,39 @@ fn a_reload_says_going_away_to_the_old_generation_and_new_ones_are_served() {
     let mut new = open(&server, "/websocket/echo");
     assert_eq!(echo_of(&mut new, TEXT, b"gen 2").1, b"gen 2");
 }
+
+#[test]
+fn replies_cut_into_tiny_fragments_are_charged_whole() {
+    // A 1 MiB message echoed in 1-byte fragments is a 3 MiB framed copy: three clients that
+    // never read must not make the worker hold 9 MiB past a 4 MiB budget.
+    let server = Server::start(&[
+        "--workers",
+        "1",
+        "--memory-budget",
+        "4m",
+        "--send-lowat",
+        "16k",
+    ]);
+    let worker = server.workers()[0];
+    let before = crate::common::pss_kib(worker);
+    let message = ws::frame(true, BINARY, &vec![5u8; 1 << 20]);
+    let mut hogs: Vec<TcpStream> = (0..3)
+        .map(|_| open(&server, "/websocket/echo?max_fragment_size=1"))
+        .collect();
+    for h in &mut hogs {
+        h.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ = h.write_all(&message);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let grown_kib = crate::common::pss_kib(worker).saturating_sub(before);
+    assert!(
+        grown_kib < 7 * 1024,
+        "the worker grew by {grown_kib} KiB over a 4 MiB budget"
+    );
+    let mut s = open(&server, "/websocket/echo");
+    assert_eq!(echo_of(&mut s, TEXT, b"still served").1, b"still served");
+    // The first framed copy is read whole, and correct.
+    let mut first = std::io::BufReader::with_capacity(1 << 16, hogs.remove(0));
+    let (_, got, frames) = ws::read_message(&mut first, &mut Vec::new()).unwrap();
+    assert_eq!((got.len(), frames), (1 << 20, 1 << 20));
+}

@@ -115,6 +115,31 @@ struct Held {
     message: Message,
     at: Instant,
     then: Then,
+    /// Its reply, cut into fragments, is being written from the message itself as the write
+    /// buffer has room (no framed copy: 1-byte fragments would triple it).
+    replying: Option<Fragments>,
+}
+
+/// How far a fragmented reply has got.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fragments {
+    /// Payload bytes written.
+    sent: usize,
+    /// Bytes left in the fragment being written (0: between fragments).
+    frame_left: usize,
+    /// The payload is compressed: RSV1 on the first fragment.
+    compressed: bool,
+}
+
+impl Held {
+    fn due(message: Message, at: Instant, then: Then) -> Box<Held> {
+        Box::new(Held {
+            message,
+            at,
+            then,
+            replying: None,
+        })
+    }
 }
 
 /// A message: `MAX_HEADER` bytes kept free at the front of `data` for the reply's frame
@@ -189,7 +214,12 @@ impl WebSocket {
         if self.closed {
             return None;
         }
-        let held = self.held.as_ref().map(|h| h.at);
+        // A reply in fragments is driven by the socket's room, not by a moment.
+        let held = self
+            .held
+            .as_ref()
+            .filter(|h| h.replying.is_none())
+            .map(|h| h.at);
         let ping = self
             .limits
             .ping_interval()
@@ -203,7 +233,7 @@ impl WebSocket {
     /// The connection is closed by the server on a timeout (idle, or a stop's grace): say
     /// 1001 first. Returns whether a frame was written.
     pub fn on_idle_close(&mut self, output: &mut Output, env: &Env<'_>) -> bool {
-        if self.closed || output.has_tail() || self.streaming() {
+        if self.closed || output.has_tail() || self.streaming() || self.mid_reply() {
             return false;
         }
         self.write_close(output, env, GOING_AWAY, Reason::GoingAway);
@@ -244,6 +274,13 @@ impl WebSocket {
                 // Our reply frame is half-sent: nothing may come between its bytes.
                 if let Step::Return(next) = self.read_payload(input, output, env) {
                     return next;
+                }
+                continue;
+            }
+            if self.mid_reply() {
+                // The same for a reply in fragments, until its last one is out.
+                if !self.continue_reply(output, env) {
+                    return Next::Blocked;
                 }
                 continue;
             }
@@ -412,7 +449,7 @@ impl WebSocket {
                 if at <= env.now {
                     self.reply(message, then, output, env);
                 } else {
-                    self.held = Some(Box::new(Held { message, at, then }));
+                    self.held = Some(Held::due(message, at, then));
                 }
                 Step::Continue
             }
@@ -674,7 +711,7 @@ impl WebSocket {
         };
         match action {
             Action::Echo { at, then } if at > env.now => {
-                self.held = Some(Box::new(Held { message, at, then }))
+                self.held = Some(Held::due(message, at, then))
             }
             Action::Echo { then, .. } => self.reply(message, then, output, env),
             Action::Close(code) => {
@@ -716,7 +753,6 @@ impl WebSocket {
             0 => len.max(1),
             f => f as usize,
         };
-        WorkerStats::add(&env.stats.ws_messages[1], 1);
         if len <= fragment {
             let (h, at) = frame::header(true, compressed, opcode, len);
             let size = MAX_HEADER - at;
@@ -734,31 +770,70 @@ impl WebSocket {
                 env.budget.release(give_back, Use::Output);
             }
         } else {
-            let frames = len.div_ceil(fragment);
-            let mut framed = Vec::with_capacity(len + frames * MAX_HEADER);
-            for (i, chunk) in message.payload().chunks(fragment).enumerate() {
-                let first = i == 0;
-                let (h, at) = frame::header(
-                    i + 1 == frames,
-                    compressed && first,
-                    if first { opcode } else { Opcode::Continuation },
-                    chunk.len(),
-                );
-                framed.extend_from_slice(&h[at..]);
-                framed.extend_from_slice(chunk);
-            }
-            // The framed copy replaces the message: its reservation is moved and topped up.
-            let extra = (framed.capacity() as u64).saturating_sub(message.charged);
-            let charge = if env.budget.try_reserve(extra, 0, Use::Output) {
-                extra
-            } else {
-                0
-            };
-            env.budget.transfer(message.charged, Use::Body, Use::Output);
-            let give_back = output.attach(framed, 0, message.charged + charge);
-            env.budget.release(give_back, Use::Output);
+            // In fragments, written from the message as the write buffer has room: the
+            // message's own reservation covers all there is.
+            self.held = Some(Box::new(Held {
+                message,
+                at: env.now,
+                then,
+                replying: Some(Fragments {
+                    compressed,
+                    ..Fragments::default()
+                }),
+            }));
+            self.continue_reply(output, env);
+            return;
         }
+        WorkerStats::add(&env.stats.ws_messages[1], 1);
         self.then(then);
+    }
+
+    /// A reply in fragments is being written.
+    fn mid_reply(&self) -> bool {
+        self.held.as_ref().is_some_and(|h| h.replying.is_some())
+    }
+
+    /// Writes what the write buffer has room for of a fragmented reply; true once its last
+    /// fragment is out (the message's reservation is then given back).
+    fn continue_reply(&mut self, output: &mut Output, env: &Env<'_>) -> bool {
+        let fragment = (self.limits.max_fragment as usize).max(1);
+        let held = self.held.as_mut().expect("a reply in progress");
+        let Some(f) = held.replying.as_mut() else {
+            return true;
+        };
+        let payload = held.message.data.get(MAX_HEADER..).unwrap_or_default();
+        let len = payload.len();
+        while f.sent < len || f.frame_left > 0 {
+            if f.frame_left == 0 {
+                let n = fragment.min(len - f.sent);
+                let first = f.sent == 0;
+                let opcode = if first {
+                    opcode_of(held.message.kind)
+                } else {
+                    Opcode::Continuation
+                };
+                let (h, at) = frame::header(f.sent + n == len, f.compressed && first, opcode, n);
+                if output.inline_room() < MAX_HEADER - at {
+                    return false;
+                }
+                output.bytes().extend_from_slice(&h[at..]);
+                f.frame_left = n;
+            }
+            let k = output.inline_room().min(f.frame_left);
+            if k == 0 {
+                return false;
+            }
+            output
+                .bytes()
+                .extend_from_slice(&payload[f.sent..f.sent + k]);
+            f.sent += k;
+            f.frame_left -= k;
+        }
+        let held = self.held.take().expect("a reply in progress");
+        env.budget.release(held.message.charged, Use::Body);
+        WorkerStats::add(&env.stats.ws_messages[1], 1);
+        self.then(held.then);
+        true
     }
 
     fn then(&mut self, then: Then) {
