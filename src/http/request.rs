@@ -68,6 +68,18 @@ impl<'a> Request<'a> {
         Some(line.strip_suffix(b"\r").unwrap_or(line))
     }
 
+    /// Whether `Accept` names the media type `media` (case-insensitive; parameters and weights
+    /// are not read); `None` when the request has no `Accept`.
+    pub fn accept_names(&self, media: &[u8]) -> Option<bool> {
+        let accept = self.fields.named(b"accept")?;
+        Some(accept.values().any(|v| {
+            v.split(|&b| b == b',').any(|t| {
+                let t = t.split(|&b| b == b';').next().unwrap_or_default();
+                t.trim_ascii().eq_ignore_ascii_case(media)
+            })
+        }))
+    }
+
     /// A request for a representation without its body: every answer's head is the same as
     /// a GET's, and nothing follows it.
     pub fn is_head(&self) -> bool {

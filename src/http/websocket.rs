@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+use super::fields::Named;
 use super::method::Method;
 use super::request::{Request, Version};
 
@@ -109,10 +110,7 @@ pub fn check(req: &Request<'_>) -> Result<Opening, Refusal> {
 
 /// Every value of the fields named `name` (any case), in order.
 fn values<'a>(req: &Request<'a>, name: &'static [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-    req.fields
-        .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
+    req.fields.named(name).into_iter().flat_map(Named::values)
 }
 
 /// `base64(SHA-1(key + GUID))`.

@@ -121,25 +121,14 @@ fn wants_json(req: &Request<'_>) -> bool {
     if req.query.split(|&b| b == b'&').any(|p| p == b"format=json") {
         return true;
     }
-    req.fields.named(b"accept").is_some_and(|a| {
-        let mut json = false;
-        let mut html = false;
-        for v in a.values() {
-            for t in v.split(|&b| b == b',') {
-                let t = t
-                    .split(|&b| b == b';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_ascii();
-                json |= t.eq_ignore_ascii_case(b"application/json");
-                html |= t.eq_ignore_ascii_case(b"text/html");
-            }
-        }
-        json && !html
-    })
+    req.accept_names(b"application/json") == Some(true)
+        && req.accept_names(b"text/html") != Some(true)
 }
 
-/// A name as a URL path segment: every byte but the unreserved ones percent-encoded.
+/// A name as a relative link: every byte but the unreserved ones percent-encoded. Stricter
+/// than `path::encode_into` (which keeps sub-delimiters, `:` and `@` for `Location`): in a
+/// relative reference a `:` before any `/` would read as a scheme (`a:b.txt`), and an `&`
+/// inside an HTML attribute as the start of a character reference.
 fn href(name: &[u8], dir: bool, out: &mut String) {
     for &b in name {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -182,20 +171,10 @@ fn size_text(size: u64) -> String {
     }
 }
 
-/// `YYYY-MM-DD HH:MM` (UTC), from the HTTP-date formatter's fields.
+/// `YYYY-MM-DD HH:MM` (UTC).
 fn date_text(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
+    let (year, month, day) = crate::http::date::civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}",
         rem / 3600,

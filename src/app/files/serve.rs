@@ -49,18 +49,9 @@ fn fallback(store: &mut FileStore, req: &Request<'_>, ex: &Exchange<'_>) -> Opti
     if last.contains(&b'.') {
         return None;
     }
-    let takes_html = req.fields.named(b"accept").is_none_or(|accept| {
-        accept.values().any(|v| {
-            v.split(|&b| b == b',').any(|t| {
-                let t = t
-                    .split(|&b| b == b';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_ascii();
-                t.eq_ignore_ascii_case(b"text/html") || t == b"*/*"
-            })
-        })
-    });
+    let takes_html = req
+        .accept_names(b"text/html")
+        .is_none_or(|html| html || req.accept_names(b"*/*") == Some(true));
     if !takes_html {
         return None;
     }
