@@ -7,6 +7,7 @@
 //! - `serve`: the answer to a GET or HEAD of a file: representation, preconditions, ranges;
 //! - `listing`: `--autoindex`, a directory without an index file listed as HTML or JSON.
 
+mod cache_rule;
 mod listing;
 pub mod path;
 mod serve;

@@ -17,6 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::cache_rule::CachePattern;
 use super::path;
 use crate::config::FileOptions;
 use crate::http::date;
@@ -288,41 +289,6 @@ impl FileStore {
             now,
         );
         Ok(shared)
-    }
-}
-
-/// A `--cache-rule` pattern: a path relative to the root with at most one `*`, which matches
-/// any run of bytes (slashes too: `assets/*` is everything under `assets/`).
-#[derive(Debug)]
-struct CachePattern {
-    before: Box<[u8]>,
-    /// `None`: no `*`, the whole path must equal `before`.
-    after: Option<Box<[u8]>>,
-}
-
-impl CachePattern {
-    fn new(pattern: &str) -> CachePattern {
-        match pattern.split_once('*') {
-            Some((before, after)) => CachePattern {
-                before: before.as_bytes().into(),
-                after: Some(after.as_bytes().into()),
-            },
-            None => CachePattern {
-                before: pattern.as_bytes().into(),
-                after: None,
-            },
-        }
-    }
-
-    fn matches(&self, rel: &[u8]) -> bool {
-        match &self.after {
-            None => rel == &self.before[..],
-            Some(after) => {
-                rel.len() >= self.before.len() + after.len()
-                    && rel.starts_with(&self.before)
-                    && rel.ends_with(after)
-            }
-        }
     }
 }
 
