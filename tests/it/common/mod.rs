@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod bin;
+pub(crate) mod h2;
 pub(crate) mod load;
 pub(crate) mod tls;
 pub(crate) mod tree;
