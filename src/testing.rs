@@ -142,10 +142,10 @@ impl TestSite {
 /// bound, then header blocks, each after a 2-byte length (its low 12 bits; the top 4 bits
 /// change the size the peer allows the encoder before the block is re-encoded).
 ///
-/// Each block is decoded in turn until one is an error. Asserts: no panic; the fields handed over stay within the bound; the decoder's
-/// memory stays within its table and scratch bounds; and the fields, re-encoded by an
-/// [`Encoder`](crate::proto::h2::hpack::Encoder), decode back to themselves with the two
-/// dynamic tables in step across blocks.
+/// Each block is decoded in turn until one is an error. Asserts: no panic; the fields handed
+/// over stay within the bound; the decoder's memory stays within its table and scratch
+/// bounds; and the fields, re-encoded by the crate's HPACK `Encoder`, decode back to
+/// themselves block after block (the two dynamic tables staying in step).
 pub fn hpack_decode(data: &[u8]) {
     use crate::proto::h2::hpack::{Decoded, Decoder, Encoder};
 

@@ -19,9 +19,11 @@
 //!   of that name, else as a string.
 //!
 //! Strings are Huffman-coded when that makes them shorter, which it does for nearly all header
-//! text (about 20-30 %). It costs about 1-2 ns a byte (`huffman_timing`): in the steady state
-//! only the values that are not indexed pay it, a few dozen bytes a response, well under a
-//! microsecond, against bytes saved on every response.
+//! text (by 20-30 %). Measured (`huffman_timing`, `hpack_encode_timing`, optimised, on a busy
+//! 2-core machine): about 5 ns a byte to encode; in the steady state only the values that are
+//! not indexed pay it (in the timed response `content-length`, `etag` and `x-request-id`, some
+//! 25 bytes: about 0.1 µs of the 0.6 µs the whole 8-field response takes), against bytes saved
+//! on every response; so every string is coded when shorter, not only the indexed ones.
 //!
 //! The same response again costs one table scan per field and allocates nothing: the table's
 //! arena and ring reach their largest size once (4096 bytes and 128 entries at most).

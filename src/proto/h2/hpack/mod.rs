@@ -9,15 +9,15 @@
 //!
 //! - the dynamic table is a byte arena as large as the table's limit plus a ring of entry
 //!   offsets, both grown to that limit at most and never allocated per insert
-//!   ([`table::DynamicTable`]);
+//!   (`table::DynamicTable`);
 //! - the decoder's scratch buffer (Huffman-coded strings) holds one field at a time and no
-//!   string longer than what the field could still be used for (see [`decode`]);
+//!   string longer than what the field could still be used for (see `decode`);
 //! - integers are capped at 2^32 − 1 in at most five continuation bytes, and every length is
 //!   checked against the block before it is used: no input makes it panic or allocate without
 //!   bound.
 //!
-//! Here: [`huffman`] the Appendix B code, [`table`] the static and dynamic tables, [`decode`]
-//! the request side, [`encode`] the response side.
+//! Here: `huffman` the Appendix B code, `table` the static and dynamic tables, `decode`
+//! the request side, `encode` the response side.
 
 pub(crate) mod decode;
 pub(crate) mod encode;
