@@ -137,3 +137,69 @@ impl TestSite {
         sent
     }
 }
+
+/// HPACK for the fuzzer: `data` is a byte picking the decoder's table size and the list's
+/// bound, then header blocks, each after a 2-byte length (its low 12 bits; the top 4 bits
+/// change the size the peer allows the encoder before the block is re-encoded).
+///
+/// Each block is decoded in turn until one is an error. Asserts: no panic; the fields handed
+/// over stay within the bound; the decoder's memory stays within its table and scratch
+/// bounds; and the fields, re-encoded by the crate's HPACK `Encoder`, decode back to
+/// themselves block after block (the two dynamic tables staying in step).
+pub fn hpack_decode(data: &[u8]) {
+    use crate::proto::h2::hpack::{Decoded, Decoder, Encoder};
+
+    let Some((&pick, mut rest)) = data.split_first() else {
+        return;
+    };
+    let table = [0, 64, 256, 4096][usize::from(pick & 3)];
+    let max_list = [100, 1000, 16_384, usize::MAX][usize::from((pick >> 2) & 3)];
+    let sizes = [0, 100, 256, 1 << 20];
+    let mut decoder = Decoder::new(table);
+    let mut encoder = Encoder::new();
+    let mut mirror = Decoder::new(4096);
+    let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut back: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut out = Buf::new();
+    while let [hi, lo, tail @ ..] = rest {
+        let head = u16::from_be_bytes([*hi, *lo]);
+        let (block, after) = tail.split_at(usize::from(head & 0x0FFF).min(tail.len()));
+        rest = after;
+        fields.clear();
+        // An error is a connection error: nothing after it is read. `TooLarge` hands over
+        // a prefix of the fields, re-encoded all the same.
+        let decoded = decoder.decode(block, max_list, &mut |n, v| {
+            fields.push((n.to_vec(), v.to_vec()));
+        });
+        if decoded.is_err() {
+            return;
+        }
+        let size: usize = fields.iter().map(|(n, v)| n.len() + v.len() + 32).sum();
+        assert!(size <= max_list, "{size} past {max_list}");
+        assert!(
+            decoder.memory() <= 2 * table + 4096 + 256,
+            "{}",
+            decoder.memory()
+        );
+
+        let change = head >> 12;
+        if change & 8 != 0 {
+            encoder.set_peer_max_table_size(sizes[usize::from(change & 3)]);
+            if change & 4 != 0 {
+                encoder.set_peer_max_table_size(sizes[usize::from(!change & 3)]);
+            }
+        }
+        out.consume(out.len());
+        encoder.begin_block(&mut out);
+        for (n, v) in &fields {
+            encoder.field(n, v, &mut out);
+        }
+        back.clear();
+        let again = mirror.decode(out.filled(), usize::MAX, &mut |n, v| {
+            back.push((n.to_vec(), v.to_vec()));
+        });
+        assert_eq!(again, Ok(Decoded::Complete));
+        assert_eq!(back, fields);
+        assert!(encoder.memory() <= 2 * 4096 + 256);
+    }
+}

@@ -5,13 +5,15 @@
 //! - [`h1`]: HTTP/1.1, which hands every whole request to the application through
 //!   [`Handler`](crate::http::Handler) and names no route;
 //! - [`echo`]: raw TCP echo;
-//! - [`proxy`]: the PROXY protocol header, read before either of them begins.
+//! - [`proxy`]: the PROXY protocol header, read before either of them begins;
+//! - [`h2`]: HTTP/2, so far its header compression (HPACK) only.
 //!
 //! What a protocol works with beside its bytes is an [`Env`]: the connection's facts and the
 //! worker's limits, budget and counters, built by the worker for each drive.
 
 pub(crate) mod echo;
 pub mod h1;
+pub mod h2;
 pub mod proxy;
 pub mod ws;
 
