@@ -73,6 +73,12 @@ impl Buf {
         self.end -= to - from;
     }
 
+    /// Keeps only the first `len` filled bytes (nothing happens if there are fewer): a frame
+    /// header written ahead of a payload that turned out empty is taken back.
+    pub fn truncate(&mut self, len: usize) {
+        self.end = self.end.min(self.start + len);
+    }
+
     /// Drops the first `n` filled bytes.
     ///
     /// # Panics

@@ -80,6 +80,39 @@ pub const WS_CLOSE_REASONS: [&str; 9] = [
     "fault_drop",
 ];
 
+/// HTTP/2 error codes (RFC 9113 §7) in numeric order: the labels of `WorkerStats::h2_goaways`.
+pub const H2_ERROR_CODES: [&str; 14] = [
+    "no_error",
+    "protocol_error",
+    "internal_error",
+    "flow_control_error",
+    "settings_timeout",
+    "stream_closed",
+    "frame_size_error",
+    "refused_stream",
+    "cancel",
+    "compression_error",
+    "connect_error",
+    "enhance_your_calm",
+    "inadequate_security",
+    "http_1_1_required",
+];
+
+/// HTTP/2 guards by class (`WorkerStats::h2_floods`; see `proto::h2::guard`).
+pub const H2_GUARDS: [&str; 8] = [
+    "ping",
+    "settings",
+    "reset",
+    "empty",
+    "control",
+    "refused",
+    "header_block",
+    "header_list",
+];
+
+/// HTTP/2 stream resets by who sent them (`WorkerStats::h2_resets`).
+pub const H2_RESET_DIRECTIONS: [&str; 2] = ["sent", "received"];
+
 /// WebSocket messages by direction (`WorkerStats::ws_messages`).
 pub const WS_DIRECTIONS: [&str; 2] = ["received", "sent"];
 
@@ -165,6 +198,17 @@ pub struct WorkerStats {
     pub ws_messages: [AtomicU64; 2],
     /// WebSocket connections ended, by reason (`WS_CLOSE_REASONS`).
     pub ws_closes: [AtomicU64; 9],
+    /// HTTP/2 connections begun, and requests answered over HTTP/2.
+    pub h2_connections: AtomicU64,
+    pub h2_requests: AtomicU64,
+    /// Gauge: HTTP/2 streams open.
+    pub h2_streams: AtomicU64,
+    /// GOAWAY frames sent, by error code (RFC 9113 §7, in numeric order).
+    pub h2_goaways: [AtomicU64; 14],
+    /// RST_STREAM frames sent and received (`H2_RESET_DIRECTIONS`).
+    pub h2_resets: [AtomicU64; 2],
+    /// Guards tripped, by class (`proto::h2::guard::Flood::LABELS`).
+    pub h2_floods: [AtomicU64; 8],
 }
 
 // SAFETY: every field is an AtomicU64 (all-zero bytes are 0) and is only accessed atomically.
@@ -210,6 +254,12 @@ impl WorkerStats {
             ws_open: AtomicU64::new(0),
             ws_messages: zeros(),
             ws_closes: zeros(),
+            h2_connections: AtomicU64::new(0),
+            h2_requests: AtomicU64::new(0),
+            h2_streams: AtomicU64::new(0),
+            h2_goaways: zeros(),
+            h2_resets: zeros(),
+            h2_floods: zeros(),
         }
     }
 
@@ -261,6 +311,10 @@ impl WorkerStats {
         .chain(std::iter::once(&self.ws_open))
         .chain(&self.ws_messages)
         .chain(&self.ws_closes)
+        .chain([&self.h2_connections, &self.h2_requests, &self.h2_streams])
+        .chain(&self.h2_goaways)
+        .chain(&self.h2_resets)
+        .chain(&self.h2_floods)
     }
 
     /// Adds to a counter of this worker's own slot. A slot has one writer (its worker; the
@@ -270,6 +324,14 @@ impl WorkerStats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.store(
             counter.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Takes from a gauge of this worker's own slot (as [`WorkerStats::add`]); never below 0.
+    pub fn sub(gauge: &AtomicU64, n: u64) {
+        gauge.store(
+            gauge.load(Ordering::Relaxed).saturating_sub(n),
             Ordering::Relaxed,
         );
     }

@@ -6,9 +6,9 @@ use std::fmt::Write;
 use super::{text, App};
 use crate::http::{Body, Length, Reply, Respond, ResponseHead, StatusCode};
 use crate::stats::{
-    MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, DELAY_BUCKETS, FAULT_KINDS, LOOP_BUCKETS,
-    PROXY_OUTCOMES, RESTART_REASONS, TIMEOUT_KINDS, TLS_OUTCOMES, TLS_VERSIONS, TOO_LARGE_CAUSES,
-    WS_CLOSE_REASONS, WS_DIRECTIONS,
+    MasterStats, WorkerStats, ACCEPT_ERROR_KINDS, DELAY_BUCKETS, FAULT_KINDS, H2_ERROR_CODES,
+    H2_GUARDS, H2_RESET_DIRECTIONS, LOOP_BUCKETS, PROXY_OUTCOMES, RESTART_REASONS, TIMEOUT_KINDS,
+    TLS_OUTCOMES, TLS_VERSIONS, TOO_LARGE_CAUSES, WS_CLOSE_REASONS, WS_DIRECTIONS,
 };
 
 /// A per-worker series: name, type, help, and how to read it from a slot.
@@ -116,7 +116,7 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
     );
     let _ = writeln!(out, "prefork_open_files_limit {nofile}");
     render_health(&mut out, master);
-    let simple: [Gauge; 17] = [
+    let simple: [Gauge; 20] = [
         (
             "prefork_worker_start_time_seconds",
             "gauge",
@@ -196,6 +196,24 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
             |s| g(&s.ws_open),
         ),
         (
+            "prefork_http2_streams",
+            "gauge",
+            "HTTP/2 streams open.",
+            |s| g(&s.h2_streams),
+        ),
+        (
+            "prefork_http2_connections_total",
+            "counter",
+            "Connections that spoke HTTP/2 (prior knowledge, ALPN h2 or Upgrade: h2c).",
+            |s| g(&s.h2_connections),
+        ),
+        (
+            "prefork_http2_requests_total",
+            "counter",
+            "Requests answered over HTTP/2.",
+            |s| g(&s.h2_requests),
+        ),
+        (
             "prefork_memory_paused_connections",
             "gauge",
             "Connections not read from while they wait for memory.",
@@ -226,7 +244,7 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
             let _ = writeln!(out, "{name}{{{}}} {}", labels(s), value(s));
         }
     }
-    let labelled: [Labelled; 9] = [
+    let labelled: [Labelled; 12] = [
         (
             "prefork_responses_total",
             "class",
@@ -292,6 +310,29 @@ pub(crate) fn render_prometheus(all: &[WorkerStats], master: &MasterStats, nofil
              fault.",
             &WS_CLOSE_REASONS,
             |s| &s.ws_closes,
+        ),
+        (
+            "prefork_http2_goaways_total",
+            "code",
+            "HTTP/2 GOAWAY frames sent, by error code.",
+            &H2_ERROR_CODES,
+            |s| &s.h2_goaways,
+        ),
+        (
+            "prefork_http2_resets_total",
+            "direction",
+            "HTTP/2 RST_STREAM frames sent and received.",
+            &H2_RESET_DIRECTIONS,
+            |s| &s.h2_resets,
+        ),
+        (
+            "prefork_http2_guards_total",
+            "guard",
+            "HTTP/2 connections ended by a guard (GOAWAY ENHANCE_YOUR_CALM), by flood: ping, \
+             settings, reset, empty frames, control frames, refused streams, header block \
+             size; and header lists over the limit (answered 431).",
+            &H2_GUARDS,
+            |s| &s.h2_floods,
         ),
     ];
     for (name, label, help, values, counters) in labelled {

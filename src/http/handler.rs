@@ -47,6 +47,8 @@ pub struct Exchange<'a> {
     /// What the handler kept when it last put this request off ([`Reply::Later`],
     /// [`Reply::NeedMemory`]).
     pub memo: Option<&'a Memo>,
+    /// The HTTP/2 stream the request came on; `None` over HTTP/1.x.
+    pub stream: Option<u32>,
 }
 
 /// What answering a request came to.

@@ -10,6 +10,8 @@ pub enum Version {
     Http10,
     /// HTTP/1.1, and 1.2–1.9 (treated as 1.1, RFC 9110 §2.5).
     Http11,
+    /// HTTP/2 (RFC 9113).
+    Http2,
 }
 
 impl Version {
@@ -18,6 +20,7 @@ impl Version {
         match self {
             Version::Http10 => b"HTTP/1.0",
             Version::Http11 => b"HTTP/1.1",
+            Version::Http2 => b"HTTP/2.0",
         }
     }
 }
@@ -55,6 +58,9 @@ impl<'a> Request<'a> {
 
     /// The head as it arrived, byte for byte (any empty lines before the request line
     /// included), where the protocol has one (HTTP/1.x): what `/raw` and `/dump/request` show.
+    /// Over HTTP/2, the decoded header list rendered in the same form: `:method` and `:path`
+    /// as the request line (`GET / HTTP/2.0`), `:authority` as `host`, then each field as it
+    /// came, names in lower case.
     pub fn raw_head(&self) -> Option<&'a [u8]> {
         match self.fields {
             FieldLines::Head(raw) => Some(raw),

@@ -24,10 +24,11 @@ pub(super) struct MasterTls {
     pub rotate_at: Instant,
 }
 
-/// The protocols offered by ALPN: HTTP/1.1 on an HTTP server, none for echo.
+/// The protocols offered by ALPN: HTTP/2 then HTTP/1.1 on an HTTP server (the client's
+/// preference among them wins, as rustls does), none for echo.
 fn alpn(config: &Config) -> &'static [&'static [u8]] {
     match config.protocol {
-        ProtocolKind::Http => &[b"http/1.1"],
+        ProtocolKind::Http => &[b"h2", b"http/1.1"],
         ProtocolKind::Echo => &[],
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! - [`h1`]: HTTP/1.1, which hands every whole request to the application through
 //!   [`Handler`](crate::http::Handler) and names no route;
+//! - [`h2`]: HTTP/2, the same requests to the same handler, many at once on one connection;
 //! - [`echo`]: raw TCP echo;
 //! - [`proxy`]: the PROXY protocol header, read before either of them begins;
 //! - [`h2`]: HTTP/2, so far its header compression (HPACK) only.
@@ -20,10 +21,11 @@ pub mod ws;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::time::Instant;
 
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, ExchangeId};
 use crate::buffer::Buf;
 use crate::config::{EchoOptions, ProtocolKind};
-use crate::http::{Handler, PortRole};
+use crate::http::{Handler, PortRole, Request};
+use crate::ids::ConnectionId;
 use crate::memory::Budget;
 use crate::output::Output;
 use crate::peer::{Peer, Socket, TlsFacts};
@@ -115,6 +117,8 @@ pub enum Protocol {
     BehindProxy(Box<proxy::BehindProxy>),
     /// What an HTTP/1.1 connection became after a 101 to WebSocket; boxed, as above.
     WebSocket(Box<ws::WebSocket>),
+    /// HTTP/2: by prior knowledge, ALPN, or a 101 to h2c; boxed, as above.
+    Http2(Box<h2::Http2>),
 }
 
 impl Protocol {
@@ -159,11 +163,13 @@ impl Protocol {
             }
             Protocol::BehindProxy(p) => p.on_data(input, output, env, app),
             Protocol::WebSocket(w) => w.on_data(input, output, env),
+            Protocol::Http2(h) => h.on_data(input, output, env, app),
         }
     }
 
-    /// HTTP/1.1 answered with a 101: the connection speaks WebSocket from here, starting with
-    /// any frames that came right behind the handshake. Out of line, so that the HTTP path
+    /// HTTP/1.1 handed the connection over: after a 101 it speaks WebSocket (starting with any
+    /// frames that came right behind the handshake) or HTTP/2 (h2c), or the client opened with
+    /// HTTP/2's preface. Out of line, so that the HTTP path
     /// above stays small enough to be inlined whole.
     #[cold]
     #[inline(never)]
@@ -175,9 +181,13 @@ impl Protocol {
         app: &mut dyn Handler,
     ) -> Next {
         if let Protocol::Http1(h) = self {
-            if let Some(upgrade) = h.take_upgrade() {
-                let ws = ws::WebSocket::new(*upgrade, env.stats, env.now);
-                *self = Protocol::WebSocket(Box::new(ws));
+            match h.take_upgrade() {
+                Some(h1::Switch::WebSocket(upgrade)) => {
+                    let ws = ws::WebSocket::new(*upgrade, env.stats, env.now);
+                    *self = Protocol::WebSocket(Box::new(ws));
+                }
+                Some(h1::Switch::Http2(h2)) => *self = Protocol::Http2(h2),
+                None => {}
             }
         }
         self.on_data(input, output, env, app)
@@ -195,6 +205,7 @@ impl Protocol {
             Protocol::Http1(h) => h.phase(buffered),
             Protocol::BehindProxy(p) => p.phase(buffered),
             Protocol::WebSocket(w) => w.phase(),
+            Protocol::Http2(h) => h.phase(buffered),
         }
     }
 
@@ -206,6 +217,7 @@ impl Protocol {
             Protocol::Http1(h) => h.wake_at(),
             Protocol::BehindProxy(p) => p.wake_at(),
             Protocol::WebSocket(w) => w.wake_at(),
+            Protocol::Http2(h) => h.wake_at(),
         }
     }
 
@@ -216,6 +228,7 @@ impl Protocol {
             Protocol::Echo(_) | Protocol::WebSocket(_) => true,
             Protocol::Http1(h) => h.needs_linger(),
             Protocol::BehindProxy(p) => p.needs_linger(),
+            Protocol::Http2(h) => h.needs_linger(),
         }
     }
 
@@ -226,6 +239,7 @@ impl Protocol {
             Protocol::Echo(_) | Protocol::WebSocket(_) => {}
             Protocol::Http1(h) => h.on_read_timeout(output, env),
             Protocol::BehindProxy(p) => p.on_read_timeout(output, env),
+            Protocol::Http2(h) => h.on_read_timeout(output, env),
         }
     }
 
@@ -235,6 +249,7 @@ impl Protocol {
         match self {
             Protocol::WebSocket(w) => w.on_idle_close(output, env),
             Protocol::BehindProxy(p) => p.on_idle_close(output, env),
+            Protocol::Http2(h) => h.on_idle_close(output, env),
             Protocol::Echo(_) | Protocol::Http1(_) => false,
         }
     }
@@ -246,6 +261,7 @@ impl Protocol {
             Protocol::Http1(h) => h.release(budget),
             Protocol::BehindProxy(p) => p.release(budget, stats),
             Protocol::WebSocket(w) => w.release(budget, stats),
+            Protocol::Http2(h) => h.release(budget, stats),
         }
     }
 }
@@ -263,4 +279,46 @@ pub enum Phase {
     Stream,
     /// Waiting for a moment in time (see [`Protocol::wake_at`]).
     Waiting,
+}
+
+/// The access-log line for an exchange: `request` is the request, when one was read whole, and
+/// `request_index` its place on the connection (0 for the first).
+#[inline(always)]
+pub(crate) fn log_exchange(
+    env: &Env<'_>,
+    request: Option<&Request<'_>>,
+    request_index: u64,
+    status: u16,
+    length: u64,
+) {
+    if env.access_log.is_some() {
+        write_log(env, request, request_index, status, length);
+    }
+}
+
+#[inline(never)]
+fn write_log(
+    env: &Env<'_>,
+    request: Option<&Request<'_>>,
+    request_index: u64,
+    status: u16,
+    length: u64,
+) {
+    if let Some(log) = env.access_log {
+        let id = ExchangeId {
+            connection: ConnectionId {
+                pid: env.pid,
+                token: env.token,
+            },
+            request_index,
+        };
+        log.borrow_mut().record(
+            env.peer.addr(),
+            request,
+            status,
+            length,
+            id,
+            env.tls_facts(),
+        );
+    }
 }

@@ -25,6 +25,7 @@ mod files_ranges;
 mod health;
 mod hostile;
 mod http;
+mod http2;
 mod httpbin_auth;
 mod httpbin_data;
 mod httpbin_inspect;

@@ -41,16 +41,19 @@ fn https_beside_plain_http_tls13_and_tls12_keep_alive_alpn_and_inspect() {
     let https = server.https_addr();
     assert_eq!(get(server.addr, "/").status, 200, "plain HTTP on --port");
 
-    let offers = ClientOptions {
+    let both = ClientOptions {
         alpn: vec![b"h2", b"http/1.1"],
         ..Default::default()
     };
+    let s = tls::connect(https, &tls::client_config(&ca.pem, &both), "localhost").unwrap();
+    assert_eq!(s.conn.alpn_protocol(), Some(&b"h2"[..]), "h2 is preferred");
+    drop(s);
+    let offers = ClientOptions {
+        alpn: vec![b"http/1.1"],
+        ..Default::default()
+    };
     let mut s = tls::connect(https, &tls::client_config(&ca.pem, &offers), "localhost").unwrap();
-    assert_eq!(
-        s.conn.alpn_protocol(),
-        Some(&b"http/1.1"[..]),
-        "h2 is not offered yet"
-    );
+    assert_eq!(s.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
     assert_eq!(
         s.conn.protocol_version(),
         Some(rustls::ProtocolVersion::TLSv1_3)

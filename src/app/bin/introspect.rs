@@ -19,7 +19,10 @@
 //!   when the request has none;
 //! - `connection`: `id` ([`ConnectionId`](crate::ids::ConnectionId): the same on every request of a connection, and
 //!   the one the JSON access log writes) and `request_index` (0 for a connection's first
-//!   request): whether a proxy pools connections or pipelines requests shows here;
+//!   request): whether a proxy pools connections or pipelines requests shows here; and
+//!   `stream`, the HTTP/2 stream id (`null` over HTTP/1.x). Over HTTP/2, `method`, `target`
+//!   and `version` come from `:method` and `:path` (`HTTP/2.0`), `headers` are the decoded
+//!   header list (names in lower case, `:authority` as `host`);
 //! - `worker`: `pid`, `slot`, `generation`, as `/whoami` has them;
 //! - `tcp_info`: the kernel's figures for the connection (`getsockopt(TCP_INFO)`: RTT in
 //!   microseconds, retransmissions, congestion window, path MTU…), `null` where there are none
@@ -43,6 +46,7 @@ pub(super) fn respond(r: &mut Resp<'_, '_>) -> Reply {
     let req = r.req;
     let ex = r.ex;
     let request_index = ex.index;
+    let stream = ex.stream;
     // Asked once, outside the rendering (which may run twice: to count, then to write).
     let facts = ex.socket.map(|s| s.facts()).unwrap_or_default();
     let peer = ex.peer.socket().map(|a| a.to_string());
@@ -64,6 +68,15 @@ pub(super) fn respond(r: &mut Resp<'_, '_>) -> Reply {
         j.key(b"connection").open();
         j.key(b"id").string(id.as_bytes());
         j.key(b"request_index").number(request_index);
+        j.key(b"stream");
+        match stream {
+            Some(id) => {
+                j.number(u64::from(id));
+            }
+            None => {
+                j.raw(b"null");
+            }
+        }
         j.close();
         write_worker(j, worker);
         j.key(b"tcp_info");

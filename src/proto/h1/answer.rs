@@ -6,7 +6,6 @@ use super::parse::{Head, Reject, TooLarge};
 use super::produce::Producing;
 use super::respond::Responder;
 use super::{write, Hold, Http1, State, Step};
-use crate::access_log::ExchangeId;
 use crate::http::{Exchange, Handler, Memo, Method, Reply, Request, StatusCode};
 use crate::ids::ConnectionId;
 use crate::output::Output;
@@ -46,6 +45,7 @@ impl Http1 {
             port: env.port,
             tls: env.tls_facts(),
             memo,
+            stream: None,
         }
     }
 
@@ -137,7 +137,7 @@ impl Http1 {
         (status, length): (u16, u64),
         env: &Env<'_>,
     ) {
-        log_reply(env, request, self.served, status, length);
+        crate::proto::log_exchange(env, request, self.served, status, length);
         // A client that wanted keep-alive but is refused it (the worker drains) may already be
         // sending its next request: close with a linger, not at once.
         self.linger |= head.keep_alive && env.draining;
@@ -198,47 +198,5 @@ pub(super) fn write_error(
     env.stats.on_response(status.code());
     write::write_error(output.bytes(), status, env.date());
     let length = status.reason_body().len() as u64;
-    log_reply(env, None, request_index, status.code(), length);
-}
-
-/// The access-log line for a response: `request` is the request, when one was read whole, and
-/// `request_index` its place on the connection (0 for the first).
-#[inline(always)]
-fn log_reply(
-    env: &Env<'_>,
-    request: Option<&Request<'_>>,
-    request_index: u64,
-    status: u16,
-    length: u64,
-) {
-    if env.access_log.is_some() {
-        write_log(env, request, request_index, status, length);
-    }
-}
-
-#[inline(never)]
-fn write_log(
-    env: &Env<'_>,
-    request: Option<&Request<'_>>,
-    request_index: u64,
-    status: u16,
-    length: u64,
-) {
-    if let Some(log) = env.access_log {
-        let id = ExchangeId {
-            connection: ConnectionId {
-                pid: env.pid,
-                token: env.token,
-            },
-            request_index,
-        };
-        log.borrow_mut().record(
-            env.peer.addr(),
-            request,
-            status,
-            length,
-            id,
-            env.tls_facts(),
-        );
-    }
+    crate::proto::log_exchange(env, None, request_index, status.code(), length);
 }

@@ -16,6 +16,7 @@
 mod answer;
 mod body;
 pub mod chunked;
+mod h2c;
 pub mod parse;
 mod prerendered;
 mod produce;
@@ -37,6 +38,7 @@ use crate::http::websocket::Upgrade;
 use crate::http::{Handler, Memo, StatusCode};
 use crate::memory::{Budget, Use};
 use crate::output::Output;
+use crate::proto::h2::Http2;
 
 /// What the parser judges a request by: the configured limits, and the field-name prefix it
 /// marks while it reads the fields ([`Request::marked`]).
@@ -116,6 +118,19 @@ enum State {
     Done,
     /// A 101 went out: what follows belongs to WebSocket ([`Http1::take_upgrade`]).
     Upgraded(Box<Upgrade>),
+    /// What follows belongs to HTTP/2: a 101 to h2c went out, or the client opened with
+    /// HTTP/2's preface. (Two variants, not one holding a [`Switch`]: a connection stays a
+    /// word smaller.)
+    Http2(Box<Http2>),
+}
+
+/// The protocol an HTTP/1.1 connection hands itself over to.
+#[derive(Debug)]
+pub enum Switch {
+    /// After a 101 to `websocket`.
+    WebSocket(Box<Upgrade>),
+    /// After a 101 to `h2c`, or at HTTP/2's preface in place of a first request.
+    Http2(Box<Http2>),
 }
 
 /// The result of one step of the state machine.
@@ -163,18 +178,21 @@ impl Http1 {
         }
     }
 
-    /// A 101 went out: [`Http1::take_upgrade`] has the connection's next protocol.
+    /// The connection switched protocols: [`Http1::take_upgrade`] has the next one.
     #[inline(always)]
     pub fn is_upgraded(&self) -> bool {
-        matches!(self.state, State::Upgraded(_))
+        matches!(self.state, State::Upgraded(_) | State::Http2(_))
     }
 
-    /// The WebSocket the last request was upgraded to, once: the caller then drives that
-    /// instead.
-    pub fn take_upgrade(&mut self) -> Option<Box<Upgrade>> {
+    /// The protocol the connection switched to, once: the caller then drives that instead.
+    pub fn take_upgrade(&mut self) -> Option<Switch> {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Upgraded(upgrade) => Some(upgrade),
-            _ => None,
+            State::Upgraded(upgrade) => Some(Switch::WebSocket(upgrade)),
+            State::Http2(h2) => Some(Switch::Http2(h2)),
+            state => {
+                self.state = state;
+                None
+            }
         }
     }
 
@@ -188,7 +206,7 @@ impl Http1 {
             State::Body(ref p) if p.not_before.is_some() => Phase::Waiting,
             State::Body(_) => Phase::Body,
             State::Producing(_) => Phase::Waiting,
-            State::Done | State::Upgraded(_) => Phase::Idle { served: true },
+            State::Done | State::Upgraded(_) | State::Http2(_) => Phase::Idle { served: true },
         }
     }
 
@@ -256,7 +274,7 @@ impl Http1 {
                     input.consume(input.len());
                     Step::Close
                 }
-                State::Upgraded(_) => return Next::NeedInput,
+                State::Upgraded(_) | State::Http2(_) => return Next::NeedInput,
             };
             match step {
                 Step::Progress => continue,
@@ -328,7 +346,7 @@ impl Http1 {
         let (mut head, head_len) = match parse::parse_head(buf, limits) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return self.wait_for_head(buf, env, output),
-            Err(reject) => return reject_request(reject, output, env, self.served),
+            Err(reject) => return self.reject_or_switch(reject, buf, output, env),
         };
         // The common case: no body, or all of it already here. Answered at once, from the
         // read buffer.
@@ -340,6 +358,15 @@ impl Http1 {
             BodyLen::Chunked => None,
         };
         if let Some(body_len) = whole_body {
+            if head.connection_upgrade && body_len == 0 {
+                if let Some(h2) = h2c::switch(&head, env) {
+                    output.bytes().extend_from_slice(h2c::SWITCHING);
+                    env.stats.on_response(101);
+                    input.consume(head_len);
+                    self.state = State::Http2(h2);
+                    return Step::Upgrade;
+                }
+            }
             if body_len == 0 && head.keep_alive && head.minor_version == 1 && !env.draining {
                 if let Some(answer) = env.http.prerendered.answer(&head.request, env.port) {
                     let step = self.answer_static(&head, answer, env, output);
@@ -387,13 +414,31 @@ impl Http1 {
         Step::Progress
     }
 
+    /// A head that is not HTTP/1.x: refused, unless it is HTTP/2's preface opening the
+    /// connection (prior knowledge, or ALPN `h2`): then the connection is HTTP/2's.
+    #[cold]
+    fn reject_or_switch(
+        &mut self,
+        reject: Reject,
+        buf: &[u8],
+        output: &mut Output,
+        env: &Env<'_>,
+    ) -> Step {
+        let request_line = &crate::proto::h2::frame::PREFACE[..16];
+        if self.served == 0 && buf.starts_with(request_line) {
+            self.state = State::Http2(Box::new(Http2::new(env.now)));
+            return Step::Upgrade;
+        }
+        reject_request(reject, output, env, self.served)
+    }
+
     fn wait_for_head(&mut self, buf: &[u8], env: &Env<'_>, output: &mut Output) -> Step {
         let limits = &env.http.limits;
         if let Err(too_large) = parse::check_partial(buf, limits) {
             // The scan skipped re-parsing while the head grew; parse once now, so a syntax
             // error earlier in the head is reported as such, however the bytes were split.
             let reject = parse::parse_head(buf, limits).err().unwrap_or(too_large);
-            return reject_request(reject, output, env, self.served);
+            return self.reject_or_switch(reject, buf, output, env);
         }
         self.state = State::Head {
             scanned: Some(buf.len()),

@@ -31,6 +31,8 @@ pub struct Head<'b> {
     pub keep_alive: bool,
     pub body: BodyLen,
     pub expect_continue: bool,
+    /// `Connection` names `upgrade`: the request may ask to switch protocols (h2c).
+    pub connection_upgrade: bool,
 }
 
 /// Why a body is too large (413), counted by cause in `/metrics`.
@@ -262,6 +264,7 @@ fn interpret<'b>(
         body: fields.body,
         // RFC 9110 §10.1.1: a 1.0 client's expectation is ignored.
         expect_continue: fields.expect_continue && minor_version == 1,
+        connection_upgrade: fields.upgrade,
     })
 }
 
@@ -271,6 +274,7 @@ struct Fields<'b> {
     close: bool,
     keep_alive: bool,
     expect_continue: bool,
+    upgrade: bool,
     content_type: Option<&'b [u8]>,
     host: Option<&'b [u8]>,
     /// A field's name starts with `Limits::marker`.
@@ -291,6 +295,7 @@ fn read_fields<'b>(
         close: false,
         keep_alive: false,
         expect_continue: false,
+        upgrade: false,
         content_type: None,
         host: None,
         marked: false,
@@ -319,6 +324,7 @@ fn read_fields<'b>(
                 let token = token.trim_ascii();
                 f.close |= token.eq_ignore_ascii_case(b"close");
                 f.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                f.upgrade |= token.eq_ignore_ascii_case(b"upgrade");
             }
         } else if name.eq_ignore_ascii_case(b"expect") {
             f.expect_continue = h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");

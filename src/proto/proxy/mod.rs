@@ -146,6 +146,7 @@ impl BehindProxy {
             (Stage::Read(_), Protocol::Echo(e)) => e.phase(),
             (Stage::Read(_), Protocol::Http1(h)) => h.phase(buffered),
             (Stage::Read(_), Protocol::WebSocket(w)) => w.phase(),
+            (Stage::Read(_), Protocol::Http2(h)) => h.phase(buffered),
             (Stage::Read(_), Protocol::BehindProxy(_)) => Phase::Head,
         }
     }
@@ -156,6 +157,7 @@ impl BehindProxy {
             (Stage::Read(_), Protocol::Echo(e)) => e.wake_at(),
             (Stage::Read(_), Protocol::Http1(h)) => h.wake_at(),
             (Stage::Read(_), Protocol::WebSocket(w)) => w.wake_at(),
+            (Stage::Read(_), Protocol::Http2(h)) => h.wake_at(),
             _ => None,
         }
     }
@@ -166,6 +168,7 @@ impl BehindProxy {
         match (&self.stage, &self.inner) {
             (Stage::Read(_), Protocol::Echo(_) | Protocol::WebSocket(_)) => true,
             (Stage::Read(_), Protocol::Http1(h)) => h.needs_linger(),
+            (Stage::Read(_), Protocol::Http2(h)) => h.needs_linger(),
             _ => false,
         }
     }
