@@ -26,6 +26,7 @@ mod health;
 mod hostile;
 mod http;
 mod http2;
+mod http2_memory;
 mod httpbin_auth;
 mod httpbin_data;
 mod httpbin_inspect;

@@ -1276,7 +1276,7 @@ impl Conn {
     }
 
     /// The pseudo-header fields of a request, then `headers`.
-    fn request_fields<'a>(
+    pub(crate) fn request_fields<'a>(
         &self,
         method: &'a str,
         path: &'a str,
