@@ -392,7 +392,11 @@ impl Connection {
                     None => return Drive::Close,
                 }
             }
-            let has_work = !self.rbuf.is_empty() || self.proto.wake_at().is_some();
+            // A protocol that stopped for anything but input (its output's mark, a moment, the
+            // budget) is asked again without any: HTTP/2 has streams to send once the output
+            // drains, with nothing to read.
+            let has_work =
+                !self.rbuf.is_empty() || !self.needs_input || self.proto.wake_at().is_some();
             if !self.closing && has_work && has_room {
                 pool.fill(self.out.buffer());
                 let before = (self.rbuf.len(), self.out.len());

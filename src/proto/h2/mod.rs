@@ -141,10 +141,6 @@ pub struct Http2 {
     served: u64,
     /// Where the next round of sending starts, so streams take turns.
     turn: usize,
-    /// The clock of the last drive: a wake-up for work that is ready now.
-    clock: Instant,
-    /// A stream has something it could send if the output had room.
-    sendable: bool,
     /// The connection ends on an error: close with a linger.
     linger: bool,
     /// Requests held without a reservation (at most [`UNCHARGED_HOLDS`]).
@@ -177,8 +173,6 @@ impl Http2 {
             recent_at: 0,
             served: 0,
             turn: 0,
-            clock: now,
-            sendable: false,
             linger: false,
             uncharged: 0,
         }
@@ -225,11 +219,9 @@ impl Http2 {
     }
 
     /// When the connection wants to be driven without input: a held request's or a producer's
-    /// moment, or now if a stream could send.
+    /// moment. (A stream stopped by the output's mark is driven again when the output drains:
+    /// `Next::Blocked`.)
     pub fn wake_at(&self) -> Option<Instant> {
-        if self.sendable {
-            return Some(self.clock);
-        }
         self.streams.iter().filter_map(Stream::wake_at).min()
     }
 
@@ -270,7 +262,6 @@ impl Http2 {
         env: &Env<'_>,
         app: &mut dyn Handler,
     ) -> Next {
-        self.clock = env.now;
         if self.state == State::Start {
             self.start(output, env);
         }
@@ -324,10 +315,6 @@ impl Http2 {
     fn next(&mut self, input: &Buf, output: &Output, env: &Env<'_>) -> Next {
         if self.state == State::Failed {
             return Next::Close;
-        }
-        if env.draining && self.goaway.is_none() {
-            // Set by `pump` on its next run; a drive without input still gets here.
-            self.sendable = true;
         }
         let done = self.goaway.is_some() || self.peer_goaway;
         if done && self.streams.is_empty() && self.block.is_none() {
@@ -981,7 +968,6 @@ impl Http2 {
                     return self.fail(output, env, ErrorCode::FlowControlError, b"window overflow");
                 }
             }
-            self.sendable = true;
         }
         frame::write_settings_ack(output.bytes());
     }
@@ -1067,7 +1053,6 @@ impl Http2 {
             if self.send_window > frame::MAX_WINDOW {
                 return self.fail(output, env, ErrorCode::FlowControlError, b"window overflow");
             }
-            self.sendable = true;
             return;
         }
         let Some(i) = self.index(h.stream) else {
@@ -1089,7 +1074,6 @@ impl Http2 {
         if s.send_window > frame::MAX_WINDOW {
             return self.reset(output, env, h.stream, ErrorCode::FlowControlError);
         }
-        self.sendable = true;
     }
 
     /// What the handler is told about an exchange on stream `id`.
@@ -1241,7 +1225,6 @@ impl Http2 {
                     self.finish(output, env, i);
                 } else if let Some(out) = outgoing {
                     self.streams[i].phase = Phase::Response(out);
-                    self.sendable = true;
                 } else {
                     // Refused with the 503 (ended), or nothing written: end the stream.
                     self.reset(output, env, id, ErrorCode::InternalError);
@@ -1262,7 +1245,6 @@ impl Http2 {
                     close_after: close,
                     ..Outgoing::default()
                 }));
-                self.sendable = true;
             }
             Reply::NeedMemory(memo) => return Some(PutOff { memo, at: None }),
             Reply::Later(at, memo) => {
@@ -1368,18 +1350,13 @@ impl Http2 {
 
     /// Sends what the windows allow, a frame per stream per round.
     fn send(&mut self, output: &mut Output, env: &Env<'_>) {
-        self.sendable = false;
         let mut progress = true;
         while progress && self.state == State::Open {
             progress = false;
             let n = self.streams.len();
             for k in 0..n {
                 if output.len() >= env.high_water {
-                    self.sendable = self
-                        .streams
-                        .iter()
-                        .any(|s| matches!(s.phase, Phase::Response(_)));
-                    return;
+                    return; // `Next::Blocked`: driven again once the output drains
                 }
                 let i = (self.turn + k) % n.max(1);
                 let Some(s) = self.streams.get_mut(i) else {
