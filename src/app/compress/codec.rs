@@ -108,6 +108,8 @@ impl std::fmt::Debug for Encoder {
 /// The idle encoders of this worker.
 #[derive(Default)]
 struct Idle {
+    /// Boxed as in [`Encoder::Gzip`]: an encoder moves in and out without a copy.
+    #[allow(clippy::vec_box)]
     gzip: Vec<Box<Gzip>>,
     zstd: Vec<CCtx<'static>>,
 }

@@ -142,7 +142,7 @@ impl<'a> Input<'a> {
 }
 
 /// What [`send`] came to.
-pub(crate) enum Sent {
+pub(crate) enum Outcome {
     /// Sent through the [`Respond`] (or refused there), or waiting for memory.
     Sent(Result<(), NoRoom>),
     /// The rest goes out over time.
@@ -151,13 +151,13 @@ pub(crate) enum Sent {
     Unreadable,
 }
 
-impl Sent {
+impl Outcome {
     pub(crate) fn reply(self) -> Reply {
         match self {
-            Sent::Sent(Ok(()) | Err(NoRoom::Refused)) => Reply::Sent,
-            Sent::Sent(Err(NoRoom::Wait)) => Reply::NeedMemory(None),
-            Sent::Produce(p) => Reply::Produce(p),
-            Sent::Unreadable => Reply::Sent,
+            Outcome::Sent(Ok(()) | Err(NoRoom::Refused)) => Reply::Sent,
+            Outcome::Sent(Err(NoRoom::Wait)) => Reply::NeedMemory(None),
+            Outcome::Produce(p) => Reply::Produce(p),
+            Outcome::Unreadable => Reply::Sent,
         }
     }
 }
@@ -184,7 +184,7 @@ pub(crate) fn send(
     input: Input<'_>,
     head_only: bool,
     now: Instant,
-) -> Sent {
+) -> Outcome {
     let len = input.len();
     if len <= WHOLE {
         return WHOLE_SCRATCH.with(|cell| {
@@ -207,14 +207,14 @@ pub(crate) fn send(
                 } => c,
                 Input::File { fd, len, .. } => {
                     if read_file(fd, *len as usize, scratch).is_err() {
-                        return Sent::Unreadable;
+                        return Outcome::Unreadable;
                     }
                     scratch
                 }
             };
             output.clear();
             if compress_whole(coding, policy.levels, bytes, output).is_err() {
-                return Sent::Unreadable;
+                return Outcome::Unreadable;
             }
             let head = ResponseHead {
                 length: Length::Exactly(output.len() as u64),
@@ -225,7 +225,7 @@ pub(crate) fn send(
             if output.capacity() > 4 * WHOLE as usize {
                 *output = Vec::new();
             }
-            Sent::Sent(sent)
+            Outcome::Sent(sent)
         });
     }
     let head = ResponseHead {
@@ -233,7 +233,7 @@ pub(crate) fn send(
         ..*head
     };
     if head_only {
-        return Sent::Sent(res.send(&head, Body::Empty));
+        return Outcome::Sent(res.send(&head, Body::Empty));
     }
     // The body's own memory: already in the route's hands (a file, a static), or reserved
     // with the encoder's (a body rendered for this answer).
@@ -249,16 +249,16 @@ pub(crate) fn send(
     let owned = OwnedHead::of(&head);
     let charge = state_bytes(coding, policy.levels) + (owned.size() + body_bytes) as u64;
     if let Err(no_room) = res.reserve(charge) {
-        return Sent::Sent(Err(no_room));
+        return Outcome::Sent(Err(no_room));
     }
     let Ok(encoder) = Encoder::take(coding, policy.levels, len) else {
         // Never with the levels the options allow; the charge goes back with the producer.
         let producer = Producer::new(owned, now, Vec::new(), None, charge);
-        return Sent::Produce(Box::new(producer));
+        return Outcome::Produce(Box::new(producer));
     };
     let body = Stream::new(encoder, source, len, coding, policy.levels);
     let producer = Producer::new(owned, now, Vec::new(), Some(Box::new(body)), charge);
-    Sent::Produce(Box::new(producer))
+    Outcome::Produce(Box::new(producer))
 }
 
 /// Reads a file's first `len` bytes into `buf`.
@@ -384,12 +384,12 @@ impl Respond for Compressing<'_, '_> {
             send(policy, self.inner, head, coding, input, head_only, now)
         });
         match sent {
-            Sent::Sent(result) => result,
-            Sent::Produce(p) => {
+            Outcome::Sent(result) => result,
+            Outcome::Produce(p) => {
                 self.produce = Some(p);
                 Ok(())
             }
-            Sent::Unreadable => Ok(()),
+            Outcome::Unreadable => Ok(()),
         }
     }
 

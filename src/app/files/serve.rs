@@ -253,7 +253,7 @@ fn serve(
         };
         return match compress::send(policy, res, &head, c, input, !is_get, now) {
             // It shrank since it was described: as when the file cannot be opened.
-            compress::Sent::Unreadable => status_text(res, StatusCode::ServiceUnavailable),
+            compress::Outcome::Unreadable => status_text(res, StatusCode::ServiceUnavailable),
             sent => sent.reply(),
         };
     }
