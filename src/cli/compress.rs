@@ -36,8 +36,8 @@ pub struct CompressArgs {
     pub compress_level_gzip: u32,
 
     /// With --compress: brotli's quality, 0 to 11; 10 and 11 cost 30 to 100 times the CPU of
-    /// 4, and are meant for files compressed beforehand (.br siblings).
-    #[arg(long, env = "PREFORK_COMPRESS_LEVEL_BROTLI", default_value_t = 4,
+    /// 5, and are meant for files compressed beforehand (.br siblings).
+    #[arg(long, env = "PREFORK_COMPRESS_LEVEL_BROTLI", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(0..=11))]
     pub compress_level_brotli: u32,
 
@@ -110,7 +110,7 @@ mod tests {
         assert_eq!(on.min_size, 1024);
         assert_eq!(
             (on.levels.gzip, on.levels.brotli, on.levels.zstd),
-            (6, 4, 3)
+            (6, 5, 3)
         );
         assert!(on.types.iter().any(|t| t == "text/*"));
         assert!(on.types.iter().any(|t| t == "image/svg+xml"));

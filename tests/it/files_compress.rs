@@ -426,7 +426,7 @@ fn metric(addr: SocketAddr, name: &str) -> u64 {
 }
 
 /// Clients that ask for a large compressed file and never read: each holds an encoder
-/// (brotli, 7 MiB) only once the budget has room for it; the others wait, the worker stays
+/// (brotli, 6 MiB) only once the budget has room for it; the others wait, the worker stays
 /// within its budget, and a normal client is served meanwhile.
 #[test]
 fn clients_that_never_read_wait_for_the_budget() {
@@ -466,7 +466,7 @@ fn clients_that_never_read_wait_for_the_budget() {
     let grew = common::pss_kib(worker) as f64 / 1024.0 - before;
     assert!(
         grew < 64.0,
-        "the worker grew {grew:.1} MiB (40 encoders would be 280)"
+        "the worker grew {grew:.1} MiB (40 encoders would be 240)"
     );
     let hello = common::get(server.addr, "/");
     assert_eq!(hello.status, 200);
