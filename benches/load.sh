@@ -13,6 +13,11 @@
 #   --files: serve files instead (1 KiB, 64 KiB, 1 MiB and 64 MiB, made in /tmp/prefork-bench-www):
 #            ours with --root against nginx (`sendfile on; tcp_nopush on;`) without and with
 #            `open_file_cache`, scenarios file1k,file64k,file1m,file64m unless --scenarios says.
+#   --compress: compression on the fly and listings (a 64 KiB HTML page and a directory of 1,000
+#            files, made in /tmp/prefork-bench-compress): ours with --compress
+#            --compress-level-gzip 6 --autoindex against nginx with `gzip on; gzip_comp_level 6`
+#            and `autoindex on`; scenarios gzip64k,br64k,zstd64k,list1000 (nginx answers br and
+#            zstd with identity), then the size each server's gzip (and ours' br, zstd) comes to.
 #   --httpbin: the httpbin routes (/get, /post with a 1 KiB form, /bytes/1024, /delay/0.1, at
 #            1,000 connections, and GET / and /get at 100 and 1,000 for the CPU per request),
 #            ours against the original httpbin (Python, gunicorn with 32 threads per worker,
@@ -29,6 +34,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 peers=0
 files=0
 httpbin=0
+compress=0
 tls=0
 args=()
 for a in "$@"; do
@@ -36,6 +42,7 @@ for a in "$@"; do
     --peers) peers=1 ;;
     --files) files=1 ;;
     --httpbin) httpbin=1 ;;
+    --compress) compress=1 ;;
     --tls) tls=1 ;;
     *) args+=("$a") ;;
   esac
@@ -79,6 +86,29 @@ if [ $files = 1 ]; then
     ours="$top/target/release/prefork-server --bind 127.0.0.1 --port {PORT} --workers {WORKERS} --root $www"
   )
   case " ${args[*]-} " in *" --scenarios "*) ;; *) args+=(--scenarios file1k,file64k,file1m,file64m) ;; esac
+fi
+if [ $compress = 1 ]; then
+  www=/tmp/prefork-bench-compress
+  python3 "$top/benches/load/lib/make_compress_tree.py" "$www"
+  servers=(
+    nginx="env NGINX_ROOT=$www NGINX_GZIP=6 NGINX_AUTOINDEX=1 $top/benches/load/serve-nginx.sh {PORT} {WORKERS}"
+    ours="$top/target/release/prefork-server --bind 127.0.0.1 --port {PORT} --workers {WORKERS} --root $www --autoindex --compress --compress-level-gzip 6"
+  )
+  case " ${args[*]-} " in *" --scenarios "*) ;; *) args+=(--scenarios gzip64k,br64k,zstd64k,list1000) ;; esac
+  python3 "$top/benches/load/lib/bench_http.py" ${args[@]+"${args[@]}"} "${servers[@]}"
+  # The sizes: one request each, on servers started again for it.
+  port=65090
+  pid=$(env NGINX_ROOT=$www NGINX_GZIP=6 "$top/benches/load/serve-nginx.sh" $port 1)
+  "$top/target/release/prefork-server" --bind 127.0.0.1 --port $((port + 1)) --workers 1 \
+    --root "$www" --compress --compress-level-gzip 6 >/dev/null 2>&1 &
+  ours=$!
+  sleep 1
+  size() { curl -s -H "Accept-Encoding: $2" "http://127.0.0.1:$1/64k.html" | wc -c; }
+  echo "64k.html: $(stat -c %s "$www/64k.html") bytes; nginx gzip 6: $(size $port gzip);" \
+    "ours gzip 6: $(size $((port + 1)) gzip), br 5: $(size $((port + 1)) br)," \
+    "zstd 3: $(size $((port + 1)) zstd)"
+  kill "$pid" "$ours"
+  exit 0
 fi
 if [ $httpbin = 1 ]; then
   venv=/tmp/prefork-bench-httpbin

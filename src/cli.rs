@@ -1,6 +1,7 @@
 //! The command line: every option also comes from `PREFORK_<NAME>` in the environment.
 
 mod admin;
+mod compress;
 mod cors;
 mod echo;
 mod files;
@@ -171,6 +172,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub cors: cors::CorsArgs,
+
+    #[command(flatten)]
+    pub compress: compress::CompressArgs,
 
     /// Serve files from this directory (GET, HEAD) for paths that are no built-in route; `/`
     /// serves its index file when there is one.
@@ -482,6 +486,7 @@ impl Cli {
                 config::default_memory_budget(crate::sys::procfs::memory_limit(), workers)
             }
         };
+        let compress = self.compress.options(memory_budget)?;
         Ok(Config {
             identity,
             workers,
@@ -506,6 +511,7 @@ impl Cli {
             httpbin: self.httpbin_options(files.is_some()),
             controls,
             files,
+            compress,
             timeouts: Timeouts {
                 header: self.header_timeout,
                 body: self.body_timeout,

@@ -54,6 +54,8 @@ pub struct Config {
     pub memory_budget: u64,
     /// `--root` and its companions: serve files.
     pub files: Option<FileOptions>,
+    /// `--compress`: bodies compressed on the fly, for files and generated answers alike.
+    pub compress: Option<CompressOptions>,
     /// The httpbin routes, when on.
     pub httpbin: Option<HttpbinOptions>,
     /// The request controls (`?status=`, `X-Echo-Delay`, `--default-params`).
@@ -142,6 +144,27 @@ pub struct FileOptions {
     pub cache_rules: Vec<(String, String)>,
     /// `--autoindex`: list directories without an index file, at most this many entries.
     pub autoindex: Option<usize>,
+}
+
+/// `--compress` and its companions: bodies compressed on the fly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressOptions {
+    /// Media types compressed (`text/*` for a whole top-level type).
+    pub types: Vec<String>,
+    /// Bodies shorter than this are sent as they are.
+    pub min_size: u64,
+    pub levels: CompressLevels,
+}
+
+/// The levels `--compress-level-*` set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressLevels {
+    /// 1 (fastest) to 9.
+    pub gzip: u32,
+    /// 0 to 11.
+    pub brotli: u32,
+    /// 1 to 19.
+    pub zstd: i32,
 }
 
 /// `--cors-*`: a CORS policy for every route.

@@ -18,6 +18,7 @@
 
 pub mod bin;
 mod builtin;
+pub(crate) mod compress;
 pub(crate) mod controls;
 mod cors;
 pub mod files;
@@ -69,6 +70,8 @@ pub struct App<'a> {
     websocket: crate::config::WebSocketOptions,
     /// `--cors-origin`'s policy, shared with the adapter that adds its fields.
     cors: Option<std::rc::Rc<crate::config::CorsOptions>>,
+    /// `--compress`'s policy, shared with the file store.
+    compress: Option<std::rc::Rc<compress::Compression>>,
     /// `/` is always the hello: no `--root` (whose index file it could be), and no
     /// `--default-params` (which would give every request controls).
     hello_at_root: bool,
@@ -87,6 +90,18 @@ impl<'a> App<'a> {
         master_stats: &'a MasterStats,
         open_files_limit: u64,
     ) -> std::io::Result<App<'a>> {
+        let compress = config
+            .compress
+            .as_ref()
+            .map(|c| std::rc::Rc::new(compress::Compression::new(c)));
+        let mut files = config
+            .files
+            .as_ref()
+            .map(files::FileStore::open)
+            .transpose()?;
+        if let Some(store) = &mut files {
+            store.compress.clone_from(&compress);
+        }
         Ok(App {
             whoami: format!(
                 "pid={} slot={} generation={}",
@@ -100,11 +115,8 @@ impl<'a> App<'a> {
             open_files_limit,
             metrics_port: config.metrics_port.is_some(),
             admin_token: config.admin_token.clone(),
-            files: config
-                .files
-                .as_ref()
-                .map(files::FileStore::open)
-                .transpose()?,
+            files,
+            compress,
             httpbin: config
                 .httpbin
                 .clone()
@@ -122,8 +134,15 @@ impl<'a> App<'a> {
     /// hello (no `--root`, whose index file it could be; no `--default-params`, which give
     /// every request controls).
     pub fn static_routes(&self) -> Vec<StaticRoute> {
-        // With a CORS policy every answer may carry its fields: none is pre-rendered.
-        if !self.hello_at_root || self.cors.is_some() {
+        // With a CORS policy every answer may carry its fields, and with compression the hello
+        // may vary (if its type is listed and the minimum is below its size): none is
+        // pre-rendered then.
+        let hello = builtin::HELLO;
+        let varies = self
+            .compress
+            .as_ref()
+            .is_some_and(|c| c.applies(hello.content_type, hello.body.len() as u64));
+        if !self.hello_at_root || self.cors.is_some() || varies {
             return Vec::new();
         }
         vec![StaticRoute {
@@ -144,6 +163,9 @@ impl Handler for App<'_> {
 
     #[inline]
     fn respond(&mut self, req: &Request<'_>, ex: &Exchange<'_>, res: &mut dyn Respond) -> Reply {
+        if self.compress.is_some() {
+            return self.respond_compressing(req, ex, res);
+        }
         if let Some(cors) = &self.cors {
             return self.respond_with_cors(std::rc::Rc::clone(cors), req, ex, res);
         }
@@ -152,6 +174,26 @@ impl Handler for App<'_> {
 }
 
 impl App<'_> {
+    /// A request under `--compress`: its route answers through [`compress::Compressing`],
+    /// which compresses what it sends when the type, size and `Accept-Encoding` say so.
+    #[inline(never)]
+    fn respond_compressing(
+        &mut self,
+        req: &Request<'_>,
+        ex: &Exchange<'_>,
+        res: &mut dyn Respond,
+    ) -> Reply {
+        let Some(policy) = self.compress.clone() else {
+            return self.respond_to(req, ex, res);
+        };
+        let mut with = compress::Compressing::new(&policy, req, ex.now, res);
+        let reply = match self.cors.clone() {
+            Some(cors) => self.respond_with_cors(cors, req, ex, &mut with),
+            None => self.respond_to(req, ex, &mut with),
+        };
+        with.finish(reply)
+    }
+
     /// A request under `--cors-origin`: a preflight answered by the policy, anything else by
     /// its route with the policy's fields added.
     #[inline(never)]

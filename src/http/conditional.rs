@@ -17,7 +17,9 @@ use super::fields::{FieldLines, Named};
 /// What a representation is validated by.
 #[derive(Debug, Clone, Copy)]
 pub struct Validators<'a> {
-    /// A strong entity-tag, quotes included (`"5f1a-3e8"`).
+    /// The representation's entity-tag, quotes included (`"5f1a-3e8"`), `W/` before a weak
+    /// one (a body compressed on the fly): a weak tag matches only in the weak comparison of
+    /// `If-None-Match`, never `If-Match` or `If-Range` (RFC 9110 §8.8.3.2).
     pub etag: &'a [u8],
     /// Last-Modified, in seconds since the epoch.
     pub last_modified: u64,
@@ -97,13 +99,16 @@ enum Comparison {
 
 /// True if the entity-tag list (or `*`) in these fields matches `etag`.
 fn list_matches(fields: Named<'_>, etag: &[u8], how: Comparison) -> bool {
-    let ours = opaque(etag);
+    let (our_weak, ours) = match etag.strip_prefix(b"W/") {
+        Some(tag) => (true, opaque(tag)),
+        None => (false, opaque(etag)),
+    };
     fields.values().any(|value| {
         if value == b"*" {
             return true;
         }
         EntityTags(value).any(|tag| match tag {
-            Some((weak, tag)) => tag == ours && (how == Comparison::Weak || !weak),
+            Some((weak, tag)) => tag == ours && (how == Comparison::Weak || !(weak || our_weak)),
             None => false,
         })
     })
@@ -252,6 +257,27 @@ mod tests {
         }
         // If-Range applies to GET only.
         assert_eq!(verdict(&[("If-Range", ETAG)], false), NO_RANGE);
+    }
+
+    #[test]
+    fn a_weak_current_tag_matches_only_weakly() {
+        let check = |field: &str, value: &[u8]| {
+            let mut head = format!("GET /f HTTP/1.1\r\n{field}: ").into_bytes();
+            head.extend_from_slice(value);
+            head.extend_from_slice(b"\r\n\r\n");
+            let v = Validators {
+                etag: b"W/\"abc\"",
+                last_modified: 0,
+            };
+            evaluate(&Preconditions::of(FieldLines::Head(&head)), &v, true)
+        };
+        assert_eq!(check("If-None-Match", b"W/\"abc\""), Verdict::NotModified);
+        assert_eq!(check("If-None-Match", b"\"abc\""), Verdict::NotModified);
+        assert_eq!(check("If-None-Match", b"\"abd\""), GO);
+        assert_eq!(check("If-Match", b"\"abc\""), Verdict::Failed);
+        assert_eq!(check("If-Match", b"W/\"abc\""), Verdict::Failed);
+        assert_eq!(check("If-Match", b"*"), GO);
+        assert_eq!(check("If-Range", b"W/\"abc\""), NO_RANGE);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! Content negotiation for precompressed files (RFC 9110 §12.5.3): which of `br`, `zstd` and
-//! `gzip` a client accepts, by q-value, against the siblings a file has on disk.
+//! Content negotiation of content codings (RFC 9110 §12.5.3): which of `br`, `zstd` and `gzip`
+//! a client accepts, by q-value, against what the server can send: the precompressed siblings
+//! a file has on disk, or (`--compress`) any of the three made on the fly.
 
 use super::fields::Named;
 
-/// A content coding a precompressed sibling can have.
+/// A content coding a precompressed sibling, or a body compressed on the fly, can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
     Br,
@@ -21,6 +22,15 @@ impl Coding {
             Coding::Br => b".br",
             Coding::Zstd => b".zst",
             Coding::Gzip => b".gz",
+        }
+    }
+
+    /// Its place in [`Coding::ALL`] (and in every array indexed like it).
+    pub fn index(self) -> usize {
+        match self {
+            Coding::Br => 0,
+            Coding::Zstd => 1,
+            Coding::Gzip => 2,
         }
     }
 
@@ -94,13 +104,17 @@ impl Accepted {
         }
         Accepted {
             codings: codings.map(|q| q.or(any).unwrap_or(0)),
-            // identity is acceptable unless excluded by name or by `*;q=0` (§12.5.3).
-            identity: identity.or(any).unwrap_or(1000),
+            // identity is acceptable unless excluded by name or by `*;q=0` (§12.5.3); unnamed,
+            // it is the least preferred of what is acceptable (`gzip;q=0.8` asks for gzip, as
+            // nginx and Apache read it), so it weighs the least weight there is.
+            identity: identity.or(any).unwrap_or(1),
         }
     }
 
     /// The coding to send among those `available` (in `Coding::ALL` order), or `None` for
     /// identity: the highest q-value above zero, identity winning only if it is preferred.
+    /// When nothing is acceptable (`identity;q=0` and no coding we have), `None` too: RFC 9110
+    /// §12.5.3 lets the server send identity rather than 406, and nginx does the same.
     pub fn choose(&self, available: [bool; 3]) -> Option<Coding> {
         let mut best: Option<(u16, Coding)> = None;
         for (i, coding) in Coding::ALL.into_iter().enumerate() {
@@ -180,6 +194,59 @@ mod tests {
             "an invalid weight"
         );
         assert_eq!(accepted(Some("deflate, compress")).choose(ALL), None);
+    }
+
+    #[test]
+    fn odd_fields() {
+        use Coding::*;
+        // Nothing acceptable: identity excluded by name or by `*;q=0`, and no coding left.
+        assert_eq!(accepted(Some("identity;q=0")).choose(ALL), None);
+        assert_eq!(accepted(Some("*;q=0")).choose(ALL), None);
+        assert_eq!(accepted(Some("identity;q=0, deflate")).choose(ALL), None);
+        // Identity excluded: any coding we have wins, at any weight.
+        assert_eq!(
+            accepted(Some("identity;q=0, gzip;q=0.001")).choose(ALL),
+            Some(Gzip)
+        );
+        // `*;q=0` with identity allowed by name: identity.
+        assert_eq!(accepted(Some("*;q=0, identity")).choose(ALL), None);
+        // `*;q=0` does not take back what a coding's own element gave.
+        assert_eq!(accepted(Some("*;q=0, zstd")).choose(ALL), Some(Zstd));
+        assert_eq!(accepted(Some("*, br;q=0")).choose(ALL), Some(Zstd));
+        // Ties go to the smaller encoding: br, then zstd, then gzip.
+        assert_eq!(accepted(Some("gzip, zstd")).choose(ALL), Some(Zstd));
+        assert_eq!(
+            accepted(Some("gzip;q=0.8, br;q=0.8, zstd;q=0.8")).choose(ALL),
+            Some(Br)
+        );
+        // Names and `q` in any case, spaces around, empty elements, several field lines.
+        assert_eq!(accepted(Some("GZIP ; Q=1 ,, ")).choose(ALL), Some(Gzip));
+        assert_eq!(accepted(Some(" , Br")).choose(ALL), Some(Br));
+        // A duplicate keeps its highest weight.
+        assert_eq!(
+            accepted(Some("gzip;q=0.1, br;q=0.5, gzip;q=0.9")).choose(ALL),
+            Some(Gzip)
+        );
+        // Invalid weights drop their element only.
+        for bad in [
+            "br;q=",
+            "br;q=x",
+            "br;q=1.1",
+            "br;q=-1",
+            "br;q=0.5.5",
+            "br;q=0.1234",
+        ] {
+            let field = format!("{bad}, gzip;q=0.2");
+            assert_eq!(accepted(Some(&field)).choose(ALL), Some(Gzip), "{bad}");
+        }
+        // Other parameters are ignored.
+        assert_eq!(
+            accepted(Some("gzip;level=9;q=0.3, br;q=0.2")).choose(ALL),
+            Some(Gzip)
+        );
+        // An empty field: the client wants no coding.
+        assert_eq!(accepted(Some("")).choose(ALL), None);
+        assert_eq!(Coding::ALL.map(Coding::index), [0, 1, 2]);
     }
 
     #[test]

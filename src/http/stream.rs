@@ -22,6 +22,9 @@ use super::status::StatusCode;
 pub enum Step {
     /// More is ready as soon as the output has room.
     More,
+    /// More is ready, but this step spent the connection's share of the loop turn (a body
+    /// compressed on the fly): let the other connections have the loop first.
+    Yield,
     /// Nothing more until this moment.
     Wait(Instant),
     /// The body is whole.

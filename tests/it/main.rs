@@ -18,6 +18,7 @@ mod echo;
 mod echo_options;
 mod fairness;
 mod files;
+mod files_compress;
 mod files_large;
 mod files_listing;
 mod files_pages;

@@ -4,8 +4,10 @@
 //! can). Nothing here touches a descriptor.
 
 use std::rc::Rc;
+use std::time::Instant;
 
 use super::store::{File, FileStore, Lookup};
+use crate::app::compress::{self, Input};
 use crate::app::text;
 use crate::http::conditional::{self, Preconditions, Validators, Verdict};
 use crate::http::encoding::{Accepted, Coding};
@@ -27,10 +29,10 @@ pub(in crate::app) fn respond(
         return text::other_method(req, res, ALLOW);
     }
     match store.lookup(req.path, ex.now) {
-        Lookup::File(f) => serve(req, store, &f, res),
+        Lookup::File(f) => serve(req, store, &f, ex.now, res),
         Lookup::Redirect(location) => redirect(req, location, res),
         Lookup::NotFound => match fallback(store, req, ex) {
-            Some(f) => serve(req, store, &f, res),
+            Some(f) => serve(req, store, &f, ex.now, res),
             None => error(store, ex, res, StatusCode::NotFound),
         },
         Lookup::Forbidden => error(store, ex, res, StatusCode::Forbidden),
@@ -87,7 +89,7 @@ fn error(
     let Lookup::File(f) = found else {
         return status_text(res, status);
     };
-    let mut fields = Headers::new(&f, &f, None, store);
+    let mut fields = Headers::new(&f, &f, &f.etag, None, store);
     // What varies, and nothing of the files' caching policy or validators: it is an error.
     fields.retain(|name| name == b"Vary");
     let span = (f.size > 0).then(|| Span {
@@ -114,7 +116,7 @@ pub(in crate::app) fn respond_root(
         _ => return None,
     };
     Some(if req.method.is_get_like() {
-        serve(req, store, &f, res)
+        serve(req, store, &f, ex.now, res)
     } else {
         text::other_method(req, res, ALLOW)
     })
@@ -144,28 +146,62 @@ fn redirect(req: &Request<'_>, mut location: Vec<u8>, res: &mut dyn Respond) -> 
 }
 
 /// A file that exists: preconditions, representation, ranges.
-fn serve(req: &Request<'_>, store: &FileStore, file: &Rc<File>, res: &mut dyn Respond) -> Reply {
+fn serve(
+    req: &Request<'_>,
+    store: &FileStore,
+    file: &Rc<File>,
+    now: Instant,
+    res: &mut dyn Respond,
+) -> Reply {
     let is_get = req.method == Method::Get;
-    // The representation: a precompressed sibling the client accepts, else the file.
+    // The representation: a precompressed sibling the client accepts, else the file, which
+    // `--compress` may compress on the fly (a file with siblings is left to them).
     let mut coding = None;
     let mut rep = file;
+    let mut on_the_fly = None;
+    let policy = store.compress.as_deref();
+    let policy = policy.filter(|p| !file.has_siblings() && p.applies(file.content_type, file.size));
     if file.has_siblings() {
         let accepted = Accepted::of(req.fields.named(b"accept-encoding"));
         let available = [0, 1, 2].map(|i| file.siblings[i].is_some());
         if let Some(c) = accepted.choose(available) {
-            let index = Coding::ALL
-                .iter()
-                .position(|&x| x == c)
-                .expect("a coding of ALL");
-            rep = file.siblings[index].as_ref().expect("available");
+            rep = file.siblings[c.index()].as_ref().expect("available");
             coding = Some(c.name());
         }
+    } else if let Some(policy) = policy {
+        // A range is served from the identity representation only (as nginx does): a
+        // request with a Range field gets its bytes, with the strong validator.
+        let ranged = is_get && req.fields.named(b"range").is_some();
+        if !ranged {
+            on_the_fly = policy.choose(req.fields);
+            coding = on_the_fly.map(Coding::name);
+        }
     }
+    // A compressed body is not byte-for-byte the same at every level and version: its
+    // entity-tag is the file's, weak (RFC 9110 §8.8.3), so `If-None-Match` with either
+    // still gives 304, and `If-Match` and `If-Range` never match it.
+    let mut weak = [0u8; 128];
+    let etag: &[u8] = match on_the_fly {
+        Some(_) => {
+            let n = rep.etag.len() + 2;
+            weak[..2].copy_from_slice(b"W/");
+            weak[2..n].copy_from_slice(&rep.etag);
+            &weak[..n]
+        }
+        None => &rep.etag,
+    };
     // `Content-Range`'s value, formatted here so the fields can borrow it.
     let mut range_value = [0u8; 64];
-    let mut fields = Headers::new(file, rep, coding, store);
+    let mut fields = Headers::new(file, rep, etag, coding, store);
+    if policy.is_some() {
+        fields.push(compress::VARY.0, compress::VARY.1);
+    }
+    if on_the_fly.is_some() {
+        // Ranges are not offered on the compressed body (they are over the file's bytes).
+        fields.retain(|name| name != b"Accept-Ranges");
+    }
     let validators = Validators {
-        etag: &rep.etag,
+        etag,
         last_modified: rep.modified,
     };
     // Most requests have no `If-` field, and are spared the scan for five names.
@@ -201,6 +237,26 @@ fn serve(req: &Request<'_>, store: &FileStore, file: &Rc<File>, res: &mut dyn Re
         Ranges::Whole
     };
     let content_type = file.content_type;
+    if let (Some(c), Some(policy)) = (on_the_fly, policy) {
+        let head = ResponseHead {
+            fields: &[fields.as_slice()],
+            ..ResponseHead::new(
+                StatusCode::Ok,
+                Some(content_type),
+                Length::Exactly(rep.size),
+            )
+        };
+        let input = Input::File {
+            fd: &rep.fd,
+            len: rep.size,
+            cached: rep.bytes.as_deref(),
+        };
+        return match compress::send(policy, res, &head, c, input, !is_get, now) {
+            // It shrank since it was described: as when the file cannot be opened.
+            compress::Outcome::Unreadable => status_text(res, StatusCode::ServiceUnavailable),
+            sent => sent.reply(),
+        };
+    }
     match ranges {
         Ranges::Whole => {
             // An empty file has no byte to send (and no last position).
@@ -230,23 +286,26 @@ fn serve(req: &Request<'_>, store: &FileStore, file: &Rc<File>, res: &mut dyn Re
 /// The fields of a file answer besides the framing, borrowed from the file and the store:
 /// an answer builds its head without allocating.
 struct Headers<'a> {
-    list: [Field<'a>; 8],
+    list: [Field<'a>; 10],
     len: usize,
 }
 
 impl<'a> Headers<'a> {
+    /// `etag` is the representation's (a sibling's own, or the file's, weak when compressed
+    /// on the fly).
     fn new(
         file: &'a File,
         rep: &'a File,
+        etag: &'a [u8],
         coding: Option<&'static [u8]>,
         store: &'a FileStore,
     ) -> Headers<'a> {
         let mut h = Headers {
-            list: [(b"", b""); 8],
+            list: [(b"", b""); 10],
             len: 0,
         };
         h.push(b"Last-Modified", &rep.last_modified);
-        h.push(b"ETag", &rep.etag);
+        h.push(b"ETag", etag);
         h.push(b"Accept-Ranges", b"bytes");
         if file.has_siblings() {
             h.push(b"Vary", b"Accept-Encoding");

@@ -132,6 +132,9 @@ pub struct FileStore {
     /// has none; the value).
     cache_rules: Vec<(CachePattern, Box<[u8]>)>,
     cache: Cache,
+    /// `--compress`'s policy (set by the application): files of its types get compressed
+    /// representations.
+    pub(crate) compress: Option<std::rc::Rc<crate::app::compress::Compression>>,
     /// The resolved path of the current lookup (reused: a lookup allocates nothing on a hit).
     scratch: Vec<u8>,
 }
@@ -166,6 +169,7 @@ impl FileStore {
                 .map(|(pattern, value)| (CachePattern::new(pattern), value.as_bytes().into()))
                 .collect(),
             cache: Cache::default(),
+            compress: None,
             scratch: Vec::with_capacity(256),
         })
     }

@@ -321,6 +321,7 @@ impl Http1 {
                 Some(Step::Close)
             }
             Produced::Wait(_) | Produced::Room => None,
+            Produced::Yield => Some(Step::Yield),
         }
     }
 

@@ -20,6 +20,8 @@ pub(super) enum Produced {
     Wait(Instant),
     /// More is ready as soon as the output has room.
     Room,
+    /// More is ready, after the other connections have had the loop.
+    Yield,
     /// Cut short on purpose (a control's fault): close the connection after what is written.
     Close,
 }
@@ -96,6 +98,7 @@ impl Producing {
             };
             match self.producer.step(&mut sink, env.now) {
                 Step::More => {}
+                Step::Yield => return Produced::Yield,
                 Step::Wait(at) => return Produced::Wait(at),
                 Step::Done => {
                     if self.framing == Framing::Chunked {
