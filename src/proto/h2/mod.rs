@@ -145,6 +145,8 @@ pub struct Http2 {
     linger: bool,
     /// Requests held without a reservation (at most [`UNCHARGED_HOLDS`]).
     uncharged: usize,
+    /// A producer spent the connection's share of this loop turn: `Next::Yield`.
+    yielded: bool,
 }
 
 impl Http2 {
@@ -175,6 +177,7 @@ impl Http2 {
             turn: 0,
             linger: false,
             uncharged: 0,
+            yielded: false,
         }
     }
 
@@ -322,6 +325,9 @@ impl Http2 {
         }
         if output.len() >= env.high_water {
             return Next::Blocked;
+        }
+        if std::mem::take(&mut self.yielded) {
+            return Next::Yield;
         }
         if self
             .streams
@@ -1072,7 +1078,7 @@ impl Http2 {
         let s = &mut self.streams[i];
         s.send_window += increment;
         if s.send_window > frame::MAX_WINDOW {
-            return self.reset(output, env, h.stream, ErrorCode::FlowControlError);
+            self.reset(output, env, h.stream, ErrorCode::FlowControlError);
         }
     }
 
@@ -1417,6 +1423,12 @@ impl Http2 {
                         self.streams[i].send_window -= n as i64;
                         self.send_window -= n as i64;
                         progress = true;
+                    }
+                    Sent::Yield(n) => {
+                        self.streams[i].send_window -= n as i64;
+                        self.send_window -= n as i64;
+                        self.yielded = true;
+                        return;
                     }
                     Sent::Done(n) => {
                         self.streams[i].send_window -= n as i64;

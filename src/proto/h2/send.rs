@@ -19,6 +19,9 @@ use crate::sys::net::IoOutcome;
 pub(super) enum Sent {
     /// Body bytes went out; there may be more.
     Some(u64),
+    /// As `Some`, and the producer spent the connection's share of the loop turn (a body
+    /// compressed on the fly): the others go first.
+    Yield(u64),
     /// Nothing can go now (no window, or a producer with nothing ready).
     Nothing,
     /// Nothing until this moment.
@@ -166,6 +169,7 @@ fn produce(out: &mut Outgoing, stream: u32, take: u64, buf: &mut Buf, now: Insta
             Sent::Some(n as u64)
         }
         Step::Close => Sent::Reset(CUT),
+        Step::Yield => Sent::Yield(n as u64),
         Step::Wait(at) if n == 0 => Sent::Wait(at),
         Step::Wait(_) | Step::More if n > 0 => Sent::Some(n as u64),
         Step::Wait(_) | Step::More => Sent::Nothing,
