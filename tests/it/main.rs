@@ -23,6 +23,7 @@ mod files_large;
 mod files_listing;
 mod files_pages;
 mod files_ranges;
+mod h2spec;
 mod health;
 mod hostile;
 mod http;
