@@ -137,6 +137,10 @@ pub struct Http2 {
     meter: Meter,
     recently_reset: [u32; RECENT],
     recent_at: usize,
+    /// Streams that closed lately (ended both ways, or reset by either side): HEADERS on one
+    /// is STREAM_CLOSED, not a stream id going backwards.
+    recently_closed: [u32; RECENT],
+    closed_at: usize,
     /// Requests answered on the connection.
     served: u64,
     /// Where the next round of sending starts, so streams take turns.
@@ -173,6 +177,8 @@ impl Http2 {
             meter: Meter::new(now),
             recently_reset: [0; RECENT],
             recent_at: 0,
+            recently_closed: [0; RECENT],
+            closed_at: 0,
             served: 0,
             turn: 0,
             linger: false,
@@ -417,6 +423,8 @@ impl Http2 {
     fn forget(&mut self, env: &Env<'_>, id: u32) {
         if let Some(i) = self.index(id) {
             let mut s = self.streams.swap_remove(i);
+            self.recently_closed[self.closed_at] = id;
+            self.closed_at = (self.closed_at + 1) % RECENT;
             if let Phase::Request(held) = &mut s.phase {
                 self.uncharged -= usize::from(std::mem::take(&mut held.uncharged));
             }
@@ -427,6 +435,10 @@ impl Http2 {
 
     fn index(&self, id: u32) -> Option<usize> {
         self.streams.iter().position(|s| s.id == id)
+    }
+
+    fn was_closed(&self, id: u32) -> bool {
+        id != 0 && self.recently_closed.contains(&id)
     }
 
     fn was_reset(&self, id: u32) -> bool {
@@ -745,7 +757,16 @@ impl Http2 {
             if self.was_reset(id) {
                 return; // trailers of a stream we reset: in flight when we did
             }
-            // §5.1.1: stream ids only grow; a closed stream takes no new HEADERS.
+            if self.was_closed(id) {
+                // §5.1: HEADERS on a closed stream.
+                return self.fail(
+                    output,
+                    env,
+                    ErrorCode::StreamClosed,
+                    b"HEADERS on a closed stream",
+                );
+            }
+            // §5.1.1: stream ids only grow (an id never used is closed by a later one's use).
             return self.fail(
                 output,
                 env,
