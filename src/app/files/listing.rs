@@ -128,65 +128,119 @@ fn wants_json(req: &Request<'_>) -> bool {
 /// A name as a relative link: every byte but the unreserved ones percent-encoded. Stricter
 /// than `path::encode_into` (which keeps sub-delimiters, `:` and `@` for `Location`): in a
 /// relative reference a `:` before any `/` would read as a scheme (`a:b.txt`), and an `&`
-/// inside an HTML attribute as the start of a character reference.
+/// inside an HTML attribute as the start of a character reference. Runs of plain bytes are
+/// copied whole (a listing writes a thousand of these).
 fn href(name: &[u8], dir: bool, out: &mut String) {
-    for &b in name {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    let mut rest = name;
+    while !rest.is_empty() {
+        let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
+        // ASCII only: always a valid str.
+        out.push_str(std::str::from_utf8(&rest[..run]).unwrap_or_default());
+        let Some(&b) = rest.get(run) else {
+            break;
+        };
+        out.push('%');
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+        rest = &rest[run + 1..];
     }
     if dir {
         out.push('/');
     }
 }
 
-/// Text for HTML: `& < > " '` escaped.
+/// Text for HTML: `& < > " '` escaped; runs without them copied whole.
 fn html_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    let mut rest = s;
+    while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&#39;",
+        });
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// A name as text: itself when it is UTF-8 (nearly always, and no copy), else with U+FFFD
+/// for what is not.
+fn name_text(name: &[u8], out: &mut String) {
+    match std::str::from_utf8(name) {
+        Ok(text) => html_text(text, out),
+        Err(_) => html_text(&String::from_utf8_lossy(name), out),
     }
 }
 
-fn size_text(size: u64) -> String {
+/// A size for people: `812 B`, `1.5 KiB`, `3.0 MiB` (one decimal, rounded down).
+fn size_text(size: u64, out: &mut String) {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = size as f64;
     let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
+    let mut scaled = size;
+    while scaled >= 1024 && unit + 1 < UNITS.len() {
+        scaled /= 1024;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{size} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
+    push_decimal(out, scaled, 1);
+    if unit > 0 {
+        // The tenth: what is left below the unit, in tenths of it.
+        let unit_bytes = 1u64 << (10 * unit);
+        let tenth = (size % unit_bytes) * 10 / unit_bytes;
+        out.push('.');
+        push_decimal(out, tenth, 1);
     }
+    out.push(' ');
+    out.push_str(UNITS[unit]);
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC).
-fn date_text(secs: i64) -> String {
+fn date_text(secs: i64, out: &mut String) {
     let (year, month, day) = crate::http::date::civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    push_decimal(out, u64::try_from(year).unwrap_or(0), 4);
+    out.push('-');
+    push_decimal(out, u64::from(month), 2);
+    out.push('-');
+    push_decimal(out, u64::from(day), 2);
+    out.push(' ');
+    push_decimal(out, (rem / 3600) as u64, 2);
+    out.push(':');
+    push_decimal(out, (rem % 3600 / 60) as u64, 2);
+}
+
+/// `n` in decimal, zero-padded to `width` digits: the listing writes a thousand rows, so no
+/// formatting machinery per field.
+fn push_decimal(out: &mut String, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    at = at.min(digits.len() - width.min(digits.len()));
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
 }
 
 fn render_html(path: &[u8], entries: &[DirEntry], cut: bool, max: usize) -> Vec<u8> {
     let shown_path = crate::app::bin::params::decoded(path, false);
     let mut title = String::new();
     html_text(&String::from_utf8_lossy(&shown_path), &mut title);
-    let mut out = String::with_capacity(512 + entries.len() * 160);
+    // Sized for plain names (each appears twice, beside about 95 bytes of markup), so the
+    // body is one allocation, on the heap for a thousand entries rather than mapped apart.
+    let names: usize = entries.iter().map(|e| e.name.len()).sum();
+    let mut out = String::with_capacity(512 + entries.len() * 96 + 2 * names);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of {title}</title>\
@@ -202,7 +256,7 @@ fn render_html(path: &[u8], entries: &[DirEntry], cut: bool, max: usize) -> Vec<
         out.push_str("<tr><td><a href=\"");
         href(&e.name, dir, &mut out);
         out.push_str("\">");
-        html_text(&String::from_utf8_lossy(&e.name), &mut out);
+        name_text(&e.name, &mut out);
         if dir {
             out.push('/');
         }
@@ -210,9 +264,14 @@ fn render_html(path: &[u8], entries: &[DirEntry], cut: bool, max: usize) -> Vec<
         if dir {
             out.push_str(">-");
         } else {
-            let _ = write!(out, " title=\"{} bytes\">{}", e.size, size_text(e.size));
+            out.push_str(" title=\"");
+            push_decimal(&mut out, e.size, 1);
+            out.push_str(" bytes\">");
+            size_text(e.size, &mut out);
         }
-        let _ = writeln!(out, "</td><td>{}</td></tr>", date_text(e.mtime));
+        out.push_str("</td><td>");
+        date_text(e.mtime, &mut out);
+        out.push_str("</td></tr>\n");
     }
     out.push_str("</table>\n");
     if cut {
@@ -273,10 +332,29 @@ mod tests {
 
     #[test]
     fn dates_and_sizes() {
-        assert_eq!(date_text(0), "1970-01-01 00:00");
-        assert_eq!(date_text(1_796_000_000), "2026-11-30 00:53");
-        assert_eq!(date_text(951_782_400), "2000-02-29 00:00");
-        assert_eq!(size_text(512), "512 B");
-        assert_eq!(size_text(1536), "1.5 KiB");
+        let date = |secs| {
+            let mut s = String::new();
+            date_text(secs, &mut s);
+            s
+        };
+        let size = |n| {
+            let mut s = String::new();
+            size_text(n, &mut s);
+            s
+        };
+        assert_eq!(date(0), "1970-01-01 00:00");
+        assert_eq!(date(1_796_000_000), "2026-11-30 00:53");
+        assert_eq!(date(951_782_400), "2000-02-29 00:00");
+        assert_eq!(date(-1), "1969-12-31 23:59");
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(1024 * 1024 - 1), "1023.9 KiB");
+        assert_eq!(size(3 << 20), "3.0 MiB");
+        assert_eq!(size(u64::MAX), "16777215.9 TiB");
+        let mut s = String::new();
+        push_decimal(&mut s, 7, 4);
+        push_decimal(&mut s, 123_456, 2);
+        assert_eq!(s, "0007123456");
     }
 }
