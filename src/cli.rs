@@ -54,6 +54,12 @@ pub struct Cli {
     #[arg(long, env = "PREFORK_PROTOCOL", value_enum, default_value_t = ProtocolArg::Http)]
     pub protocol: ProtocolArg,
 
+    /// HTTP/2 beside HTTP/1.1: h2c by prior knowledge or Upgrade on the plain port, h2 by ALPN
+    /// on TLS ("on", the default). "off" speaks HTTP/1.1 only: ALPN offers http/1.1 alone, the
+    /// preface gets 505, Upgrade: h2c is ignored.
+    #[arg(long, env = "PREFORK_HTTP2", value_enum, default_value = "on")]
+    pub http2: Switch,
+
     /// listen(2) backlog per socket (the kernel caps it at net.core.somaxconn).
     #[arg(long, env = "PREFORK_BACKLOG", default_value_t = 4096, value_parser = clap::value_parser!(i32).range(1..))]
     pub backlog: i32,
@@ -509,6 +515,7 @@ impl Cli {
             ),
             memory_budget,
             httpbin: self.httpbin_options(files.is_some()),
+            http2: self.http2 == Switch::On,
             controls,
             files,
             compress,

@@ -58,6 +58,8 @@ pub struct Config {
     pub compress: Option<CompressOptions>,
     /// The httpbin routes, when on.
     pub httpbin: Option<HttpbinOptions>,
+    /// HTTP/2 is spoken beside HTTP/1.1 (`--http2`).
+    pub http2: bool,
     /// The request controls (`?status=`, `X-Echo-Delay`, `--default-params`).
     pub controls: ControlOptions,
     /// Per-connection timeouts.

@@ -84,6 +84,7 @@ impl TestSite {
             http: h1::Site {
                 limits: h1::Limits::new(limits, CONTROL_MARKER),
                 prerendered: Prerendered::new(date(), &app.static_routes()),
+                http2: config.http2,
             },
             served: Cell::new(0),
             work: Cell::new(0),

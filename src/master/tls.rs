@@ -28,7 +28,8 @@ pub(super) struct MasterTls {
 /// preference among them wins, as rustls does), none for echo.
 fn alpn(config: &Config) -> &'static [&'static [u8]] {
     match config.protocol {
-        ProtocolKind::Http => &[b"h2", b"http/1.1"],
+        ProtocolKind::Http if config.http2 => &[b"h2", b"http/1.1"],
+        ProtocolKind::Http => &[b"http/1.1"],
         ProtocolKind::Echo => &[],
     }
 }

@@ -177,6 +177,7 @@ impl<'a> Worker<'a> {
                 http: h1::Site {
                     limits: h1::Limits::new(cfg.limits, app::CONTROL_MARKER),
                     prerendered: h1::Prerendered::new(SystemTime::now(), &app.static_routes()),
+                    http2: cfg.http2,
                 },
                 stats: init.stats,
                 draining: false,

@@ -19,7 +19,7 @@
 
 use crate::common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -215,6 +215,43 @@ fn tls_alpn_h2() {
     assert_eq!(inspect["tls"]["alpn"], "h2", "{inspect}");
     let echo = c.request("POST", "/echo", &[], &[7u8; 100_000]);
     assert_eq!(echo.body, vec![7u8; 100_000]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--http2 off`: HTTP/1.1 only. The preface is a 505 like any other major version, an
+/// `Upgrade: h2c` request is answered over HTTP/1.1, and ALPN offers http/1.1 alone.
+#[test]
+fn http2_off_speaks_http11_only() {
+    let dir = tls::test_dir("h2-off");
+    let (ca, cert, key) = tls::pki(&dir);
+    let server = tls::start_https(&cert, &key, &["--workers", "1", "--http2", "off"]);
+    let mut raw = std::net::TcpStream::connect(server.addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    raw.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    let mut head = [0u8; 12];
+    raw.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 505");
+    let mut up = std::net::TcpStream::connect(server.addr).unwrap();
+    up.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    up.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+          Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+    )
+    .unwrap();
+    let mut got = [0u8; 15];
+    up.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"HTTP/1.1 200 OK", "the upgrade is ignored");
+    let offers = tls::ClientOptions {
+        alpn: vec![b"h2", b"http/1.1"],
+        ..Default::default()
+    };
+    let s = tls::connect(
+        server.https_addr(),
+        &tls::client_config(&ca.pem, &offers),
+        "localhost",
+    )
+    .unwrap();
+    assert_eq!(s.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
     let _ = std::fs::remove_dir_all(dir);
 }
 

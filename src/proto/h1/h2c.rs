@@ -20,7 +20,7 @@ pub(super) const SWITCHING: &[u8] =
 
 /// The HTTP/2 connection `head` (whole, no body) switches to, if it asks for one properly.
 pub(super) fn switch(head: &Head<'_>, env: &Env<'_>) -> Option<Box<Http2>> {
-    if env.tls.is_some() || env.draining || head.minor_version != 1 {
+    if !env.http.http2 || env.tls.is_some() || env.draining || head.minor_version != 1 {
         return None;
     }
     let fields = head.request.fields;

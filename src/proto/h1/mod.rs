@@ -81,6 +81,8 @@ impl Default for Limits {
 pub struct Site {
     pub limits: Limits,
     pub prerendered: Prerendered,
+    /// HTTP/2 is spoken too (`--http2`): the preface and `Upgrade: h2c` hand a connection over.
+    pub http2: bool,
 }
 
 /// A request whose head is in and whose answer waits for its body, or for memory, or for its
@@ -426,7 +428,7 @@ impl Http1 {
         env: &Env<'_>,
     ) -> Step {
         let request_line = &crate::proto::h2::frame::PREFACE[..16];
-        if self.served == 0 && buf.starts_with(request_line) {
+        if env.http.http2 && self.served == 0 && buf.starts_with(request_line) {
             self.state = State::Http2(Box::new(Http2::new(env.now)));
             return Step::Upgrade;
         }
