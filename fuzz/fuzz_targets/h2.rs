@@ -111,15 +111,17 @@ fuzz_target!(|input: &[u8]| {
 
 /// Whole frames, each within the default largest frame, and nothing after a GOAWAY.
 fn check(sent: &[u8]) {
+    let mut kinds = Vec::new();
     let mut rest = sent;
     while rest.len() >= 9 {
         let len = (usize::from(rest[0]) << 16) | (usize::from(rest[1]) << 8) | usize::from(rest[2]);
         assert!(len <= 16_384, "a frame of {len} bytes");
         assert!(rest.len() >= 9 + len, "a partial frame");
         let kind = rest[3];
+        kinds.push((kind, rest[4], u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]])));
         rest = &rest[9 + len..];
         if kind == 7 {
-            assert!(rest.is_empty(), "frames after GOAWAY");
+            assert!(rest.is_empty(), "frames after GOAWAY: {kinds:?} then {:?}", &rest[..rest.len().min(9)]);
         }
     }
     assert!(rest.is_empty(), "a partial frame header");

@@ -412,6 +412,9 @@ impl Http2 {
 
     /// A stream error (RFC 9113 §5.4.2): RST_STREAM, and the stream is gone.
     fn reset(&mut self, output: &mut Output, env: &Env<'_>, id: u32, code: ErrorCode) {
+        if self.state == State::Failed {
+            return; // the GOAWAY was the last frame
+        }
         frame::write_rst_stream(output.bytes(), id, code);
         WorkerStats::add(&env.stats.h2_resets[0], 1);
         self.forget(env, id);
@@ -1126,6 +1129,9 @@ impl Http2 {
     /// handler sees it), then ends the stream; a client still sending is asked to stop
     /// (RST_STREAM NO_ERROR, §8.1).
     fn refuse(&mut self, output: &mut Output, env: &Env<'_>, i: usize, status: StatusCode) {
+        if self.state == State::Failed {
+            return; // the GOAWAY was the last frame; the streams are gone
+        }
         let id = self.streams[i].id;
         let body = status.reason_body();
         env.stats.on_response(status.code());
