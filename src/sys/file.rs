@@ -3,7 +3,7 @@
 //! `sendfile(2)` straight from the page cache to the socket.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -289,6 +289,87 @@ pub struct DirEntry {
     pub mtime: i64,
 }
 
+/// A directory read in steps (a listing of a large one is made a slice at a time): each call
+/// to [`DirReader::read`] goes on where the last stopped.
+pub struct DirReader {
+    entries: nix::dir::OwningIter,
+    /// The directory's descriptor, owned by `entries` and open as long as it is.
+    fd: RawFd,
+}
+
+impl std::fmt::Debug for DirReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirReader").field("fd", &self.fd).finish()
+    }
+}
+
+impl DirReader {
+    /// Reads the directory `dir` from its start.
+    ///
+    /// # Errors
+    /// `dir` is not a readable directory.
+    pub fn open(dir: OwnedFd) -> io::Result<DirReader> {
+        let dir = nix::dir::Dir::from_fd(dir)?;
+        let fd = dir.as_raw_fd();
+        Ok(DirReader {
+            entries: dir.into_iter(),
+            fd,
+        })
+    }
+
+    /// Appends up to `n` more entries (not `.` and `..`) that `keep` accepts by name, in the
+    /// directory's own order; true once the directory is read to its end. Symbolic links are
+    /// described as themselves (not followed: a listing never describes what lies outside the
+    /// root) and reported as `Kind::Other`; an entry gone since it was listed is skipped.
+    ///
+    /// # Errors
+    /// The directory cannot be read.
+    pub fn read(
+        &mut self,
+        n: usize,
+        keep: impl Fn(&[u8]) -> bool,
+        into: &mut Vec<DirEntry>,
+    ) -> io::Result<bool> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut taken = 0;
+        while taken < n {
+            let Some(entry) = self.entries.next() else {
+                return Ok(true);
+            };
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." || !keep(name) {
+                continue;
+            }
+            let os_name = std::ffi::OsStr::from_bytes(name);
+            // SAFETY: `self.fd` is the directory `self.entries` owns and keeps open; the
+            // borrow ends with this call.
+            let dirfd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+            let Ok(st) =
+                nix::sys::stat::fstatat(dirfd, os_name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            else {
+                continue;
+            };
+            let format = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+            let kind = if format == SFlag::S_IFREG {
+                Kind::File
+            } else if format == SFlag::S_IFDIR {
+                Kind::Dir
+            } else {
+                Kind::Other
+            };
+            into.push(DirEntry {
+                name: name.to_vec(),
+                kind,
+                size: u64::try_from(st.st_size).unwrap_or(0),
+                mtime: st.st_mtime,
+            });
+            taken += 1;
+        }
+        Ok(false)
+    }
+}
+
 /// The entries of the directory `dir` (not `.` and `..`), at most `max` of them (in the
 /// directory's own order), and whether there were more. Symbolic links are described as
 /// themselves (not followed: a listing never describes what lies outside the root) and
@@ -301,43 +382,11 @@ pub fn list_dir(
     max: usize,
     keep: impl Fn(&[u8]) -> bool,
 ) -> io::Result<(Vec<DirEntry>, bool)> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut listing = nix::dir::Dir::from_fd(dir)?;
-    let dirfd = listing.as_raw_fd();
+    let mut reader = DirReader::open(dir)?;
     let mut entries = Vec::new();
-    let mut more = false;
-    for entry in listing.iter() {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." || !keep(name) {
-            continue;
-        }
-        if entries.len() == max {
-            more = true;
-            break;
-        }
-        let os_name = std::ffi::OsStr::from_bytes(name);
-        // SAFETY: `dirfd` is the open directory `listing` owns, alive for this call.
-        let dirfd = unsafe { BorrowedFd::borrow_raw(dirfd) };
-        let Ok(st) =
-            nix::sys::stat::fstatat(dirfd, os_name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-        else {
-            continue; // gone since it was listed
-        };
-        let format = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-        let kind = if format == SFlag::S_IFREG {
-            Kind::File
-        } else if format == SFlag::S_IFDIR {
-            Kind::Dir
-        } else {
-            Kind::Other
-        };
-        entries.push(DirEntry {
-            name: name.to_vec(),
-            kind,
-            size: u64::try_from(st.st_size).unwrap_or(0),
-            mtime: st.st_mtime,
-        });
-    }
+    // One past the cap tells whether there were more.
+    reader.read(max.saturating_add(1), keep, &mut entries)?;
+    let more = entries.len() > max;
+    entries.truncate(max);
     Ok((entries, more))
 }

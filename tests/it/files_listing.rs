@@ -5,7 +5,7 @@
 use std::os::unix::ffi::OsStrExt;
 
 use crate::common::tree::Tree;
-use crate::common::{request, Response, Server};
+use crate::common::{bin, request, Response, Server};
 
 fn ask(server: &Server, target: &str, extra: &str) -> Response {
     request(
@@ -141,6 +141,64 @@ fn a_huge_directory_is_cut_at_the_cap_with_a_marker_and_the_worker_serves_on() {
         (1000, &serde_json::json!(true))
     );
     assert_eq!(ask(&server, "/", "").status, 200);
+}
+
+/// A directory past one step (1,024 entries) is listed in steps: read and described a slice
+/// per turn of the loop, written as the client reads (chunked), sorted the same, cut at the
+/// cap with the marker; another client is answered meanwhile.
+#[test]
+fn large_directories_are_listed_in_steps() {
+    let t = Tree::new();
+    for i in 0..5_000 {
+        t.file(&format!("big/f{i:05}.txt"), b"");
+    }
+    t.file("big/zz/keep", b"");
+    let server = Server::start(&[
+        "--workers",
+        "1",
+        "--root",
+        t.arg(),
+        "--autoindex",
+        "--autoindex-max-entries",
+        "6000",
+    ]);
+    let r = bin::get(server.addr, "/big/", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.field("transfer-encoding"), Some("chunked"));
+    assert!(r.field("etag").is_some_and(|e| e.starts_with("W/")));
+    let html = r.text();
+    let links = hrefs(&html);
+    assert_eq!(
+        links.len(),
+        1 + 5_001,
+        "the way up, the directory and 5,000 files"
+    );
+    assert_eq!(&links[..3], &["../", "zz/", "f00000.txt"]);
+    assert_eq!(links.last().map(String::as_str), Some("f04999.txt"));
+    assert!(!html.contains("Listing cut"));
+    let j = bin::get(server.addr, "/big/?format=json", &[]).json();
+    assert_eq!(j["entries"].as_array().unwrap().len(), 5_001);
+    assert_eq!(j["truncated"], false);
+    assert_eq!(j["entries"][0]["type"], "directory");
+    let head = request(
+        server.addr,
+        b"HEAD /big/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    assert_eq!(ask(&server, "/", "").status, 200);
+
+    let capped = Server::start(&[
+        "--workers",
+        "1",
+        "--root",
+        t.arg(),
+        "--autoindex",
+        "--autoindex-max-entries",
+        "3000",
+    ]);
+    let html = bin::get(capped.addr, "/big/", &[]).text();
+    assert_eq!(hrefs(&html).len(), 1 + 3_000);
+    assert!(html.contains("Listing cut at 3000 entries"));
 }
 
 #[test]
