@@ -85,6 +85,7 @@ impl TestSite {
                 limits: h1::Limits::new(limits, CONTROL_MARKER),
                 prerendered: Prerendered::new(date(), &app.static_routes()),
                 http2: config.http2,
+                stall: config.timeouts.body.max(config.timeouts.send),
             },
             served: Cell::new(0),
             work: Cell::new(0),

@@ -331,12 +331,10 @@ impl Connection {
                 // close_notify (TLS) and FIN first: a request racing this close is drained,
                 // not met with an RST.
                 let mut work = 0;
-                if self.proto.phase(self.rbuf.len()) == Phase::Stream {
-                    // A WebSocket says why first (1001, going away).
-                    pool.fill(self.out.buffer());
-                    if self.proto.on_idle_close(&mut self.out, env) && self.writable {
-                        let _ = self.flush(env, pool, &mut work);
-                    }
+                // A WebSocket says why first (1001, going away), HTTP/2 with GOAWAY.
+                pool.fill(self.out.buffer());
+                if self.proto.on_idle_close(&mut self.out, env) && self.writable {
+                    let _ = self.flush(env, pool, &mut work);
                 }
                 if self.queue_close_notify(env, pool, &mut work) && self.writable {
                     let _ = self.flush(env, pool, &mut work);

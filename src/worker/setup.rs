@@ -178,6 +178,7 @@ impl<'a> Worker<'a> {
                     limits: h1::Limits::new(cfg.limits, app::CONTROL_MARKER),
                     prerendered: h1::Prerendered::new(SystemTime::now(), &app.static_routes()),
                     http2: cfg.http2,
+                    stall: cfg.timeouts.body.max(cfg.timeouts.send),
                 },
                 stats: init.stats,
                 draining: false,

@@ -28,6 +28,7 @@ mod health;
 mod hostile;
 mod http;
 mod http2;
+mod http2_limits;
 mod http2_memory;
 mod httpbin_auth;
 mod httpbin_data;

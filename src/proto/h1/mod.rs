@@ -83,6 +83,9 @@ pub struct Site {
     pub prerendered: Prerendered,
     /// HTTP/2 is spoken too (`--http2`): the preface and `Upgrade: h2c` hand a connection over.
     pub http2: bool,
+    /// How long an HTTP/2 connection's streams may wait on the client (a body to come, a
+    /// window to open) without moving: the larger of `--body-timeout` and `--send-timeout`.
+    pub stall: std::time::Duration,
 }
 
 /// A request whose head is in and whose answer waits for its body, or for memory, or for its

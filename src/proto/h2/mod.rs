@@ -31,7 +31,7 @@ mod respond;
 mod send;
 mod stream;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use self::frame::{flag, kind, setting, ErrorCode, FrameHeader, HEADER_LEN, PREFACE};
 use self::guard::{Flood, Meter};
@@ -151,6 +151,11 @@ pub struct Http2 {
     uncharged: usize,
     /// A producer spent the connection's share of this loop turn: `Next::Yield`.
     yielded: bool,
+    /// When a stream last moved (see [`Http2::stall_deadline`]), and how long it may stand.
+    progress_at: Instant,
+    stall: Duration,
+    /// The budget's count of changes when held requests last asked it for memory.
+    memory_seen: u64,
 }
 
 impl Http2 {
@@ -184,6 +189,9 @@ impl Http2 {
             linger: false,
             uncharged: 0,
             yielded: false,
+            progress_at: now,
+            stall: Duration::from_secs(60),
+            memory_seen: 0,
         }
     }
 
@@ -205,7 +213,7 @@ impl Http2 {
             charge,
             ..Held::default()
         });
-        let mut stream = Stream::new(1, h2.peer.initial_window, RECV_WINDOW, held);
+        let mut stream = Stream::new(1, h2.peer.initial_window, RECV_WINDOW, Phase::Request(held));
         stream.remote_open = false;
         h2.streams.push(stream);
         Ok(h2)
@@ -230,8 +238,36 @@ impl Http2 {
     /// When the connection wants to be driven without input: a held request's or a producer's
     /// moment. (A stream stopped by the output's mark is driven again when the output drains:
     /// `Next::Blocked`.)
+    ///
+    /// A producer whose window is shut has no moment (only a WINDOW_UPDATE moves it); while a
+    /// stream waits on the client (a body to come, a window to open), the connection's
+    /// deadline for progress is one ([`Http2::stall_deadline`]).
     pub fn wake_at(&self) -> Option<Instant> {
-        self.streams.iter().filter_map(Stream::wake_at).min()
+        let moments = self
+            .streams
+            .iter()
+            .filter(|s| !self.shut_out(s))
+            .filter_map(Stream::wake_at);
+        moments.chain(self.stall_deadline()).min()
+    }
+
+    /// A response whose head is out and whose window (the stream's or the connection's) is
+    /// shut: it can send nothing until the client opens it.
+    fn shut_out(&self, s: &Stream) -> bool {
+        matches!(&s.phase, Phase::Response(out) if out.head_sent)
+            && s.send_window.min(self.send_window) <= 0
+    }
+
+    /// When streams that wait on the client (a body still to come, a shut window) are given up:
+    /// `stall` after the connection last moved (a stream opened, body bytes in, response bytes
+    /// out). Frames that move nothing (PING, SETTINGS) do not count: a client cannot hold
+    /// reservations open by pinging.
+    fn stall_deadline(&self) -> Option<Instant> {
+        let waits = self
+            .streams
+            .iter()
+            .any(|s| s.remote_open || self.shut_out(s));
+        waits.then_some(self.progress_at + self.stall)
     }
 
     pub fn needs_linger(&self) -> bool {
@@ -273,6 +309,11 @@ impl Http2 {
     ) -> Next {
         if self.state == State::Start {
             self.start(output, env);
+        }
+        self.stall = env.http.stall;
+        if self.stall_deadline().is_some_and(|at| env.now >= at) {
+            self.fail(output, env, ErrorCode::NoError, b"stalled");
+            return Next::Close;
         }
         if self.state == State::Preface {
             let have = input.filled();
@@ -335,16 +376,9 @@ impl Http2 {
         if std::mem::take(&mut self.yielded) {
             return Next::Yield;
         }
-        if self
-            .streams
-            .iter()
-            .any(|s| matches!(&s.phase, Phase::Request(h) if h.needs_memory))
-        {
-            return Next::Memory;
-        }
-        if self.wake_at().is_some() && input.is_empty() {
-            return Next::Waiting;
-        }
+        // Whatever its streams wait for (a moment, memory, a window), the connection reads on:
+        // never `Waiting`, so a client that leaves is seen leaving (its EOF closes it).
+        let _ = input;
         Next::NeedInput
     }
 
@@ -368,8 +402,9 @@ impl Http2 {
         if self.state == State::Failed {
             return;
         }
-        // Whatever was pending goes: the client is told what was processed, and no more.
-        let last = self.last_stream;
+        // Whatever was pending goes: the client is told what was processed, and no more (never
+        // more than an earlier GOAWAY said, RFC 9113 §6.8).
+        let last = self.goaway.unwrap_or(self.last_stream);
         frame::write_goaway(output.bytes(), last, code, debug);
         WorkerStats::add(&env.stats.h2_goaways[code as usize], 1);
         self.goaway = Some(last);
@@ -557,6 +592,9 @@ impl Http2 {
         if end {
             s.remote_open = false;
         }
+        if !data.is_empty() || end {
+            self.progress_at = env.now;
+        }
         let held = match &mut s.phase {
             Phase::Request(held) => held,
             // The answer went out before the body was whole: the rest is dropped.
@@ -577,8 +615,17 @@ impl Http2 {
             self.credit_connection(output, h.len);
             return self.reset(output, env, h.stream, ErrorCode::ProtocolError);
         }
-        if held.received > env.http.limits.max_body_bytes {
+        let limit = if held.keep {
+            held.limit
+        } else {
+            env.http.limits.max_body_bytes
+        };
+        if held.received > limit {
+            // Past --max-body-bytes, or past what the budget reserved for a body without a
+            // length: 413, as HTTP/1.1 answers a chunked body that grows too large.
+            let by_budget = held.keep && limit < env.http.limits.max_body_bytes;
             self.credit_connection(output, h.len);
+            WorkerStats::add(&env.stats.too_large[1 + usize::from(by_budget)], 1);
             return self.refuse(output, env, i, StatusCode::PayloadTooLarge);
         }
         // Kept bytes were reserved with the stream (see `on_block`): the window reopens as
@@ -802,6 +849,21 @@ impl Http2 {
             Ok(facts) => facts,
             Err(_) => return self.reset(output, env, id, ErrorCode::ProtocolError),
         };
+        if facts
+            .content_length
+            .is_some_and(|n| n > env.http.limits.max_body_bytes)
+            && !end_stream
+        {
+            // Declared over --max-body-bytes: 413 before a byte of it is read.
+            let mut stream =
+                Stream::new(id, self.peer.initial_window, RECV_WINDOW, Phase::Draining);
+            stream.remote_open = true;
+            WorkerStats::add(&env.stats.h2_streams, 1);
+            WorkerStats::add(&env.stats.too_large[0], 1);
+            self.streams.push(stream);
+            let i = self.streams.len() - 1;
+            return self.refuse(output, env, i, StatusCode::PayloadTooLarge);
+        }
         if end_stream && facts.content_length.is_some_and(|n| n > 0) {
             // §8.1.1: a content-length its (absent) DATA cannot match.
             return self.reset(output, env, id, ErrorCode::ProtocolError);
@@ -810,10 +872,11 @@ impl Http2 {
             declared: facts.content_length,
             ..Held::default()
         });
-        let mut stream = Stream::new(id, self.peer.initial_window, RECV_WINDOW, Box::default());
+        let mut stream = Stream::new(id, self.peer.initial_window, RECV_WINDOW, Phase::Draining);
         stream.remote_open = !end_stream;
         WorkerStats::add(&env.stats.h2_streams, 1);
         self.streams.push(stream);
+        self.progress_at = env.now;
         let i = self.streams.len() - 1;
         if decoded == Decoded::TooLarge {
             WorkerStats::add(&env.stats.h2_floods[Flood::HeaderList as usize], 1);
@@ -848,13 +911,19 @@ impl Http2 {
         held.keep = keep;
         held.head = head.clone();
         self.scratch.head = head;
-        let need = held.head.capacity() as u64
-            + if keep {
-                held.declared
-                    .unwrap_or_else(|| env.http.limits.max_body_bytes.min(env.budget.limit()))
-            } else {
-                0
-            };
+        // A declared body its length; one without a length the most it may grow to, within
+        // what the whole budget could hold beside its head (as HTTP/1.1 does for chunked).
+        let head_bytes = held.head.capacity() as u64;
+        let body_bytes = match (keep, held.declared) {
+            (false, _) => 0,
+            (true, Some(declared)) => declared,
+            (true, None) => {
+                let by_budget = env.budget.limit().saturating_sub(head_bytes);
+                env.http.limits.max_body_bytes.min(by_budget)
+            }
+        };
+        held.limit = body_bytes;
+        let need = head_bytes + body_bytes;
         if need > env.budget.limit() {
             WorkerStats::add(&env.stats.too_large[2], 1);
             return self.refuse(output, env, i, StatusCode::PayloadTooLarge);
@@ -1154,8 +1223,9 @@ impl Http2 {
             self.streams[i].send_window -= body.len() as i64;
             self.send_window -= body.len() as i64;
         } else {
-            // No window for even the reason: the stream is cut instead.
-            return self.reset(output, env, id, ErrorCode::RefusedStream);
+            // No window for even the reason: the stream is cut after its head (CANCEL, not
+            // REFUSED_STREAM: a status went out, so the request was looked at).
+            return self.reset(output, env, id, ErrorCode::Cancel);
         }
         self.served += 1;
         log(env, None, self.served - 1, status.code(), body.len() as u64);
@@ -1360,13 +1430,20 @@ impl Http2 {
     /// the handler's reservation queued the connection, and the worker drives it when its turn
     /// comes).
     fn retry_held(&mut self, output: &mut Output, env: &Env<'_>, app: &mut dyn Handler) {
+        // Memory is worth asking for again only once the budget moved.
+        let changes = env.budget.changes();
+        let memory_moved = std::mem::replace(&mut self.memory_seen, changes) != changes;
         let mut i = 0;
         while i < self.streams.len() && self.state == State::Open {
             let s = &self.streams[i];
             let id = s.id;
             let due = match &s.phase {
                 Phase::Request(held) if !s.remote_open => {
-                    held.needs_memory || held.not_before.is_none_or(|at| at <= env.now)
+                    if held.needs_memory {
+                        memory_moved
+                    } else {
+                        held.not_before.is_none_or(|at| at <= env.now)
+                    }
                 }
                 _ => false,
             };
@@ -1449,9 +1526,11 @@ impl Http2 {
                     Sent::Some(n) => {
                         self.streams[i].send_window -= n as i64;
                         self.send_window -= n as i64;
+                        self.progress_at = env.now;
                         progress = true;
                     }
                     Sent::Yield(n) => {
+                        self.progress_at = env.now;
                         self.streams[i].send_window -= n as i64;
                         self.send_window -= n as i64;
                         self.yielded = true;
@@ -1460,6 +1539,7 @@ impl Http2 {
                     Sent::Done(n) => {
                         self.streams[i].send_window -= n as i64;
                         self.send_window -= n as i64;
+                        self.progress_at = env.now;
                         self.finish(output, env, i);
                         progress = true;
                         break; // the streams moved

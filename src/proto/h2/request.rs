@@ -177,6 +177,22 @@ impl<'h> HeadWriter<'h> {
     }
 
     fn pseudo_field(&mut self, name: &[u8], value: &[u8]) {
+        // The request line is built from these: a method is a token, and a target, an
+        // authority or a scheme holds no space or control (else `:method: GET /admin` would
+        // become the request line's target).
+        let ok = match name {
+            b"method" => crate::http::chars::is_token(value),
+            b"scheme" => {
+                value.first().is_some_and(u8::is_ascii_alphabetic)
+                    && value
+                        .iter()
+                        .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            }
+            _ => value.iter().all(|&b| b > b' ' && b != 0x7f),
+        };
+        if !ok {
+            return self.fail("a pseudo-header field value that cannot be in a request line");
+        }
         if self.regular {
             return self.fail(if self.trailers {
                 "a pseudo-header field in trailers"
@@ -416,6 +432,30 @@ mod tests {
         assert!(with(&[(b"x", b"1"), (b":path", b"/")]).is_err());
         assert!(with(&[(b":path", b"/again")]).is_err());
         assert!(with(&[(b":status", b"200")]).is_err());
+        let pseudo = |method: &'static [u8], path: &'static [u8]| {
+            render(&[
+                (b":method", method),
+                (b":scheme", b"http"),
+                (b":path", path),
+            ])
+            .map(|_| ())
+        };
+        assert!(
+            pseudo(b"GET /admin", b"/public").is_err(),
+            "a space in :method"
+        );
+        assert!(pseudo(b"GET", b"/a b").is_err(), "a space in :path");
+        assert!(pseudo(b"GET", b"/a\x7f").is_err(), "a control in :path");
+        assert!(
+            pseudo(b"GET", b"/\xc3\xa9").is_ok(),
+            "UTF-8 is for the target's rules"
+        );
+        assert!(render(&[
+            (b":method", b"GET"),
+            (b":scheme", b"ht tp"),
+            (b":path", b"/")
+        ])
+        .is_err());
         assert!(render(&[(b":method", b"GET"), (b":path", b"/")]).is_err());
         assert!(render(&[(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"")]).is_err());
         assert!(render(&[(b":scheme", b"http"), (b":path", b"/")]).is_err());

@@ -13,7 +13,7 @@ use super::frame::{self, flag, kind, ErrorCode, HEADER_LEN};
 use super::hpack::Encoder;
 use super::stream::{Outgoing, Piece};
 use crate::buffer::Buf;
-use crate::http::digits::write_decimal;
+use crate::http::digits::decimal;
 use crate::http::{Body, Field, Length, NoRoom, Respond, ResponseHead, Segment, StatusCode};
 use crate::memory::{Grant, Use};
 use crate::output::Output;
@@ -47,9 +47,7 @@ pub(super) fn write_head<'f>(
         encoder.field(b"content-type", ct, out);
     }
     if let Length::Exactly(n) = length {
-        let mut digits = Buf::new();
-        write_decimal(&mut digits, n);
-        encoder.field(b"content-length", digits.filled(), out);
+        encoder.field(b"content-length", decimal(n, &mut [0; 20]), out);
     }
     let mut lower = [0u8; 64];
     for (name, value) in fields {
@@ -171,22 +169,27 @@ impl Responder<'_, '_> {
             Grant::Granted => Ok(()),
             Grant::Queued => Err(NoRoom::Wait),
             Grant::Never => {
+                // The reason as a body when the window has room for it (it is counted there),
+                // else the status alone.
                 let status = StatusCode::ServiceUnavailable;
-                self.note(status, Length::Exactly(TOO_LARGE.len() as u64));
+                let fits = TOO_LARGE.len() as i64 <= self.window;
+                let body: &[u8] = if fits && self.with_body {
+                    TOO_LARGE
+                } else {
+                    b""
+                };
+                self.note(status, Length::Exactly(body.len() as u64));
                 self.head(
                     status,
                     Some(b"text/plain"),
-                    Length::Exactly(TOO_LARGE.len() as u64),
+                    Length::Exactly(body.len() as u64),
                     &[],
-                    false,
+                    body.is_empty(),
                 );
-                write_data(
-                    self.output.bytes(),
-                    self.stream,
-                    TOO_LARGE,
-                    true,
-                    self.max_frame,
-                );
+                if !body.is_empty() {
+                    write_data(self.output.bytes(), self.stream, body, true, self.max_frame);
+                }
+                self.sent = body.len() as u64;
                 self.ended = true;
                 Err(NoRoom::Refused)
             }
@@ -232,16 +235,14 @@ impl Responder<'_, '_> {
             Source::Slices(parts) => {
                 let mut left = now as usize;
                 let mut rest = Vec::new();
+                // END_STREAM goes on the last part with bytes (an empty part gets no frame).
+                let last = parts.iter().rposition(|p| !p.is_empty()).unwrap_or(0);
                 for (i, part) in parts.iter().enumerate() {
                     let take = left.min(part.len());
-                    let last_now = end_now && parts[i + 1..].iter().all(|p| p.is_empty());
-                    write_data(
-                        out,
-                        stream,
-                        &part[..take],
-                        last_now && take == part.len(),
-                        max_frame,
-                    );
+                    if take > 0 {
+                        let end = end_now && i == last && take == part.len();
+                        write_data(out, stream, &part[..take], end, max_frame);
+                    }
                     left -= take;
                     rest.extend_from_slice(&part[take..]);
                 }

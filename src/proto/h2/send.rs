@@ -164,15 +164,22 @@ fn produce(out: &mut Outgoing, stream: u32, take: u64, buf: &mut Buf, now: Insta
     match step {
         Step::Done if done => Sent::Done(n as u64),
         Step::Done => {
-            // The producer is spent; the bytes past the window go out as pieces.
-            out.producer = None;
+            // The producer is spent; the bytes past the window go out as pieces, and what the
+            // budget holds for it stays held until the stream is done.
+            if let Some(mut spent) = out.producer.take() {
+                out.charge += spent.take_charge();
+            }
             Sent::Some(n as u64)
         }
         Step::Close => Sent::Reset(CUT),
         Step::Yield => Sent::Yield(n as u64),
         Step::Wait(at) if n == 0 => Sent::Wait(at),
         Step::Wait(_) | Step::More if n > 0 => Sent::Some(n as u64),
-        Step::Wait(_) | Step::More => Sent::Nothing,
+        Step::Wait(_) => Sent::Nothing,
+        // Input taken and nothing out yet (a compressor filling its window): work was done,
+        // so the connection yields and is driven again next turn, rather than waiting for an
+        // event that will not come.
+        Step::More => Sent::Yield(0),
     }
 }
 

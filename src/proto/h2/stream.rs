@@ -34,8 +34,10 @@ pub(super) enum Phase {
     Request(Box<Held>),
     /// The answer is going out.
     Response(Box<Outgoing>),
-    /// The answer is whole on the wire while the client still sends (a refused body): what
-    /// arrives is counted for flow control and dropped.
+    /// No request kept and no answer pending: between a bodiless request's HEADERS and its
+    /// answer (made at once, from the connection's scratch), or after an answer that went out
+    /// whole while the client still sends (what arrives is counted for flow control and
+    /// dropped).
     Draining,
 }
 
@@ -51,6 +53,8 @@ pub(super) struct Held {
     pub(super) declared: Option<u64>,
     /// Body bytes received so far.
     pub(super) received: u64,
+    /// The most a kept body may grow to: what was reserved for it.
+    pub(super) limit: u64,
     /// Budget held for `head` and `body` (`Use::Body`).
     pub(super) charge: u64,
     /// Held without a reservation (the connection counts these).
@@ -129,14 +133,16 @@ impl Outgoing {
 }
 
 impl Stream {
-    pub(super) fn new(id: u32, send_window: i64, recv_window: i64, held: Box<Held>) -> Stream {
+    /// A stream in `phase`: a request held, or `Draining` for one about to be answered from
+    /// the connection's scratch (no allocation for the common bodiless request).
+    pub(super) fn new(id: u32, send_window: i64, recv_window: i64, phase: Phase) -> Stream {
         Stream {
             id,
             remote_open: true,
             send_window,
             recv_window,
             recv_unacked: 0,
-            phase: Phase::Request(held),
+            phase,
         }
     }
 

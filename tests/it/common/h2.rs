@@ -1014,6 +1014,11 @@ impl Conn {
                     Frame::Data { data, .. } => (data, *end_stream),
                     _ => unreachable!(),
                 };
+                if self.streams.get(stream).is_some_and(|s| s.ended) {
+                    // RFC 9113 §5.1: nothing but PRIORITY, WINDOW_UPDATE or RST_STREAM after it.
+                    self.violations
+                        .push(format!("DATA on stream {stream} after its END_STREAM"));
+                }
                 let s = self.stream(*stream);
                 s.body.extend_from_slice(data);
                 s.data_frames += 1;
