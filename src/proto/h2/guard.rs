@@ -59,7 +59,8 @@ impl Flood {
 #[derive(Debug)]
 pub(crate) struct Meter {
     since: Instant,
-    counts: [u32; 6],
+    /// Within one second; a class trips long before 65,535.
+    counts: [u16; 6],
 }
 
 impl Meter {
@@ -80,8 +81,8 @@ impl Meter {
             self.since = now;
             self.counts = [0; 6];
         }
-        self.counts[i] += 1;
-        self.counts[i] <= class.per_second()
+        self.counts[i] = self.counts[i].saturating_add(1);
+        u32::from(self.counts[i]) <= class.per_second()
     }
 }
 

@@ -64,8 +64,11 @@ const MAX_FRAME_IN: u32 = frame::DEFAULT_MAX_FRAME;
 /// The HPACK dynamic table we keep for the client's blocks (SETTINGS_HEADER_TABLE_SIZE).
 const TABLE_SIZE: usize = 4096;
 
-/// Streams we reset lately: frames the client had in flight for them are dropped quietly.
+/// Streams remembered as lately closed (see `Http2::recent`).
 const RECENT: usize = 16;
+
+/// The tag on a remembered stream id that we reset (stream ids are 31 bits).
+const RESET_BY_US: u32 = 1 << 31;
 
 /// Scratch kept between header lists; a larger one is freed once used.
 const SCRATCH_KEEP: usize = 16 * 1024;
@@ -132,15 +135,14 @@ pub struct Http2 {
     recv_window: i64,
     /// Bytes taken since we last granted more.
     recv_unacked: u32,
-    block: Option<Block>,
+    block: Option<Box<Block>>,
     scratch: Scratch,
     meter: Meter,
-    recently_reset: [u32; RECENT],
-    recent_at: usize,
-    /// Streams that closed lately (ended both ways, or reset by either side): HEADERS on one
-    /// is STREAM_CLOSED, not a stream id going backwards.
-    recently_closed: [u32; RECENT],
-    closed_at: usize,
+    /// Streams that closed lately, newest last: frames the client had in flight for one we
+    /// reset are dropped quietly (the id with [`RESET_BY_US`] set); HEADERS on another is
+    /// STREAM_CLOSED, not a stream id going backwards.
+    recent: [u32; RECENT],
+    recent_at: u8,
     /// Requests answered on the connection.
     served: u64,
     /// Where the next round of sending starts, so streams take turns.
@@ -153,7 +155,7 @@ pub struct Http2 {
     yielded: bool,
     /// When a stream last moved (see [`Http2::stall_deadline`]), and how long it may stand.
     progress_at: Instant,
-    stall: Duration,
+    stall_ms: u32,
     /// The budget's count of changes when held requests last asked it for memory.
     memory_seen: u64,
 }
@@ -180,17 +182,15 @@ impl Http2 {
             block: None,
             scratch: Scratch::default(),
             meter: Meter::new(now),
-            recently_reset: [0; RECENT],
+            recent: [0; RECENT],
             recent_at: 0,
-            recently_closed: [0; RECENT],
-            closed_at: 0,
             served: 0,
             turn: 0,
             linger: false,
             uncharged: 0,
             yielded: false,
             progress_at: now,
-            stall: Duration::from_secs(60),
+            stall_ms: 60_000,
             memory_seen: 0,
         }
     }
@@ -267,7 +267,7 @@ impl Http2 {
             .streams
             .iter()
             .any(|s| s.remote_open || self.shut_out(s));
-        waits.then_some(self.progress_at + self.stall)
+        waits.then_some(self.progress_at + Duration::from_millis(u64::from(self.stall_ms)))
     }
 
     pub fn needs_linger(&self) -> bool {
@@ -310,7 +310,7 @@ impl Http2 {
         if self.state == State::Start {
             self.start(output, env);
         }
-        self.stall = env.http.stall;
+        self.stall_ms = u32::try_from(env.http.stall.as_millis()).unwrap_or(u32::MAX);
         if self.stall_deadline().is_some_and(|at| env.now >= at) {
             self.fail(output, env, ErrorCode::NoError, b"stalled");
             return Next::Close;
@@ -453,16 +453,14 @@ impl Http2 {
         frame::write_rst_stream(output.bytes(), id, code);
         WorkerStats::add(&env.stats.h2_resets[0], 1);
         self.forget(env, id);
-        self.recently_reset[self.recent_at] = id;
-        self.recent_at = (self.recent_at + 1) % RECENT;
+        self.remember(id | RESET_BY_US);
     }
 
     /// Drops a stream, giving back what it held.
     fn forget(&mut self, env: &Env<'_>, id: u32) {
         if let Some(i) = self.index(id) {
             let mut s = self.streams.swap_remove(i);
-            self.recently_closed[self.closed_at] = id;
-            self.closed_at = (self.closed_at + 1) % RECENT;
+            self.remember(id);
             if let Phase::Request(held) = &mut s.phase {
                 self.uncharged -= usize::from(std::mem::take(&mut held.uncharged));
             }
@@ -475,12 +473,29 @@ impl Http2 {
         self.streams.iter().position(|s| s.id == id)
     }
 
+    /// Notes a stream that closed (`id`, or `id | RESET_BY_US`).
+    fn remember(&mut self, tagged: u32) {
+        let at = usize::from(self.recent_at);
+        // A stream we reset was just remembered as closed (`forget` first): keep one entry.
+        if at > 0 && self.recent[at - 1] & !RESET_BY_US == tagged & !RESET_BY_US {
+            self.recent[at - 1] = tagged;
+            return;
+        }
+        if at == RECENT {
+            self.recent.copy_within(1.., 0);
+            self.recent[RECENT - 1] = tagged;
+        } else {
+            self.recent[at] = tagged;
+            self.recent_at += 1;
+        }
+    }
+
     fn was_closed(&self, id: u32) -> bool {
-        id != 0 && self.recently_closed.contains(&id)
+        id != 0 && self.recent.iter().any(|&r| r & !RESET_BY_US == id)
     }
 
     fn was_reset(&self, id: u32) -> bool {
-        id != 0 && self.recently_reset.contains(&id)
+        id != 0 && self.recent.contains(&(id | RESET_BY_US))
     }
 
     fn on_frame(
@@ -705,11 +720,11 @@ impl Http2 {
             if block.len() > self.block_limit(env) {
                 return self.calm(output, env, Flood::HeaderBlock);
             }
-            self.block = Some(Block {
+            self.block = Some(Box::new(Block {
                 stream: h.stream,
                 end_stream,
                 bytes: block.to_vec(),
-            });
+            }));
             return;
         }
         self.on_block(h.stream, end_stream, block, output, env, app);
@@ -875,6 +890,11 @@ impl Http2 {
         let mut stream = Stream::new(id, self.peer.initial_window, RECV_WINDOW, Phase::Draining);
         stream.remote_open = !end_stream;
         WorkerStats::add(&env.stats.h2_streams, 1);
+        if self.streams.capacity() == 0 {
+            // One stream at a time is the common client (and an idle connection keeps what
+            // it grew to): room for one, not the four a Vec would start with.
+            self.streams.reserve_exact(1);
+        }
         self.streams.push(stream);
         self.progress_at = env.now;
         let i = self.streams.len() - 1;
