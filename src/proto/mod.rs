@@ -24,7 +24,7 @@ use std::time::Instant;
 use crate::access_log::{AccessLog, ExchangeId};
 use crate::buffer::Buf;
 use crate::config::{EchoOptions, ProtocolKind};
-use crate::http::{Handler, PortRole, Request};
+use crate::http::{Exchange, Handler, Memo, PortRole, Request};
 use crate::ids::ConnectionId;
 use crate::memory::Budget;
 use crate::output::Output;
@@ -104,6 +104,37 @@ impl Env<'_> {
     /// What the connection's TLS handshake settled, once it has; `None` over plaintext.
     pub fn tls_facts(&self) -> Option<&TlsFacts> {
         self.tls.and_then(OnceCell::get)
+    }
+
+    /// The connection's id: the worker's pid and the connection's token.
+    pub fn connection_id(&self) -> ConnectionId {
+        ConnectionId {
+            pid: self.pid,
+            token: self.token,
+        }
+    }
+
+    /// What a handler is told about the exchange with place `index` on the connection (and
+    /// HTTP/2 `stream`), beside the request: the protocols' one way to make an [`Exchange`].
+    #[inline(always)]
+    pub fn exchange<'e>(
+        &'e self,
+        index: u64,
+        memo: Option<&'e Memo>,
+        stream: Option<u32>,
+    ) -> Exchange<'e> {
+        Exchange {
+            now: self.now,
+            date: self.date(),
+            peer: self.peer,
+            connection: self.connection_id(),
+            index,
+            socket: self.socket,
+            port: self.port,
+            tls: self.tls_facts(),
+            memo,
+            stream,
+        }
     }
 }
 
@@ -306,10 +337,7 @@ fn write_log(
 ) {
     if let Some(log) = env.access_log {
         let id = ExchangeId {
-            connection: ConnectionId {
-                pid: env.pid,
-                token: env.token,
-            },
+            connection: env.connection_id(),
             request_index,
         };
         log.borrow_mut().record(

@@ -7,7 +7,6 @@ use super::produce::Producing;
 use super::respond::Responder;
 use super::{write, Hold, Http1, State, Step};
 use crate::http::{Exchange, Handler, Memo, Method, Reply, Request, StatusCode};
-use crate::ids::ConnectionId;
 use crate::output::Output;
 use crate::proto::Env;
 use crate::stats::WorkerStats;
@@ -32,21 +31,7 @@ impl Http1 {
     /// What the handler is told about this exchange beside the request.
     #[inline(always)]
     pub(super) fn exchange<'e>(&self, env: &'e Env<'_>, memo: Option<&'e Memo>) -> Exchange<'e> {
-        Exchange {
-            now: env.now,
-            date: env.date(),
-            peer: env.peer,
-            connection: ConnectionId {
-                pid: env.pid,
-                token: env.token,
-            },
-            index: self.served,
-            socket: env.socket,
-            port: env.port,
-            tls: env.tls_facts(),
-            memo,
-            stream: None,
-        }
+        env.exchange(self.served, memo, None)
     }
 
     /// Asks the handler for the answer to a whole request, its body in `head.request`

@@ -38,11 +38,6 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// Bytes held, for the budget's per-connection figures.
-    pub(crate) fn size(&self) -> usize {
-        self.head.capacity() + self.pseudo.capacity() + self.cookie.capacity()
-    }
-
     /// Frees what a large header list made them grow to.
     pub(crate) fn shrink(&mut self, keep: usize) {
         for v in [&mut self.head, &mut self.pseudo, &mut self.cookie] {

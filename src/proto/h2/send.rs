@@ -7,10 +7,15 @@ use std::os::fd::AsFd;
 use std::time::Instant;
 
 use super::frame::{self, flag, kind, ErrorCode, HEADER_LEN};
+use super::respond::write_head;
 use super::respond::CUT;
-use super::stream::{Outgoing, Piece};
+use super::stream::{Outgoing, Phase, Piece};
+use super::State;
 use crate::buffer::Buf;
 use crate::http::{BodySink, Step};
+use crate::memory::Use;
+use crate::output::Output;
+use crate::proto::Env;
 use crate::sys::file::read_at;
 use crate::sys::net::IoOutcome;
 
@@ -211,5 +216,105 @@ impl BodySink for DataSink<'_> {
         spare.fill(0);
         self.out.commit(n);
         &mut self.out.filled_mut()[at..at + n]
+    }
+}
+
+impl super::Http2 {
+    /// Sends what the windows allow, a frame per stream per round.
+    pub(super) fn send(&mut self, output: &mut Output, env: &Env<'_>) {
+        let mut progress = true;
+        while progress && self.state == State::Open {
+            progress = false;
+            let n = self.streams.len();
+            for k in 0..n {
+                if output.len() >= env.high_water {
+                    return; // `Next::Blocked`: driven again once the output drains
+                }
+                let i = (self.turn + k) % n.max(1);
+                let Some(s) = self.streams.get_mut(i) else {
+                    break;
+                };
+                let Phase::Response(out) = &mut s.phase else {
+                    continue;
+                };
+                let id = s.id;
+                if !out.head_sent {
+                    let Some(p) = out.producer.as_ref() else {
+                        out.head_sent = true;
+                        continue;
+                    };
+                    if env.now < p.wake_at() {
+                        continue;
+                    }
+                    out.head_sent = true;
+                    if !p.is_head_cut() {
+                        let h = p.head();
+                        write_head(
+                            output.bytes(),
+                            &mut self.encoder,
+                            id,
+                            h.status,
+                            h.content_type(),
+                            h.length,
+                            h.fields.iter(),
+                            env.date(),
+                            out.bodiless,
+                            self.peer.max_frame,
+                        );
+                        env.stats.on_response(h.status.code());
+                    }
+                    if out.bodiless && !p.is_head_cut() {
+                        let charge = out.producer.as_mut().map_or(0, |p| p.take_charge());
+                        env.budget.release(charge, Use::Output);
+                        out.producer = None;
+                        self.finish(output, env, i);
+                        progress = true;
+                        break;
+                    }
+                }
+                let window = s.send_window.min(self.send_window).max(0) as u64;
+                let room = env.high_water.saturating_sub(output.len()) as u64;
+                let Phase::Response(out) = &mut self.streams[i].phase else {
+                    continue;
+                };
+                match send_one(
+                    out,
+                    id,
+                    window.min(room),
+                    self.peer.max_frame,
+                    output.bytes(),
+                    env.now,
+                ) {
+                    Sent::Some(n) => {
+                        self.streams[i].send_window -= n as i64;
+                        self.send_window -= n as i64;
+                        self.progress_at = env.now;
+                        progress = true;
+                    }
+                    Sent::Yield(n) => {
+                        self.progress_at = env.now;
+                        self.streams[i].send_window -= n as i64;
+                        self.send_window -= n as i64;
+                        self.yielded = true;
+                        return;
+                    }
+                    Sent::Done(n) => {
+                        self.streams[i].send_window -= n as i64;
+                        self.send_window -= n as i64;
+                        self.progress_at = env.now;
+                        self.finish(output, env, i);
+                        progress = true;
+                        break; // the streams moved
+                    }
+                    Sent::Reset(code) => {
+                        self.reset(output, env, id, code);
+                        progress = true;
+                        break;
+                    }
+                    Sent::Nothing | Sent::Wait(_) => {}
+                }
+            }
+            self.turn = self.turn.wrapping_add(1);
+        }
     }
 }

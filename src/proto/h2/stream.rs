@@ -6,7 +6,6 @@ use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::frame::ErrorCode;
 use crate::http::{Memo, Producer};
 use crate::memory::{Budget, Use};
 
@@ -110,20 +109,11 @@ pub(super) struct Outgoing {
     pub(super) head_sent: bool,
     /// HEAD, or a bodiless status: the head ends the stream.
     pub(super) bodiless: bool,
-    /// Output memory reserved for `pieces` (and a producer's own charge is inside it).
+    /// Output memory reserved for `pieces` (a spent producer's charge joins it).
     pub(super) charge: u64,
-    /// The connection ends once this response is out (a control's `close`): GOAWAY.
-    pub(super) close_after: bool,
-    /// For the access log: status and announced length (logged when the answer was decided).
-    pub(super) status: u16,
 }
 
 impl Outgoing {
-    /// Bytes of body left in the pieces.
-    pub(super) fn queued(&self) -> u64 {
-        self.pieces.iter().map(Piece::remaining).sum()
-    }
-
     /// Gives back what it holds in the budget.
     pub(super) fn release(&mut self, budget: &Budget) {
         let producer = self.producer.as_mut().map_or(0, |p| p.take_charge());
@@ -166,13 +156,4 @@ impl Stream {
             _ => None,
         }
     }
-}
-
-/// What happened to a stream the connection is done with, for the count of resets sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ended {
-    /// The response went out whole (END_STREAM).
-    Complete,
-    /// We reset it with this code.
-    Reset(ErrorCode),
 }

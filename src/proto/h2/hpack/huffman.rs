@@ -170,11 +170,13 @@ pub(crate) fn encoded_len(src: &[u8]) -> usize {
 }
 
 /// Appends `src` Huffman-coded, padded with ones to a whole byte.
+#[cfg(test)]
 pub(crate) fn encode(src: &[u8], out: &mut Buf) {
     encode_len(src, encoded_len(src), out);
 }
 
-/// [`encode`] when the caller already knows `encoded_len(src)`, which it must be.
+/// `src` Huffman-coded, padded with ones to a whole byte, when the caller already knows
+/// `encoded_len(src)`, which it must be.
 pub(super) fn encode_len(src: &[u8], len: usize, out: &mut Buf) {
     out.reserve(len);
     let dst = &mut out.spare_mut()[..len];

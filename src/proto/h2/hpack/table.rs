@@ -183,11 +183,13 @@ impl DynamicTable {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// The size as §4.1 counts it.
+    #[cfg(test)]
     pub(crate) fn size(&self) -> usize {
         self.size
     }
