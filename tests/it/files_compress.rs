@@ -415,16 +415,6 @@ fn a_large_file_is_compressed_in_steps_without_holding_the_loop() {
     );
 }
 
-/// A metric's value for the (single) worker, from `/metrics`.
-fn metric(addr: SocketAddr, name: &str) -> u64 {
-    let body = common::get(addr, "/metrics").body;
-    let text = String::from_utf8_lossy(&body);
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// Clients that ask for a large compressed file and never read: each holds an encoder
 /// (brotli, 6 MiB) only once the budget has room for it; the others wait, the worker stays
 /// within its budget, and a normal client is served meanwhile.
@@ -453,7 +443,7 @@ fn clients_that_never_read_wait_for_the_budget() {
         })
         .collect();
     let waiting = wait_until(Duration::from_secs(10), || {
-        let n = metric(server.addr, "prefork_memory_paused_connections");
+        let n = common::metric(server.addr, "prefork_memory_paused_connections", "");
         (n > 0).then_some(n)
     });
     assert!(
@@ -461,7 +451,7 @@ fn clients_that_never_read_wait_for_the_budget() {
         "nobody waits: the encoders were not charged"
     );
     std::thread::sleep(Duration::from_millis(500));
-    let held = metric(server.addr, "prefork_buffered_output_bytes");
+    let held = common::metric(server.addr, "prefork_buffered_output_bytes", "");
     assert!(held <= 32 << 20, "{held} bytes held, over the budget");
     let grew = common::pss_kib(worker) as f64 / 1024.0 - before;
     assert!(
@@ -473,7 +463,7 @@ fn clients_that_never_read_wait_for_the_budget() {
     drop(hogs);
     // Once they are gone, the memory is back and a client gets the whole body.
     wait_until(Duration::from_secs(10), || {
-        (metric(server.addr, "prefork_buffered_output_bytes") == 0).then_some(())
+        (common::metric(server.addr, "prefork_buffered_output_bytes", "") == 0).then_some(())
     })
     .expect("the charges come back");
     let a = ask(

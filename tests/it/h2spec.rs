@@ -43,7 +43,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::h2::{self, Conn, Frame, H2Error, Priority};
+use common::h2::{self, target, Conn, Frame, H2Error, Priority};
 use common::h2::{
     CANCEL, COMPRESSION_ERROR, CONTINUATION, DATA, DEFAULT_MAX_FRAME, DEFAULT_WINDOW,
     FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, GOAWAY, HEADERS, NO_ERROR, PING, PREFACE, PRIORITY,
@@ -51,7 +51,6 @@ use common::h2::{
     SETTINGS_HEADER_TABLE_SIZE, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS,
     SETTINGS_MAX_FRAME_SIZE, SETTINGS_MAX_HEADER_LIST_SIZE, STREAM_CLOSED, WINDOW_UPDATE,
 };
-use common::Server;
 
 /// h2spec's `--timeout` default: the bound on every read.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -69,26 +68,6 @@ type Run = fn(&Ctx) -> Res;
 /// What every case knows: where the server is.
 struct Ctx {
     addr: SocketAddr,
-}
-
-/// The server under test: ours (one worker), or the address in `PREFORK_H2_TARGET`.
-struct Target {
-    addr: SocketAddr,
-    _server: Option<Server>,
-}
-
-fn target() -> Target {
-    if let Ok(addr) = std::env::var("PREFORK_H2_TARGET") {
-        return Target {
-            addr: addr.parse().expect("PREFORK_H2_TARGET is HOST:PORT"),
-            _server: None,
-        };
-    }
-    let server = Server::start(&["--workers", "1"]);
-    Target {
-        addr: server.addr,
-        _server: Some(server),
-    }
 }
 
 /// Runs every case of one h2spec group (`key/section`), each on its own connection, in

@@ -8,17 +8,7 @@ use crate::common::tree::Tree;
 use crate::common::{self, wait_until, Server};
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-fn metric(addr: SocketAddr, name: &str) -> u64 {
-    let body = common::get(addr, "/metrics").body;
-    let text = String::from_utf8_lossy(&body);
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
 
 /// `/raw` answers with its head and an empty body part: one END_STREAM, on the last DATA with
 /// bytes.
@@ -71,7 +61,7 @@ fn compressed_bodies_through_a_tiny_window_arrive_whole_and_give_back_their_memo
         assert!(c.violations.is_empty(), "{:?}", c.violations);
     }
     let freed = wait_until(Duration::from_secs(5), || {
-        (metric(server.addr, "prefork_buffered_output_bytes") == 0).then_some(())
+        (common::metric(server.addr, "prefork_buffered_output_bytes", "") == 0).then_some(())
     });
     assert!(freed.is_some(), "the compressors' reservations came back");
 }
@@ -131,8 +121,8 @@ fn streams_waiting_on_a_silent_client_are_given_up_pings_or_not() {
         "not before the timeout"
     );
     let freed = wait_until(Duration::from_secs(5), || {
-        (metric(server.addr, "prefork_buffered_body_bytes") == 0
-            && metric(server.addr, "prefork_http2_streams") == 0)
+        (common::metric(server.addr, "prefork_buffered_body_bytes", "") == 0
+            && common::metric(server.addr, "prefork_http2_streams", "") == 0)
             .then_some(())
     });
     assert!(freed.is_some(), "their reservations came back");

@@ -5,29 +5,13 @@
 
 use crate::common::{self, h2, wait_until, Server};
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-/// A metric's value for the (single) worker, from `/metrics` (over HTTP/1.1): the lines of
-/// family `name` whose labels contain `label` (empty for all).
-fn metric_with(addr: SocketAddr, name: &str, label: &str) -> u64 {
-    let body = common::get(addr, "/metrics").body;
-    let text = String::from_utf8_lossy(&body);
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{') && l.contains(label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn metric(addr: SocketAddr, name: &str) -> u64 {
-    metric_with(addr, name, "")
-}
 
 #[test]
 fn clients_that_send_and_never_read_stay_within_the_budget() {
     let server = Server::start(&["--workers", "1", "--memory-budget", "16m"]);
     let worker = server.workers()[0];
-    let budget = metric(server.addr, "prefork_memory_budget_bytes");
+    let budget = common::metric(server.addr, "prefork_memory_budget_bytes", "");
     assert_eq!(budget, 16 << 20);
     let before = common::pss_kib(worker);
 
@@ -66,9 +50,9 @@ fn clients_that_send_and_never_read_stay_within_the_budget() {
             "the flood took too long to send"
         );
     }
-    let held = metric(server.addr, "prefork_buffered_body_bytes")
-        + metric(server.addr, "prefork_buffered_output_bytes");
-    let refused = metric_with(
+    let held = common::metric(server.addr, "prefork_buffered_body_bytes", "")
+        + common::metric(server.addr, "prefork_buffered_output_bytes", "");
+    let refused = common::metric(
         server.addr,
         "prefork_http2_resets_total",
         "direction=\"sent\"",
@@ -100,9 +84,9 @@ fn clients_that_send_and_never_read_stay_within_the_budget() {
     drop(hostile);
     drop(good);
     let freed = wait_until(Duration::from_secs(20), || {
-        let held = metric(server.addr, "prefork_buffered_body_bytes")
-            + metric(server.addr, "prefork_buffered_output_bytes");
-        (held == 0 && metric(server.addr, "prefork_http2_streams") == 0).then_some(())
+        let held = common::metric(server.addr, "prefork_buffered_body_bytes", "")
+            + common::metric(server.addr, "prefork_buffered_output_bytes", "");
+        (held == 0 && common::metric(server.addr, "prefork_http2_streams", "") == 0).then_some(())
     });
     assert!(
         freed.is_some(),

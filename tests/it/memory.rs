@@ -18,16 +18,6 @@ fn pss_mib(pid: u32) -> f64 {
     common::pss_kib(pid) as f64 / 1024.0
 }
 
-/// A metric's value for the (single) worker, from `/metrics`.
-fn metric(addr: SocketAddr, name: &str) -> u64 {
-    let body = get(addr, "/metrics").body;
-    let text = String::from_utf8_lossy(&body);
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// One hostile connection: what it sends, how far it got.
 struct Pusher {
     stream: TcpStream,
@@ -105,7 +95,8 @@ fn clients_that_send_and_never_read_stay_within_the_budget() {
     let _fds = common::raise_nofile(2_000);
     let server = Server::start(&["--workers", "1"]);
     let worker = server.workers()[0];
-    let budget_mib = metric(server.addr, "prefork_memory_budget_bytes") as f64 / 1048576.0;
+    let budget_mib =
+        common::metric(server.addr, "prefork_memory_budget_bytes", "") as f64 / 1048576.0;
     assert!(budget_mib <= 128.0, "the default budget is at most 128 MiB");
     probe(server.addr, 20);
     let before = pss_mib(worker);
@@ -141,9 +132,9 @@ fn clients_that_send_and_never_read_stay_within_the_budget() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    let paused = metric(server.addr, "prefork_memory_paused_connections");
-    let held = metric(server.addr, "prefork_buffered_body_bytes")
-        + metric(server.addr, "prefork_buffered_output_bytes");
+    let paused = common::metric(server.addr, "prefork_memory_paused_connections", "");
+    let held = common::metric(server.addr, "prefork_buffered_body_bytes", "")
+        + common::metric(server.addr, "prefork_buffered_output_bytes", "");
     let during = pss_mib(worker);
     let latencies = probe(server.addr, 200);
     let p99 = latencies[latencies.len() * 99 / 100];
@@ -171,7 +162,7 @@ fn clients_that_send_and_never_read_stay_within_the_budget() {
 
     drop(pushers);
     let quiet = wait_until(Duration::from_secs(20), || {
-        (metric(server.addr, "prefork_connections") <= 1).then_some(())
+        (common::metric(server.addr, "prefork_connections", "") <= 1).then_some(())
     });
     assert!(quiet.is_some(), "the flood's connections closed");
     // The pool trims what sat idle for a whole second, then the heap is trimmed.
@@ -184,8 +175,14 @@ fn clients_that_send_and_never_read_stay_within_the_budget() {
         after.is_some(),
         "memory came back within 64 MiB of the start"
     );
-    assert_eq!(metric(server.addr, "prefork_buffered_body_bytes"), 0);
-    assert_eq!(metric(server.addr, "prefork_buffered_output_bytes"), 0);
+    assert_eq!(
+        common::metric(server.addr, "prefork_buffered_body_bytes", ""),
+        0
+    );
+    assert_eq!(
+        common::metric(server.addr, "prefork_buffered_output_bytes", ""),
+        0
+    );
 }
 
 /// The byte at `i` of upload `id`: every upload differs, so a mix-up shows.
@@ -206,7 +203,7 @@ fn uploads_larger_together_than_the_budget_are_each_echoed_intact() {
         let (most_paused, done) = (Arc::clone(&most_paused), Arc::clone(&done));
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                let paused = metric(addr, "prefork_memory_paused_connections");
+                let paused = common::metric(addr, "prefork_memory_paused_connections", "");
                 most_paused.fetch_max(paused, Ordering::Relaxed);
                 // The sampling interval of the gauge while the uploads run.
                 std::thread::sleep(Duration::from_millis(50));
@@ -253,6 +250,6 @@ fn uploads_larger_together_than_the_budget_are_each_echoed_intact() {
         paused > 0,
         "the budget was smaller than the uploads: some had to wait"
     );
-    assert_eq!(metric(addr, "prefork_buffered_body_bytes"), 0);
-    assert_eq!(metric(addr, "prefork_buffered_output_bytes"), 0);
+    assert_eq!(common::metric(addr, "prefork_buffered_body_bytes", ""), 0);
+    assert_eq!(common::metric(addr, "prefork_buffered_output_bytes", ""), 0);
 }

@@ -1473,3 +1473,23 @@ pub(crate) fn is_closed(e: &io::Error) -> bool {
             | io::ErrorKind::BrokenPipe
     )
 }
+
+/// The server under test: ours (one worker), or the address in `PREFORK_H2_TARGET`.
+pub(crate) struct Target {
+    pub addr: SocketAddr,
+    _server: Option<super::Server>,
+}
+
+pub(crate) fn target() -> Target {
+    if let Ok(addr) = std::env::var("PREFORK_H2_TARGET") {
+        return Target {
+            addr: addr.parse().expect("PREFORK_H2_TARGET is HOST:PORT"),
+            _server: None,
+        };
+    }
+    let server = super::Server::start(&["--workers", "1"]);
+    Target {
+        addr: server.addr,
+        _server: Some(server),
+    }
+}

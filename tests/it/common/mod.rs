@@ -472,3 +472,17 @@ pub(crate) fn read_until_closed(s: &mut TcpStream, within: Duration) -> Vec<u8> 
         }
     }
 }
+
+/// The sum over every worker of the `/metrics` family `name` (the lines of that exact name),
+/// over the lines whose labels contain `label` (empty: all of them).
+pub(crate) fn metric(addr: SocketAddr, name: &str, label: &str) -> u64 {
+    let body = get(addr, "/metrics").body;
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']) && rest.contains(label))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
