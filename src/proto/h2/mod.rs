@@ -14,9 +14,9 @@
 //! Bounds: at most [`MAX_STREAMS`] streams at once; a header block of at most twice the
 //! server's head limit (else GOAWAY: the CONTINUATION flood) and a decoded list of at most the
 //! head limit (else 431); request bodies and held requests are reserved in the budget like
-//! HTTP/1.1's, and the peer's window is opened only for bytes that are dropped or covered by a
-//! reservation, so what a client can make us hold unreserved is one connection window
-//! (64 KiB). Floods of control frames are metered ([`guard`]).
+//! HTTP/1.1's (a kept body before its window opens; a dropped one is counted and let go), and
+//! what a connection holds outside the budget is bounded per connection (docs/http2.md,
+//! "Memory"). Floods of control frames are metered ([`guard`]).
 //!
 //! Here: the connection itself (its state, frames read in turn, GOAWAY, resets, the stall
 //! deadline); `headers.rs` (HEADERS and CONTINUATION to a stream), `data.rs` (DATA and both

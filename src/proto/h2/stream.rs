@@ -103,7 +103,7 @@ impl Piece {
 pub(super) struct Outgoing {
     /// Body still to send, in order, before any producer.
     pub(super) pieces: VecDeque<Piece>,
-    /// A body produced over time (`/drip`, `/sse`, `/delay`...); its head goes out when due.
+    /// A body produced over time (delayed, paced or generated); its head goes out when due.
     pub(super) producer: Option<Box<Producer>>,
     /// The response head is on the wire.
     pub(super) head_sent: bool,
