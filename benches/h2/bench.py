@@ -73,30 +73,9 @@ def q(cmd):
 
 
 # ---------------------------------------------------------------- processes
-def proc_stat(pid):
-    """(ppid, pgrp, utime+stime ticks, state) of pid, or None."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return None
-    rest = s[s.rindex(")") + 2:].split()
-    # rest[0]=state rest[1]=ppid rest[2]=pgrp rest[11]=utime rest[12]=stime (whole thread group)
-    return int(rest[1]), int(rest[2]), int(rest[11]) + int(rest[12]), rest[0]
-
-
-def group_pids(pgid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            st = proc_stat(int(d))
-            if st and st[1] == pgid and st[3] != "Z":
-                out.append(int(d))
-    return sorted(out)
-
-
-def cpu_ticks(pids):
-    return sum((proc_stat(p) or (0, 0, 0))[2] for p in pids)
+# The /proc readings the wrk bench takes, the same way (benches/load/lib/bench_http.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "load", "lib"))
+from bench_http import cpu_ticks, group_pids  # noqa: E402
 
 
 def sched_ns(pids):
